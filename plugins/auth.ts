@@ -1,0 +1,164 @@
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import { createVerifier } from 'fast-jwt'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { createDatabase } from '../src/db/connection.js'
+import { migrateToLatest } from '../src/db/migrations.js'
+import { insufficientScope, invalidToken, missingToken } from '../src/errors.js'
+import type { AccessTokenClaims } from '../src/schemas/token.js'
+import type { Scope } from '../src/schemas/scopes.js'
+import type { AuthUser } from '../src/schemas/user.js'
+import { createAuthService } from '../src/services/auth.js'
+import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../src/services/keys.js'
+import { createPasswordVerifier } from '../src/services/passwords.js'
+import { createSqlStore } from '../src/services/sql-store.js'
+import type { AuthStore } from '../src/services/store.js'
+
+/** Options checked at register time; `store` is checked apart (it holds functions). */
+export const AuthOptionsSchema = Type.Object({
+  jwt: Type.Object({
+    secret: Type.Optional(Type.String({ minLength: 32, description: 'HS256 secret; without it, EdDSA keys kept in the store' })),
+    issuer: Type.String({ minLength: 1, default: 'urn:fastify-oauth2-jwt' }),
+    audience: Type.Optional(Type.String({ minLength: 1, description: 'default: the issuer' }))
+  }, { default: {} }),
+  accessTokenTtlSeconds: Type.Integer({ minimum: 1, default: 900 }),
+  refreshTokenTtlSeconds: Type.Integer({ minimum: 1, default: 14 * 86400 }),
+  sessionIdleSeconds: Type.Integer({ minimum: 1, default: 7 * 86400 }),
+  defaultClientId: Type.String({ minLength: 1, default: 'public' }),
+  passwordMinLength: Type.Integer({ minimum: 8, maximum: 64, default: 8 })
+})
+export type AuthPluginOptions = Partial<Static<typeof AuthOptionsSchema>> & {
+  /** where users, sessions and keys live; default: the SQL store on an in-memory SQLite */
+  store?: AuthStore
+}
+
+const CLAIMS = ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'scope', 'sid', 'client_id']
+const PURGE_INTERVAL_MS = 60 * 60_000
+const KEY_RELOAD_INTERVAL_MS = 60_000
+
+function checkOptions (options: AuthPluginOptions) {
+  const { store, ...rest } = options
+  const settings = Value.Default(AuthOptionsSchema, Value.Clone(rest)) as Static<typeof AuthOptionsSchema>
+  const errors = [...Value.Errors(AuthOptionsSchema, settings)].map(e => `${e.path} ${e.message}`)
+  if (errors.length > 0) throw new Error(`auth plugin: invalid options: ${errors.join('; ')}`)
+  if (store !== undefined && (typeof store.users !== 'object' || typeof store.sessions !== 'object' || typeof store.keys !== 'object')) {
+    throw new Error('auth plugin: `store` must implement AuthStore (users, sessions, keys)')
+  }
+  return { store, settings }
+}
+
+/**
+ * The auth core, mountable in any Fastify app: decorates `fastify.authenticate` (an onRequest
+ * hook that also checks `config.scopes`), `fastify.authService` and `fastify.authKeys`, and
+ * types `request.user`. Built on @fastify/jwt (https://github.com/fastify/fastify-jwt).
+ */
+const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, options) => {
+  const { settings, store: givenStore } = checkOptions(options)
+  let store = givenStore
+  if (store === undefined) {
+    const { db } = createDatabase('sqlite::memory:')
+    await migrateToLatest(db)
+    fastify.addHook('onClose', async () => db.destroy())
+    store = createSqlStore(db)
+  }
+
+  const issuer = settings.jwt.issuer
+  const audience = settings.jwt.audience ?? issuer
+  // Retired keys verify for an access token's lifetime plus one reload period of every instance.
+  const keys: KeyRing = settings.jwt.secret !== undefined
+    ? createHmacKeyRing(settings.jwt.secret)
+    : await createStoredKeyRing(store.keys, { verifyRetiredForMs: settings.accessTokenTtlSeconds * 1000 + 2 * KEY_RELOAD_INTERVAL_MS })
+
+  // The algorithm, typ, iss and aud are pinned, as exact strings (RFC 8725; no RegExp, see SECURITY.md).
+  const verifyOptions = { algorithms: [keys.algorithm], allowedIss: issuer, allowedAud: audience, checkTyp: 'at+jwt', requiredClaims: CLAIMS }
+  await fastify.register(fastifyJwt, {
+    secret: keys.algorithm === 'HS256'
+      ? keys.signingKey().key
+      : {
+          private: async () => keys.signingKey().key,
+          public: async (_request: FastifyRequest, token: unknown) => {
+            const key = await keys.verificationKey((token as { header?: { kid?: unknown } }).header?.kid)
+            if (key === undefined) throw new Error('unknown key id')
+            return key
+          }
+        },
+    sign: { algorithm: keys.algorithm, iss: issuer, aud: audience, expiresIn: `${settings.accessTokenTtlSeconds}s`, header: { alg: keys.algorithm, typ: 'at+jwt' } },
+    // complete: the key callback needs the header's kid
+    decode: { complete: true },
+    verify: verifyOptions
+  })
+  // For tokens that arrive outside the Authorization header (revocation), with the same pins.
+  const verifyToken = createVerifier({
+    ...verifyOptions,
+    key: async (decoded: { header: { kid?: unknown } }) => {
+      const key = await keys.verificationKey(decoded.header.kid)
+      if (key === undefined) throw new Error('unknown key id')
+      return key
+    }
+  })
+
+  const service = createAuthService({
+    store,
+    settings,
+    verifyPassword: await createPasswordVerifier(),
+    verifyAccessToken: async token => verifyToken(token),
+    sign: claims => {
+      const { key, kid } = keys.signingKey()
+      return fastify.jwt.sign(claims, kid === undefined ? { key } : { key, kid })
+    }
+  })
+
+  async function authenticate (request: FastifyRequest) {
+    const header = request.headers.authorization
+    if (header === undefined || !/^bearer(\s|$)/i.test(header)) throw missingToken()
+    let payload: unknown
+    try {
+      payload = await request.jwtVerify()
+    } catch {
+      throw invalidToken()
+    }
+    const user = await service.authenticate(payload)
+    if (user === undefined) throw invalidToken()
+    request.user = user
+    const required = request.routeOptions.config.scopes
+    if (required !== undefined && !required.every(s => user.token_scopes.includes(s))) throw insufficientScope(required)
+  }
+
+  fastify.decorate('authenticate', authenticate)
+  fastify.decorate('authService', service)
+  fastify.decorate('authKeys', keys)
+  fastify.decorate('authStore', store)
+
+  const timers = [
+    setInterval(() => { service.purgeSessions().catch(err => fastify.log.warn({ err }, 'session purge failed')) }, PURGE_INTERVAL_MS),
+    setInterval(() => { keys.reload().catch(err => fastify.log.warn({ err }, 'key reload failed')) }, KEY_RELOAD_INTERVAL_MS)
+  ]
+  for (const timer of timers) timer.unref()
+  fastify.addHook('onClose', async () => { for (const timer of timers) clearInterval(timer) })
+  await service.purgeSessions()
+  if (keys.algorithm === 'HS256') fastify.log.debug('auth: HS256 access tokens')
+}
+
+export default fp(authPlugin, { fastify: '5.x', name: 'auth' })
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authenticate: (request: FastifyRequest) => Promise<void>
+    authService: ReturnType<typeof createAuthService>
+    authKeys: KeyRing
+    authStore: AuthStore
+  }
+  interface FastifyContextConfig {
+    /** scopes the access token must carry on this route, checked by `authenticate` */
+    scopes?: Scope[]
+  }
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: Omit<AccessTokenClaims, 'iss' | 'aud' | 'exp' | 'iat'>
+    user: AuthUser
+  }
+}

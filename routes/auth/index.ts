@@ -1,0 +1,27 @@
+import formbody from '@fastify/formbody'
+import type { FastifyPluginAsync } from 'fastify'
+import oauthEndpoints from './oauth-endpoints.js'
+import register from './register.js'
+import logout from './logout.js'
+
+export interface AuthRoutesOptions {
+  /** requests per minute per client address on /token, /token/revoke and /register (0: off; needs @fastify/rate-limit) */
+  rateLimit?: number
+  /** password attempts per username per 15 minutes (0: off; needs @fastify/rate-limit) */
+  usernameRateLimit?: number
+}
+
+/**
+ * The auth endpoints, mountable under any prefix: POST /token, /token/revoke, /register,
+ * /logout. Needs the auth plugin registered first.
+ */
+const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
+  const rateLimit = options.rateLimit ?? 0
+  // @fastify/formbody reads application/x-www-form-urlencoded: https://github.com/fastify/fastify-formbody
+  await fastify.register(formbody)
+  await fastify.register(oauthEndpoints, { rateLimit, usernameRateLimit: options.usernameRateLimit ?? 0 })
+  await fastify.register(register, { rateLimit })
+  await fastify.register(logout)
+}
+
+export default authRoutes

@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { HttpError } from '../../src/schemas/common.js'
+import { UserCreate, UserPublic } from '../../src/schemas/user.js'
+import { toPublicUser } from '../../src/services/auth.js'
+
+/** POST /register: creates an account (409 when the username or e-mail is taken, ignoring case). */
+const register: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fastify, options) => {
+  fastify.post('/register', {
+    config: { rateLimit: options.rateLimit > 0 ? { max: options.rateLimit, timeWindow: '1 minute' } : false },
+    schema: {
+      tags: ['auth'],
+      summary: 'Register a user',
+      description: 'Passwords: 8 to 1024 characters, any composition, not one of the most common passwords.',
+      body: UserCreate,
+      response: {
+        201: Type.Ref(UserPublic),
+        400: Type.Ref(HttpError, { description: 'Invalid input or password refused by the policy' }),
+        409: Type.Ref(HttpError, { description: 'Username or e-mail already registered' }),
+        429: Type.Ref(HttpError, { description: 'Too many requests' })
+      }
+    }
+  }, async (request, reply) => {
+    const user = await fastify.authService.register(request.body)
+    request.log.info({ event: 'register', userId: user.id }, 'user registered')
+    return reply.code(201).send(toPublicUser(user))
+  })
+}
+
+export default register

@@ -1,0 +1,25 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { HttpError } from '../src/schemas/common.js'
+import { UnavailableError } from '../src/errors.js'
+
+/** GET /health: 200 when the database answers, 503 when it does not. */
+const health: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/health', {
+    logLevel: 'warn',
+    schema: {
+      tags: ['meta'],
+      summary: 'Health check',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }), 503: Type.Ref(HttpError) }
+    }
+  }, async () => {
+    try {
+      await fastify.pingDatabase()
+    } catch {
+      throw new UnavailableError()
+    }
+    return { status: 'ok' as const }
+  })
+}
+
+export default health

@@ -1,0 +1,78 @@
+import type { Kysely } from 'kysely'
+import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration'
+
+/*
+ * Versioned migrations, applied in name order at start. Kysely's Migrator records them in
+ * `kysely_migration` and holds a lock while it runs (an advisory lock on PostgreSQL), so
+ * instances starting together do not race. Never edit a released migration: add one.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up (db: Kysely<any>) {
+      await db.schema.createTable('users')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('username', 'text', c => c.notNull())
+        .addColumn('username_key', 'text', c => c.notNull().unique())
+        .addColumn('email', 'text')
+        .addColumn('email_key', 'text', c => c.unique())
+        .addColumn('full_name', 'text')
+        .addColumn('password_hash', 'text', c => c.notNull())
+        .addColumn('disabled', 'integer', c => c.notNull().defaultTo(0))
+        .addColumn('is_admin', 'integer', c => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('updated_at', 'bigint', c => c.notNull())
+        .execute()
+
+      await db.schema.createTable('sessions')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('user_id', 'text', c => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('scope', 'text', c => c.notNull())
+        .addColumn('client_id', 'text', c => c.notNull())
+        .addColumn('user_agent', 'text')
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('last_used_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addColumn('ended_at', 'bigint')
+        .execute()
+      await db.schema.createIndex('sessions_user_id_idx').on('sessions').column('user_id').execute()
+      await db.schema.createIndex('sessions_expires_at_idx').on('sessions').column('expires_at').execute()
+
+      await db.schema.createTable('refresh_tokens')
+        .addColumn('token_hash', 'text', c => c.primaryKey())
+        .addColumn('session_id', 'text', c => c.notNull().references('sessions.id').onDelete('cascade'))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute()
+      await db.schema.createIndex('refresh_tokens_session_id_idx').on('refresh_tokens').column('session_id').execute()
+
+      await db.schema.createTable('signing_keys')
+        .addColumn('kid', 'text', c => c.primaryKey())
+        .addColumn('alg', 'text', c => c.notNull())
+        .addColumn('public_jwk', 'text', c => c.notNull())
+        .addColumn('private_key', 'text', c => c.notNull())
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('retired_at', 'bigint')
+        .execute()
+
+      await db.schema.createTable('items')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('owner_id', 'text', c => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('title', 'text', c => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .execute()
+      await db.schema.createIndex('items_owner_id_idx').on('items').columns(['owner_id', 'created_at']).execute()
+    }
+  }
+}
+
+const provider: MigrationProvider = { getMigrations: async () => migrations }
+
+/** Brings the schema to the latest version; throws with the failing migration's error. */
+export async function migrateToLatest (db: Kysely<any>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest()
+  if (error !== undefined) {
+    const failed = results?.find(r => r.status === 'Error')?.migrationName ?? 'unknown'
+    throw new Error(`database migration ${failed} failed`, { cause: error })
+  }
+}

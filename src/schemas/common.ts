@@ -1,0 +1,29 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+export const Id = Type.String({ format: 'uuid', description: 'UUID' })
+export const Timestamp = Type.String({ format: 'date-time' })
+
+/** Fastify's error body: every error that is not an OAuth token error. */
+export const HttpError = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String()
+}, { $id: 'HttpError', title: 'HttpError' })
+
+export const IdParams = Type.Object({ id: Id })
+
+export const Pagination = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })
+})
+
+/** Response entries for the errors every protected route can answer. */
+export const protectedErrors = {
+  401: Type.Ref(HttpError, { description: 'Missing, invalid or expired token (see WWW-Authenticate)' }),
+  403: Type.Ref(HttpError, { description: 'The token lacks a required scope' })
+}
+
+/** OpenAPI `security` of a protected operation: the password flow with these scopes, or a pasted bearer token. */
+export const bearerSecurity = (...scopes: string[]): Array<Record<string, string[]>> => [{ OAuth2PasswordBearer: scopes }, { bearerAuth: [] }]

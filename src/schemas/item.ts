@@ -1,0 +1,17 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Id, Nullable, Timestamp } from './common.js'
+
+export const ItemCreate = Type.Object({
+  title: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.Optional(Type.String({ maxLength: 2000 }))
+}, { additionalProperties: false })
+export type ItemCreate = Static<typeof ItemCreate>
+
+export const ItemPublic = Type.Object({
+  id: Id,
+  title: Type.String(),
+  description: Nullable(Type.String()),
+  owner_id: Id,
+  created_at: Timestamp
+}, { $id: 'ItemPublic', title: 'ItemPublic' })
+export type ItemPublic = Static<typeof ItemPublic>

@@ -1,0 +1,61 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/*
+ * The token endpoint's form (RFC 6749 §4.3, §6), as FastAPI's OAuth2PasswordRequestForm reads it.
+ * Unknown parameters are ignored (RFC 6749 §3.2), so no additionalProperties: false here.
+ * A parameter sent twice arrives as an array and fails these string types (RFC 6749 §3.2).
+ */
+const Param = (maxLength: number, description: string) => Type.Optional(Type.String({ maxLength, description }))
+
+export const TokenRequest = Type.Object({
+  grant_type: Param(64, '`password` (the default, as in FastAPI) or `refresh_token`'),
+  username: Param(254, 'username or e-mail (password grant)'),
+  password: Param(1024, 'password (password grant)'),
+  refresh_token: Param(512, 'refresh token (refresh_token grant)'),
+  scope: Param(256, 'space-separated scopes; default: all the user may have'),
+  client_id: Param(200, 'optional: public clients need none'),
+  client_secret: Param(200, 'optional')
+})
+export type TokenRequest = Static<typeof TokenRequest>
+
+export const TokenResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('bearer'),
+  expires_in: Type.Integer({ description: 'seconds' }),
+  refresh_token: Type.String(),
+  scope: Type.String()
+}, { $id: 'TokenResponse', title: 'TokenResponse' })
+export type TokenResponse = Static<typeof TokenResponse>
+
+export const OAuthErrorCode = Type.Union(
+  ['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope']
+    .map(code => Type.Literal(code))
+)
+
+/** RFC 6749 §5.2 error body of /token and /token/revoke. */
+export const OAuthError = Type.Object({
+  error: OAuthErrorCode,
+  error_description: Type.String()
+}, { $id: 'OAuthError', title: 'OAuthError' })
+export type OAuthError = Static<typeof OAuthError>
+
+export const RevokeRequest = Type.Object({
+  token: Param(2048, 'the access or refresh token to revoke'),
+  token_type_hint: Param(64, '`access_token` or `refresh_token`'),
+  client_id: Param(200, 'optional'),
+  client_secret: Param(200, 'optional')
+})
+
+/** The claims of an access token (RFC 9068 §2.2). */
+export const AccessTokenClaims = Type.Object({
+  iss: Type.String(),
+  aud: Type.String(),
+  sub: Type.String(),
+  exp: Type.Integer(),
+  iat: Type.Integer(),
+  jti: Type.String(),
+  scope: Type.String(),
+  sid: Type.String(),
+  client_id: Type.String()
+})
+export type AccessTokenClaims = Static<typeof AccessTokenClaims>

@@ -1,0 +1,74 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Id, Nullable, Timestamp } from './common.js'
+import { Scope } from './scopes.js'
+
+// Usernames may not contain '@', so the login field can tell a username from an e-mail.
+const Username = Type.String({ minLength: 3, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', examples: ['johndoe'] })
+const Email = Type.String({ format: 'email', maxLength: 254, examples: ['johndoe@example.com'] })
+const FullName = Type.String({ minLength: 1, maxLength: 200, examples: ['John Doe'] })
+/** 8 to 1024 characters (code points), any composition; see the password policy for the rest. */
+export const Password = Type.String({ minLength: 8, maxLength: 1024, examples: ['correct horse battery staple'] })
+
+export const UserCreate = Type.Object({
+  username: Username,
+  password: Password,
+  email: Type.Optional(Email),
+  full_name: Type.Optional(FullName)
+}, { additionalProperties: false })
+export type UserCreate = Static<typeof UserCreate>
+
+export const UserPublic = Type.Object({
+  id: Id,
+  username: Type.String(),
+  email: Nullable(Type.String()),
+  full_name: Nullable(Type.String()),
+  disabled: Type.Boolean(),
+  is_admin: Type.Boolean(),
+  scopes: Type.Array(Scope, { description: 'The scopes this user may be granted' }),
+  created_at: Timestamp
+}, { $id: 'UserPublic', title: 'UserPublic' })
+export type UserPublic = Static<typeof UserPublic>
+
+export const UserUpdateMe = Type.Object({
+  email: Type.Optional(Nullable(Email)),
+  full_name: Type.Optional(Nullable(FullName))
+}, { additionalProperties: false, minProperties: 1 })
+export type UserUpdateMe = Static<typeof UserUpdateMe>
+
+export const UserUpdateAdmin = Type.Object({
+  email: Type.Optional(Nullable(Email)),
+  full_name: Type.Optional(Nullable(FullName)),
+  disabled: Type.Optional(Type.Boolean()),
+  is_admin: Type.Optional(Type.Boolean())
+}, { additionalProperties: false, minProperties: 1 })
+export type UserUpdateAdmin = Static<typeof UserUpdateAdmin>
+
+export const PasswordChange = Type.Object({
+  current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+  new_password: Password
+}, { additionalProperties: false })
+
+export const UserList = Type.Object({
+  items: Type.Array(Type.Ref(UserPublic)),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer()
+})
+
+/** A user as the store returns it: the public fields and the password hash. */
+export const UserRecord = Type.Composite([
+  Type.Omit(UserPublic, ['scopes']),
+  Type.Object({ password_hash: Type.String() })
+])
+export type UserRecord = Static<typeof UserRecord>
+
+/** `request.user` on an authenticated request: the user, plus what the token granted. */
+export const AuthUser = Type.Composite([
+  UserPublic,
+  Type.Object({
+    token_scopes: Type.Array(Type.String()),
+    session_id: Type.String(),
+    client_id: Type.String()
+  })
+])
+export type AuthUser = Static<typeof AuthUser>

@@ -1,0 +1,204 @@
+import type { Kysely, Selectable, Updateable } from 'kysely'
+import type { Database, UsersTable } from '../db/tables.js'
+import type { UserRecord } from '../schemas/user.js'
+import { identityKey, newId } from './identifiers.js'
+import { DuplicateUserError, type AuthStore, type KeyStore, type SessionStore, type UserStore } from './store.js'
+
+const toUser = (row: Selectable<UsersTable>): UserRecord => ({
+  id: row.id,
+  username: row.username,
+  email: row.email,
+  full_name: row.full_name,
+  disabled: row.disabled === 1,
+  is_admin: row.is_admin === 1,
+  created_at: new Date(row.created_at).toISOString(),
+  password_hash: row.password_hash
+})
+
+/** SQLite and PostgreSQL report unique violations differently; both name the column or constraint. */
+function asDuplicate (error: unknown): DuplicateUserError | undefined {
+  const e = error as { code?: string, message?: string, constraint?: string }
+  const unique = e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE'
+  if (!unique) return undefined
+  return new DuplicateUserError(`${e.constraint ?? ''} ${e.message ?? ''}`.includes('email') ? 'email' : 'username')
+}
+
+const USER_COLUMNS = [
+  'users.id', 'users.username', 'users.username_key', 'users.email', 'users.email_key', 'users.full_name',
+  'users.password_hash', 'users.disabled', 'users.is_admin', 'users.created_at', 'users.updated_at'
+] as const
+
+function userStore (db: Kysely<Database>): UserStore {
+  const byId = async (id: string) => {
+    const row = await db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst()
+    return row && toUser(row)
+  }
+  return {
+    async create (user) {
+      const now = Date.now()
+      const row = {
+        id: newId(),
+        username: user.username,
+        username_key: identityKey(user.username),
+        email: user.email ?? null,
+        email_key: user.email == null ? null : identityKey(user.email),
+        full_name: user.full_name ?? null,
+        password_hash: user.password_hash,
+        disabled: 0,
+        is_admin: user.is_admin === true ? 1 : 0,
+        created_at: now,
+        updated_at: now
+      }
+      try {
+        await db.insertInto('users').values(row).execute()
+      } catch (error) {
+        throw asDuplicate(error) ?? error
+      }
+      return toUser(row)
+    },
+    async findByLogin (login) {
+      const key = identityKey(login)
+      const column = key.includes('@') ? 'email_key' : 'username_key'
+      const row = await db.selectFrom('users').select(USER_COLUMNS).where(column, '=', key).executeTakeFirst()
+      return row && toUser(row)
+    },
+    findById: byId,
+    async update (id, patch) {
+      const values: Updateable<UsersTable> = { updated_at: Date.now() }
+      if (patch.email !== undefined) {
+        values.email = patch.email
+        values.email_key = patch.email === null ? null : identityKey(patch.email)
+      }
+      if (patch.full_name !== undefined) values.full_name = patch.full_name
+      if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0
+      if (patch.is_admin !== undefined) values.is_admin = patch.is_admin ? 1 : 0
+      if (patch.password_hash !== undefined) values.password_hash = patch.password_hash
+      try {
+        const result = await db.updateTable('users').set(values).where('id', '=', id).executeTakeFirst()
+        if (result.numUpdatedRows === 0n) return undefined
+      } catch (error) {
+        throw asDuplicate(error) ?? error
+      }
+      return byId(id)
+    },
+    async delete (id) {
+      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst()
+      return result.numDeletedRows > 0n
+    },
+    async list (limit, offset) {
+      const [rows, count] = await Promise.all([
+        db.selectFrom('users').select(USER_COLUMNS).orderBy('created_at').orderBy('id').limit(limit).offset(offset).execute(),
+        db.selectFrom('users').select(eb => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow()
+      ])
+      return { items: rows.map(toUser), total: Number(count.total) }
+    }
+  }
+}
+
+function sessionStore (db: Kysely<Database>): SessionStore {
+  const withUser = (q: Kysely<Database> = db) => q.selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .selectAll('sessions')
+    .select([
+      'users.username', 'users.email', 'users.full_name', 'users.password_hash',
+      'users.disabled', 'users.is_admin', 'users.created_at as user_created_at'
+    ])
+  type Joined = Awaited<ReturnType<ReturnType<typeof withUser>['executeTakeFirstOrThrow']>>
+  const split = (row: Joined) => {
+    const { username, email, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, user_created_at: userCreatedAt, ...session } = row
+    const user = toUser({
+      id: session.user_id, username, username_key: '', email, email_key: null, full_name: fullName,
+      password_hash: passwordHash, disabled, is_admin: isAdmin, created_at: userCreatedAt, updated_at: 0
+    })
+    return { session, user }
+  }
+
+  return {
+    async create (session, refreshTokenHash) {
+      await db.transaction().execute(async trx => {
+        await trx.insertInto('sessions').values(session).execute()
+        await trx.insertInto('refresh_tokens')
+          .values({ token_hash: refreshTokenHash, session_id: session.id, created_at: session.created_at, used_at: null })
+          .execute()
+      })
+    },
+    async findWithUser (sessionId) {
+      const row = await withUser().where('sessions.id', '=', sessionId).executeTakeFirst()
+      return row && split(row)
+    },
+    async findByRefreshToken (tokenHash) {
+      return db.selectFrom('refresh_tokens')
+        .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+        .selectAll('sessions')
+        .where('refresh_tokens.token_hash', '=', tokenHash)
+        .executeTakeFirst()
+    },
+    async touch (sessionId, now) {
+      await db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', sessionId).execute()
+    },
+    async rotateRefreshToken (tokenHash, successorHash, now) {
+      return db.transaction().execute(async trx => {
+        // The conditional update is the atomic step: of two racing refreshes only one matches used_at IS NULL.
+        const claimed = await trx.updateTable('refresh_tokens').set({ used_at: now })
+          .where('token_hash', '=', tokenHash).where('used_at', 'is', null)
+          .executeTakeFirst()
+        const row = await withUser(trx)
+          .innerJoin('refresh_tokens', 'refresh_tokens.session_id', 'sessions.id')
+          .where('refresh_tokens.token_hash', '=', tokenHash)
+          .executeTakeFirst()
+        if (row === undefined) return { status: 'unknown' as const }
+        const { session, user } = split(row)
+        if (claimed.numUpdatedRows === 0n) return { status: 'reused' as const, session }
+        await trx.insertInto('refresh_tokens')
+          .values({ token_hash: successorHash, session_id: session.id, created_at: now, used_at: null })
+          .execute()
+        await trx.updateTable('sessions').set({ last_used_at: now }).where('id', '=', session.id).execute()
+        return { status: 'rotated' as const, session: { ...session, last_used_at: now }, user }
+      })
+    },
+    async end (sessionId, now) {
+      const result = await db.updateTable('sessions').set({ ended_at: now })
+        .where('id', '=', sessionId).where('ended_at', 'is', null).executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+    async endAllForUser (userId, now, exceptSessionId) {
+      let query = db.updateTable('sessions').set({ ended_at: now })
+        .where('user_id', '=', userId).where('ended_at', 'is', null)
+      if (exceptSessionId !== undefined) query = query.where('id', '!=', exceptSessionId)
+      const result = await query.executeTakeFirst()
+      return Number(result.numUpdatedRows)
+    },
+    async listForUser (userId) {
+      return db.selectFrom('sessions').selectAll().where('user_id', '=', userId)
+        .where('ended_at', 'is', null).orderBy('created_at', 'desc').execute()
+    },
+    async purge (before) {
+      const result = await db.deleteFrom('sessions')
+        .where(eb => eb.or([eb('expires_at', '<', before), eb('ended_at', '<', before)]))
+        .executeTakeFirst()
+      return Number(result.numDeletedRows)
+    }
+  }
+}
+
+function keyStore (db: Kysely<Database>): KeyStore {
+  return {
+    list: () => db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute(),
+    async insert (key) {
+      await db.insertInto('signing_keys').values(key).execute()
+    },
+    async retireAllExcept (kid, now) {
+      await db.updateTable('signing_keys').set({ retired_at: now })
+        .where('kid', '!=', kid).where('retired_at', 'is', null).execute()
+    },
+    async deleteRetiredBefore (before) {
+      const result = await db.deleteFrom('signing_keys').where('retired_at', '<', before).executeTakeFirst()
+      return Number(result.numDeletedRows)
+    }
+  }
+}
+
+/** The default AuthStore: SQL through Kysely, the same queries on SQLite and PostgreSQL. */
+export function createSqlStore (db: Kysely<Database>): AuthStore {
+  return { users: userStore(db), sessions: sessionStore(db), keys: keyStore(db) }
+}

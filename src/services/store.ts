@@ -1,0 +1,74 @@
+import type { Selectable } from 'kysely'
+import type { SessionsTable, SigningKeysTable } from '../db/tables.js'
+import type { UserRecord } from '../schemas/user.js'
+
+/*
+ * The storage the auth plugin needs. The SQL implementation (createSqlStore) is the default;
+ * an app can bring its own by implementing these interfaces.
+ */
+export type SessionRecord = Selectable<SessionsTable>
+export type SigningKeyRecord = Selectable<SigningKeysTable>
+
+export interface NewUser {
+  username: string
+  email?: string | null
+  full_name?: string | null
+  password_hash: string
+  is_admin?: boolean
+}
+export type UserPatch = Partial<Pick<UserRecord, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'password_hash'>>
+
+/** Thrown by create/update when the username or e-mail is taken (ignoring case). */
+export class DuplicateUserError extends Error {
+  override name = 'DuplicateUserError'
+  constructor (readonly field: 'username' | 'email') {
+    super(`${field} already registered`)
+  }
+}
+
+export interface UserStore {
+  create (user: NewUser): Promise<UserRecord>
+  /** by username or e-mail, ignoring case */
+  findByLogin (login: string): Promise<UserRecord | undefined>
+  findById (id: string): Promise<UserRecord | undefined>
+  update (id: string, patch: UserPatch): Promise<UserRecord | undefined>
+  delete (id: string): Promise<boolean>
+  list (limit: number, offset: number): Promise<{ items: UserRecord[], total: number }>
+}
+
+export type RotationResult =
+  | { status: 'rotated', session: SessionRecord, user: UserRecord }
+  | { status: 'reused', session: SessionRecord }
+  | { status: 'unknown' }
+
+export interface SessionStore {
+  create (session: SessionRecord, refreshTokenHash: string): Promise<void>
+  /** The session and its user in one lookup: the per-request check. */
+  findWithUser (sessionId: string): Promise<{ session: SessionRecord, user: UserRecord } | undefined>
+  findByRefreshToken (tokenHash: string): Promise<SessionRecord | undefined>
+  touch (sessionId: string, now: number): Promise<void>
+  /**
+   * Atomically marks the refresh token used and stores its successor, so of two racing
+   * refreshes (even on two instances) exactly one sees 'rotated'. A token that was already
+   * used comes back as 'reused'.
+   */
+  rotateRefreshToken (tokenHash: string, successorHash: string, now: number): Promise<RotationResult>
+  end (sessionId: string, now: number): Promise<boolean>
+  endAllForUser (userId: string, now: number, exceptSessionId?: string): Promise<number>
+  listForUser (userId: string): Promise<SessionRecord[]>
+  /** Deletes sessions that ended or expired before `before`. */
+  purge (before: number): Promise<number>
+}
+
+export interface KeyStore {
+  list (): Promise<SigningKeyRecord[]>
+  insert (key: SigningKeyRecord): Promise<void>
+  retireAllExcept (kid: string, now: number): Promise<void>
+  deleteRetiredBefore (before: number): Promise<number>
+}
+
+export interface AuthStore {
+  users: UserStore
+  sessions: SessionStore
+  keys: KeyStore
+}
