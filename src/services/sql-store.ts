@@ -107,8 +107,17 @@ function sessionStore (db: Kysely<Database>): SessionStore {
   const split = (row: Joined) => {
     const { username, email, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, user_created_at: userCreatedAt, ...session } = row
     const user = toUser({
-      id: session.user_id, username, username_key: '', email, email_key: null, full_name: fullName,
-      password_hash: passwordHash, disabled, is_admin: isAdmin, created_at: userCreatedAt, updated_at: 0
+      id: session.user_id,
+      username,
+      username_key: '',
+      email,
+      email_key: null,
+      full_name: fullName,
+      password_hash: passwordHash,
+      disabled,
+      is_admin: isAdmin,
+      created_at: userCreatedAt,
+      updated_at: 0
     })
     return { session, user }
   }
