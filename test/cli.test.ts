@@ -1,0 +1,64 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { extname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+// Runs the CLI as a user would: compiled (npm test) or through tsx, like this file.
+const cli = fileURLToPath(new URL(`../src/cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+const run = promisify(execFile)
+
+function cliOn (dir: string) {
+  const env = { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`, NEW_USER_PASSWORD: 'a long enough password 1' }
+  return async (...args: string[]) => {
+    try {
+      const { stdout } = await run(process.execPath, [...process.execArgv, cli, ...args], { env })
+      return { code: 0, out: stdout }
+    } catch (error) {
+      const e = error as { code: number, stdout: string, stderr: string }
+      return { code: e.code, out: e.stdout + e.stderr }
+    }
+  }
+}
+
+describe('CLI', () => {
+  it('creates an admin, lists users, rotates keys and ends sessions on the server database', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const cliRun = cliOn(dir)
+
+    const created = await cliRun('users', 'create', 'alice', '--admin', '--email', 'alice@example.com')
+    assert.equal(created.code, 0, created.out)
+    assert.deepEqual(JSON.parse(created.out).scopes, ['me', 'items', 'admin'])
+
+    const listed = JSON.parse((await cliRun('users', 'list')).out)
+    assert.equal(listed.total, 1)
+    assert.equal(listed.items[0].username, 'alice')
+
+    const duplicate = await cliRun('users', 'create', 'ALICE')
+    assert.equal(duplicate.code, 1)
+    assert.match(duplicate.out, /already registered/)
+
+    const before = JSON.parse((await cliRun('keys', 'list')).out)
+    const rotated = JSON.parse((await cliRun('keys', 'rotate')).out)
+    const after = JSON.parse((await cliRun('keys', 'list')).out)
+    assert.equal(after.length, before.length + 1)
+    assert.equal(after.find((k: { kid: string }) => k.kid === rotated.kid).retired_at, null)
+    assert.ok(after.filter((k: { kid: string }) => k.kid !== rotated.kid).every((k: { retired_at: string | null }) => k.retired_at !== null))
+
+    const disabled = JSON.parse((await cliRun('users', 'disable', 'alice')).out)
+    assert.deepEqual(disabled, { username: 'alice', disabled: true })
+    assert.deepEqual(JSON.parse((await cliRun('sessions', 'list', 'alice')).out), [])
+  })
+
+  it('exits 2 with the usage on an unknown command', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const result = await cliOn(dir)('frobnicate', 'now')
+    assert.equal(result.code, 2)
+    assert.match(result.out, /Usage: fastify-auth/)
+  })
+})

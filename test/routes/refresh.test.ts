@@ -1,0 +1,246 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import app, { fastifyOptions } from '../../src/app.js'
+import type { TokenResponse } from '../../src/schemas/token.js'
+import { adminLogin, bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser, testConfig } from '../helper.js'
+
+const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
+
+const INVALID_GRANT = { error: 'invalid_grant' }
+
+function assertNoStore (res: { headers: Record<string, unknown> }) {
+  assert.equal(res.headers['cache-control'], 'no-store')
+  assert.equal(res.headers.pragma, 'no-cache')
+}
+
+describe('POST /token grant_type=refresh_token', () => {
+  it('answers a new access and refresh token for the same session', async (t) => {
+    const app = await build(t)
+    const { user, tokens } = await registerAndLogin(app)
+    const res = await refresh(app, tokens.refresh_token)
+    assert.equal(res.statusCode, 200)
+    assertNoStore(res)
+    const next = res.json<TokenResponse>()
+    assert.deepEqual(Object.keys(next).sort(), ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type'])
+    assert.equal(next.token_type, 'bearer')
+    assert.equal(next.scope, tokens.scope)
+    assert.notEqual(next.access_token, tokens.access_token)
+    assert.notEqual(next.refresh_token, tokens.refresh_token)
+    const before = claimsOf(tokens.access_token)
+    const after = claimsOf(next.access_token)
+    assert.equal(after.sid, before.sid)
+    assert.equal(after.sub, user.id)
+    assert.notEqual(after.jti, before.jti)
+
+    const me = await app.inject({ url: '/users/me', headers: bearer(next.access_token) })
+    assert.equal(me.statusCode, 200)
+    assert.equal(me.json().id, user.id)
+  })
+
+  it('keeps rotating: each successor refreshes once more', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    let current = tokens.refresh_token
+    const seen = new Set([current])
+    for (let i = 0; i < 3; i++) {
+      const res = await refresh(app, current)
+      assert.equal(res.statusCode, 200, res.body)
+      current = res.json<TokenResponse>().refresh_token
+      assert.ok(!seen.has(current), 'a refresh token is never handed out twice')
+      seen.add(current)
+    }
+  })
+
+  it('refuses a refresh token after it was used', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    assert.equal((await refresh(app, tokens.refresh_token)).statusCode, 200)
+    const again = await refresh(app, tokens.refresh_token)
+    assert.equal(again.statusCode, 400)
+    assertNoStore(again)
+    assert.equal(again.json().error, 'invalid_grant')
+  })
+
+  it('ends the whole session when a used refresh token comes back (reuse detection)', async (t) => {
+    const app = await build(t)
+    const { tokens: first } = await registerAndLogin(app)
+    const rotated = await refresh(app, first.refresh_token)
+    assert.equal(rotated.statusCode, 200)
+    const second = rotated.json<TokenResponse>()
+    // the newest access token works until the replay
+    assert.equal((await app.inject({ url: '/users/me', headers: bearer(second.access_token) })).statusCode, 200)
+
+    const replay = await refresh(app, first.refresh_token)
+    assert.equal(replay.statusCode, 400)
+    assert.equal(replay.json().error, 'invalid_grant')
+
+    const successor = await refresh(app, second.refresh_token)
+    assert.equal(successor.statusCode, 400)
+    assert.equal(successor.json().error, 'invalid_grant')
+    assertNoStore(successor)
+
+    const me = await app.inject({ url: '/users/me', headers: bearer(second.access_token) })
+    assert.equal(me.statusCode, 401)
+    assert.equal(me.headers['www-authenticate'], 'Bearer error="invalid_token"')
+  })
+
+  it('leaves the user\'s other sessions alone on reuse detection', async (t) => {
+    const app = await build(t)
+    const { user, tokens: first } = await registerAndLogin(app)
+    const other = await login(app, user.username)
+    assert.equal((await refresh(app, first.refresh_token)).statusCode, 200)
+    assert.equal((await refresh(app, first.refresh_token)).statusCode, 400)
+    assert.equal((await app.inject({ url: '/users/me', headers: bearer(other.access_token) })).statusCode, 200)
+    assert.equal((await refresh(app, other.refresh_token)).statusCode, 200)
+  })
+
+  it('grants a narrower scope when asked', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    assert.equal(tokens.scope, 'me items')
+    const res = await refresh(app, tokens.refresh_token, { scope: 'me' })
+    assert.equal(res.statusCode, 200)
+    const next = res.json<TokenResponse>()
+    assert.equal(next.scope, 'me')
+    assert.equal(claimsOf(next.access_token).scope, 'me')
+    const items = await app.inject({ url: '/items', headers: bearer(next.access_token) })
+    assert.equal(items.statusCode, 403)
+  })
+
+  it('answers invalid_scope for a scope wider than originally granted', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app, { scope: 'me' })
+    assert.equal(tokens.scope, 'me')
+    const res = await refresh(app, tokens.refresh_token, { scope: 'me items' })
+    assert.equal(res.statusCode, 400)
+    assertNoStore(res)
+    assert.equal(res.json().error, 'invalid_scope')
+  })
+
+  it('answers invalid_scope for admin asked by a user who is not an admin', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    const res = await refresh(app, tokens.refresh_token, { scope: 'me admin' })
+    assert.equal(res.statusCode, 400)
+    assert.equal(res.json().error, 'invalid_scope')
+  })
+
+  it('keeps the refresh token usable after a refused scope', async (t) => {
+    // RFC 6749 §6: the client discards its refresh token only when it received a new one.
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app, { scope: 'me' })
+    assert.equal((await refresh(app, tokens.refresh_token, { scope: 'me items' })).statusCode, 400)
+    const retry = await refresh(app, tokens.refresh_token)
+    assert.equal(retry.statusCode, 200, retry.body)
+    assert.equal((await app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })).statusCode, 200)
+  })
+
+  it('answers invalid_grant with the body of a wrong password for a garbage refresh token', async (t) => {
+    const app = await build(t)
+    const { user } = await registerUser(app)
+    const wrongPassword = await app.inject({
+      method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'password', username: user.username, password: 'not the password at all' })
+    })
+    assert.equal(wrongPassword.statusCode, 400)
+    for (const garbage of ['garbage', 'a'.repeat(43), 'x.y.z', '%00']) {
+      const res = await refresh(app, garbage)
+      assert.equal(res.statusCode, 400, garbage)
+      assertNoStore(res)
+      assert.deepEqual(res.json(), wrongPassword.json(), garbage)
+    }
+    assert.equal(wrongPassword.json().error, INVALID_GRANT.error)
+  })
+
+  it('answers invalid_grant when another client_id presents the refresh token', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app, { client_id: 'app-one' })
+    assert.equal(claimsOf(tokens.access_token).client_id, 'app-one')
+    const res = await refresh(app, tokens.refresh_token, { client_id: 'app-two' })
+    assert.equal(res.statusCode, 400)
+    assert.equal(res.json().error, 'invalid_grant')
+  })
+
+  it('keeps the client_id of the session in refreshed tokens', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app, { client_id: 'app-one' })
+    const res = await refresh(app, tokens.refresh_token, { client_id: 'app-one' })
+    assert.equal(res.statusCode, 200)
+    assert.equal(claimsOf(res.json<TokenResponse>().access_token).client_id, 'app-one')
+  })
+
+  it('answers invalid_grant for a user who was disabled', async (t) => {
+    const app = await build(t)
+    const { user, tokens } = await registerAndLogin(app)
+    const admin = await adminLogin(app)
+    const patch = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, headers: bearer(admin.tokens.access_token), payload: { disabled: true } })
+    assert.equal(patch.statusCode, 200)
+    const res = await refresh(app, tokens.refresh_token)
+    assert.equal(res.statusCode, 400)
+    assert.deepEqual(res.json().error, 'invalid_grant')
+  })
+
+  it('answers invalid_grant for a user disabled in the store, sessions left open', async (t) => {
+    // The session check must look at the user too, not rely on the admin route ending sessions.
+    const app = await build(t)
+    const { user, tokens } = await registerAndLogin(app)
+    await app.authStore.users.update(user.id, { disabled: true })
+    const res = await refresh(app, tokens.refresh_token)
+    assert.equal(res.statusCode, 400)
+    assert.equal(res.json().error, 'invalid_grant')
+  })
+
+  it('answers invalid_request without a refresh_token', async (t) => {
+    const app = await build(t)
+    const res = await app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'refresh_token' }) })
+    assert.equal(res.statusCode, 400)
+    assertNoStore(res)
+    assert.equal(res.json().error, 'invalid_request')
+  })
+})
+
+describe('concurrent refreshes of one refresh token', () => {
+  it('lets at most one of them win, over a real port on a file database', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'refresh-race-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const config = testConfig({ DATABASE_URL: `sqlite:${join(dir, 'x.db')}` })
+    const server = Fastify(fastifyOptions(config))
+    await server.register(app, { config })
+    t.after(() => server.close())
+    await server.listen({ port: 0, host: '127.0.0.1' })
+    const address = server.server.address()
+    assert.ok(address !== null && typeof address === 'object')
+    const base = `http://127.0.0.1:${address.port}`
+
+    const post = async (fields: Record<string, string>) => {
+      const res = await fetch(`${base}/token`, { method: 'POST', headers: FORM, body: form(fields) })
+      return { status: res.status, body: await res.json() as Record<string, string> }
+    }
+
+    const { user } = await registerUser(server)
+    let winners = 0
+    for (let round = 0; round < 20; round++) {
+      const start = await post({ grant_type: 'password', username: user.username, password: PASSWORD })
+      assert.equal(start.status, 200)
+      const parallel = 2 + (round % 3)
+      const results = await Promise.all(Array.from({ length: parallel }, () =>
+        post({ grant_type: 'refresh_token', refresh_token: start.body.refresh_token! })))
+      const ok = results.filter(r => r.status === 200)
+      assert.ok(ok.length <= 1, `round ${round}: ${ok.length} of ${parallel} refreshes succeeded`)
+      winners += ok.length
+      for (const r of results.filter(r => r.status !== 200)) {
+        assert.equal(r.status, 400, `round ${round}: ${JSON.stringify(r.body)}`)
+        assert.equal(r.body.error, 'invalid_grant')
+      }
+      // Never two live successors: at most one of the handed-out refresh tokens still works.
+      const successors = await Promise.all(ok.map(r => post({ grant_type: 'refresh_token', refresh_token: r.body.refresh_token! })))
+      assert.ok(successors.filter(r => r.status === 200).length <= 1)
+      assert.ok(successors.every(r => r.status !== 500))
+    }
+    // The race must actually produce winners, or the test proves nothing.
+    assert.ok(winners > 0, 'no refresh ever succeeded')
+  })
+})
