@@ -1,8 +1,12 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { TestContext } from 'node:test'
 import Fastify from 'fastify'
 import app, { fastifyOptions } from '../../src/app.js'
 import type { TokenResponse } from '../../src/schemas/token.js'
@@ -202,45 +206,99 @@ describe('POST /token grant_type=refresh_token', () => {
   })
 })
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const ISSUER = 'http://race.test'
+
+/** A server of this app, in this process, on a SQLite file; its base URL. */
+async function startInProcess (t: TestContext, databaseUrl: string) {
+  const config = testConfig({ DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER })
+  const server = Fastify(fastifyOptions(config))
+  await server.register(app, { config })
+  t.after(() => server.close())
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const address = server.server.address()
+  assert.ok(address !== null && typeof address === 'object')
+  return { server, base: `http://127.0.0.1:${address.port}` }
+}
+
+/** The real entry point (src/server.ts) in a child process: its own database connection. */
+async function startChildProcess (t: TestContext, databaseUrl: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TOKEN_RATE_LIMIT: '0', LOGIN_USERNAME_RATE_LIMIT: '0', NODE_ENV: 'test' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    }
+  })
+  let output = ''
+  const base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child server did not start: ${output}`)), 20_000)
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    })
+    child.once('exit', code => { clearTimeout(timer); reject(new Error(`child server exited with ${code}: ${output}`)) })
+  })
+  return base
+}
+
+const postToken = async (base: string, fields: Record<string, string>) => {
+  const res = await fetch(`${base}/token`, { method: 'POST', headers: FORM, body: form(fields) })
+  return { status: res.status, body: await res.json() as Record<string, string> }
+}
+
+/** 20 rounds of 2 to 4 concurrent refreshes of one token, spread over the given servers. */
+async function race (bases: string[], username: string) {
+  let winners = 0
+  for (let round = 0; round < 20; round++) {
+    const start = await postToken(bases[round % bases.length]!, { grant_type: 'password', username, password: PASSWORD })
+    assert.equal(start.status, 200)
+    const parallel = 2 + (round % 3)
+    const results = await Promise.all(Array.from({ length: parallel }, (_, i) =>
+      postToken(bases[i % bases.length]!, { grant_type: 'refresh_token', refresh_token: start.body.refresh_token! })))
+    const ok = results.filter(r => r.status === 200)
+    assert.ok(ok.length <= 1, `round ${round}: ${ok.length} of ${parallel} refreshes succeeded`)
+    winners += ok.length
+    for (const r of results.filter(r => r.status !== 200)) {
+      assert.equal(r.status, 400, `round ${round}: ${r.status} ${JSON.stringify(r.body)}`)
+      assert.equal(r.body.error, 'invalid_grant')
+    }
+    // Never two live successors: at most one handed-out refresh token still works.
+    const successors = await Promise.all(ok.map(r => postToken(bases[0]!, { grant_type: 'refresh_token', refresh_token: r.body.refresh_token! })))
+    assert.ok(successors.filter(r => r.status === 200).length <= 1)
+    assert.ok(successors.every(r => r.status < 500), JSON.stringify(successors))
+  }
+  return winners
+}
+
 describe('concurrent refreshes of one refresh token', () => {
   it('lets at most one of them win, over a real port on a file database', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'refresh-race-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
-    const config = testConfig({ DATABASE_URL: `sqlite:${join(dir, 'x.db')}` })
-    const server = Fastify(fastifyOptions(config))
-    await server.register(app, { config })
-    t.after(() => server.close())
-    await server.listen({ port: 0, host: '127.0.0.1' })
-    const address = server.server.address()
-    assert.ok(address !== null && typeof address === 'object')
-    const base = `http://127.0.0.1:${address.port}`
-
-    const post = async (fields: Record<string, string>) => {
-      const res = await fetch(`${base}/token`, { method: 'POST', headers: FORM, body: form(fields) })
-      return { status: res.status, body: await res.json() as Record<string, string> }
-    }
-
+    const { server, base } = await startInProcess(t, `sqlite:${join(dir, 'x.db')}`)
     const { user } = await registerUser(server)
-    let winners = 0
-    for (let round = 0; round < 20; round++) {
-      const start = await post({ grant_type: 'password', username: user.username, password: PASSWORD })
-      assert.equal(start.status, 200)
-      const parallel = 2 + (round % 3)
-      const results = await Promise.all(Array.from({ length: parallel }, () =>
-        post({ grant_type: 'refresh_token', refresh_token: start.body.refresh_token! })))
-      const ok = results.filter(r => r.status === 200)
-      assert.ok(ok.length <= 1, `round ${round}: ${ok.length} of ${parallel} refreshes succeeded`)
-      winners += ok.length
-      for (const r of results.filter(r => r.status !== 200)) {
-        assert.equal(r.status, 400, `round ${round}: ${JSON.stringify(r.body)}`)
-        assert.equal(r.body.error, 'invalid_grant')
-      }
-      // Never two live successors: at most one of the handed-out refresh tokens still works.
-      const successors = await Promise.all(ok.map(r => post({ grant_type: 'refresh_token', refresh_token: r.body.refresh_token! })))
-      assert.ok(successors.filter(r => r.status === 200).length <= 1)
-      assert.ok(successors.every(r => r.status !== 500))
-    }
-    // The race must actually produce winners, or the test proves nothing.
+    const winners = await race([base], user.username)
+    // The race must produce winners, or it proves nothing.
+    assert.ok(winners > 0, 'no refresh ever succeeded')
+  })
+
+  it('lets at most one of them win across two processes sharing the database', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'refresh-race2-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const url = `sqlite:${join(dir, 'x.db')}`
+    const { server, base } = await startInProcess(t, url)
+    const childBase = await startChildProcess(t, url)
+    const { user } = await registerUser(server)
+    const winners = await race([base, childBase], user.username)
     assert.ok(winners > 0, 'no refresh ever succeeded')
   })
 })

@@ -162,6 +162,26 @@ describe('POST /token', () => {
       }
     })
 
+    it('reads the form whatever the media type\'s case and charset parameter', async (t) => {
+      const app = await build(t)
+      const { user } = await registerUser(app)
+      const payload = form({ grant_type: 'password', username: user.username, password: PASSWORD })
+      for (const contentType of [
+        'application/x-www-form-urlencoded;charset=UTF-8',
+        'application/x-www-form-urlencoded; charset=utf-8',
+        'Application/X-WWW-Form-Urlencoded',
+        'APPLICATION/X-WWW-FORM-URLENCODED ; charset=utf-8'
+      ]) {
+        const res = await app.inject({ method: 'POST', url: '/token', headers: { 'content-type': contentType }, payload })
+        assert.equal(res.statusCode, 200, `${contentType}: ${res.body}`)
+        assert.equal(jwtClaims(res.json().access_token).sub, user.id)
+      }
+      for (const contentType of ['application/x-www-form-urlencodedx', 'application/x-www-form-urlencoded garbage', 'application/x-www-form-urlencoded\tx']) {
+        const res = await app.inject({ method: 'POST', url: '/token', headers: { 'content-type': contentType }, payload })
+        assertOAuthError(res, 400, 'invalid_request')
+      }
+    })
+
     it('refuses a JSON body with invalid_request and issues no token', async (t) => {
       const app = await build(t)
       const { user } = await registerUser(app)
@@ -249,7 +269,8 @@ describe('POST /token', () => {
     it('answers 401 invalid_client for a client_secret in the form', async (t) => {
       const app = await build(t)
       const { user } = await registerUser(app)
-      for (const fields of [{ client_secret: 'secret' }, { client_id: 'my-app', client_secret: 'secret' }]) {
+      const cases: Array<Record<string, string>> = [{ client_secret: 'secret' }, { client_id: 'my-app', client_secret: 'secret' }]
+      for (const fields of cases) {
         const res = await postToken(app, { grant_type: 'password', username: user.username, password: PASSWORD, ...fields })
         assertOAuthError(res, 401, 'invalid_client')
       }
