@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsync } from 'fastify'
+import { RateLimitedError } from '../src/errors.js'
 
 /**
  * @fastify/rate-limit, off by default: routes opt in with `config.rateLimit` (see
@@ -10,11 +11,8 @@ import type { FastifyPluginAsync } from 'fastify'
 const rateLimitPlugin: FastifyPluginAsync = async (fastify) => {
   await fastify.register(rateLimit, {
     global: false,
-    errorResponseBuilder: (_request, context) => ({
-      statusCode: 429,
-      error: 'Too Many Requests',
-      message: `Rate limit exceeded, retry in ${context.after}`
-    })
+    // An Error (not a plain object), so every error handler on the way treats it as one.
+    errorResponseBuilder: (_request, context) => new RateLimitedError(context.after)
   })
 }
 

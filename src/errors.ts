@@ -26,6 +26,7 @@ export const insufficientScope = (scopes: readonly string[]) => withHeaders(
 export const NotFoundError = createError('APP_NOT_FOUND', '%s not found', 404)
 export const ConflictError = createError('APP_CONFLICT', '%s', 409)
 export const BadRequestError = createError('APP_BAD_REQUEST', '%s', 400)
+export const RateLimitedError = createError('APP_RATE_LIMITED', 'Rate limit exceeded, retry in %s', 429)
 export const UnavailableError = createError('APP_UNAVAILABLE', 'Service temporarily unavailable', 503)
 
 /** An RFC 6749 §5.2 error of the token and revocation endpoints. */

@@ -1,4 +1,3 @@
-import formbody from '@fastify/formbody'
 import type { FastifyPluginAsync } from 'fastify'
 import oauthEndpoints from './oauth-endpoints.js'
 import register from './register.js'
@@ -17,8 +16,6 @@ export interface AuthRoutesOptions {
  */
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
   const rateLimit = options.rateLimit ?? 0
-  // @fastify/formbody reads application/x-www-form-urlencoded: https://github.com/fastify/fastify-formbody
-  await fastify.register(formbody)
   await fastify.register(oauthEndpoints, { rateLimit, usernameRateLimit: options.usernameRateLimit ?? 0 })
   await fastify.register(register, { rateLimit })
   await fastify.register(logout)

@@ -1,3 +1,4 @@
+import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
 import { Type } from '@sinclair/typebox'
@@ -28,6 +29,9 @@ const oauthErrors = {
  * bodies with no-store headers, rendered by this scope's own error handler.
  */
 const oauthEndpoints: FastifyPluginAsyncTypebox<OAuthEndpointsOptions> = async (fastify, options) => {
+  // Only these endpoints read forms (@fastify/formbody: https://github.com/fastify/fastify-formbody);
+  // /register takes JSON only, so a cross-site HTML form cannot post to it.
+  await fastify.register(formbody)
   fastify.addHook('onRequest', async (_request, reply) => { reply.headers(NO_STORE) })
   // RFC 6749 §3.2: the token endpoint takes form parameters only; JSON is an invalid request.
   fastify.addHook('preValidation', async (request) => {
