@@ -12,6 +12,27 @@ export interface DatabaseHandle {
 }
 
 const INT8_OID = 20
+const STATEMENT_CACHE_SIZE = 256
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running a small indexed query
+ * in SQLite. Queries are parameterised, so their SQL text repeats: reuse the statement.
+ */
+function withStatementCache (database: SQLite.Database) {
+  const cache = new Map<string, SQLite.Statement>()
+  return {
+    close: () => database.close(),
+    prepare (sql: string) {
+      let statement = cache.get(sql)
+      if (statement === undefined) {
+        statement = database.prepare(sql)
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+        cache.set(sql, statement)
+      }
+      return statement
+    }
+  }
+}
 
 /**
  * Opens the database named by a `DATABASE_URL`: `sqlite:<path>`, `sqlite::memory:`
@@ -28,7 +49,7 @@ export function createDatabase (url: string, poolSize = 10): DatabaseHandle {
     database.pragma('synchronous = NORMAL')
     database.pragma('busy_timeout = 5000')
     database.pragma('foreign_keys = ON')
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' }
+    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), dialect: 'sqlite' }
   }
 
   const pool = new pg.Pool({

@@ -130,17 +130,23 @@ export function createAuthService (deps: {
     async refreshGrant (input: { refreshToken: string, scope?: string, clientId?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
       const successor = newRefreshToken()
       const now = Date.now()
-      const result = await store.sessions.rotateRefreshToken(hashToken(input.refreshToken), hashToken(successor), now)
+      let scopes: string[] = []
+      // Checked inside the rotation: a refused request leaves the refresh token usable.
+      const approve = (session: SessionRecord, user: UserRecord) => {
+        if (!sessionIsLive(session, user, now)) throw invalidGrant()
+        // A client that names itself must be the one the session was issued to (RFC 6749 §6).
+        if (input.clientId !== undefined && input.clientId !== session.client_id) throw invalidGrant()
+        const available = parseScope(session.scope).filter(s => (allowedScopes(user) as string[]).includes(s))
+        const granted = grantScopes(parseScope(input.scope), available)
+        if (granted === undefined) throw new OAuthError('invalid_scope', 'The requested scope exceeds the scope originally granted')
+        scopes = granted
+      }
+      const result = await store.sessions.rotateRefreshToken(hashToken(input.refreshToken), hashToken(successor), now, approve)
       if (result.status === 'reused') {
         await store.sessions.end(result.session.id, now)
         throw invalidGrant()
       }
-      if (result.status === 'unknown' || !sessionIsLive(result.session, result.user, now)) throw invalidGrant()
-      // A client that names itself must be the one the session was issued to (RFC 6749 §6).
-      if (input.clientId !== undefined && input.clientId !== result.session.client_id) throw invalidGrant()
-      const available = parseScope(result.session.scope).filter(s => (allowedScopes(result.user) as string[]).includes(s))
-      const scopes = grantScopes(parseScope(input.scope), available)
-      if (scopes === undefined) throw new OAuthError('invalid_scope', 'The requested scope exceeds the scope originally granted')
+      if (result.status === 'unknown') throw invalidGrant()
       return { tokens: issueTokens(result.session, result.user, scopes, successor), user: result.user }
     },
 

@@ -145,7 +145,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
     async touch (sessionId, now) {
       await db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', sessionId).execute()
     },
-    async rotateRefreshToken (tokenHash, successorHash, now) {
+    async rotateRefreshToken (tokenHash, successorHash, now, approve) {
       return db.transaction().execute(async trx => {
         // The conditional update is the atomic step: of two racing refreshes only one matches used_at IS NULL.
         const claimed = await trx.updateTable('refresh_tokens').set({ used_at: now })
@@ -158,6 +158,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
         if (row === undefined) return { status: 'unknown' as const }
         const { session, user } = split(row)
         if (claimed.numUpdatedRows === 0n) return { status: 'reused' as const, session }
+        approve(session, user) // throws to refuse: the transaction rolls back the claim
         await trx.insertInto('refresh_tokens')
           .values({ token_hash: successorHash, session_id: session.id, created_at: now, used_at: null })
           .execute()

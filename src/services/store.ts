@@ -50,9 +50,10 @@ export interface SessionStore {
   /**
    * Atomically marks the refresh token used and stores its successor, so of two racing
    * refreshes (even on two instances) exactly one sees 'rotated'. A token that was already
-   * used comes back as 'reused'.
+   * used comes back as 'reused'. `approve` runs inside the same transaction before the
+   * successor is stored: when it throws, nothing changes and the token stays usable.
    */
-  rotateRefreshToken (tokenHash: string, successorHash: string, now: number): Promise<RotationResult>
+  rotateRefreshToken (tokenHash: string, successorHash: string, now: number, approve: (session: SessionRecord, user: UserRecord) => void): Promise<RotationResult>
   end (sessionId: string, now: number): Promise<boolean>
   endAllForUser (userId: string, now: number, exceptSessionId?: string): Promise<number>
   listForUser (userId: string): Promise<SessionRecord[]>

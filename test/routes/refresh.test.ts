@@ -206,7 +206,10 @@ describe('POST /token grant_type=refresh_token', () => {
   })
 })
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+// From source (tsx) or compiled into dist/test (npm test): start the matching server entry point.
+const FROM_SOURCE = import.meta.url.endsWith('.ts')
+const SERVER_ENTRY = fileURLToPath(new URL(`../../src/server.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url))
+const PROJECT_ROOT = fileURLToPath(new URL(FROM_SOURCE ? '../../' : '../../../', import.meta.url))
 const ISSUER = 'http://race.test'
 
 /** A server of this app, in this process, on a SQLite file; its base URL. */
@@ -223,8 +226,8 @@ async function startInProcess (t: TestContext, databaseUrl: string) {
 
 /** The real entry point (src/server.ts) in a child process: its own database connection. */
 async function startChildProcess (t: TestContext, databaseUrl: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...(FROM_SOURCE ? ['--import', 'tsx'] : []), SERVER_ENTRY], {
+    cwd: PROJECT_ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TOKEN_RATE_LIMIT: '0', LOGIN_USERNAME_RATE_LIMIT: '0', NODE_ENV: 'test' },
     stdio: ['ignore', 'pipe', 'inherit']
   })

@@ -46,7 +46,7 @@ describe('POST /token/revoke', () => {
     await assertSessionEnded(app, tokens)
   })
 
-  for (const hint of ['access_token', undefined]) {
+  for (const hint of ['access_token', undefined, 'refresh_token']) {
     it(`ends the session of an access token (hint ${hint ?? 'none'})`, async (t) => {
       const app = await build(t)
       const { tokens } = await registerAndLogin(app)
@@ -93,7 +93,7 @@ describe('POST /token/revoke', () => {
 
   it('answers invalid_request without a token', async (t) => {
     const app = await build(t)
-    for (const fields of [{}, { token_type_hint: 'refresh_token' }, { token: '' }]) {
+    for (const fields of [{}, { token_type_hint: 'refresh_token' }, { token: '' }] as Array<Record<string, string>>) {
       const res = await revoke(app, fields)
       assert.equal(res.statusCode, 400, JSON.stringify(fields))
       assert.equal(res.json().error, 'invalid_request')

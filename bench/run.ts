@@ -1,0 +1,162 @@
+/*
+ * npm run bench [-- --smoke]: the product against the floor of its stack, in one run.
+ * Starts the production server (SQLite on a temp file, or DATABASE_URL) and a baseline app,
+ * drives both with autocannon on 127.0.0.1 for a bounded time each, prints a table of figures
+ * with their ratio to the baseline, and writes the raw numbers to bench-results/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { verify as argonVerify } from '@node-rs/argon2'
+import autocannon from 'autocannon'
+import { hashPassword } from '../src/services/passwords.js'
+
+const smoke = process.argv.includes('--smoke')
+const seconds = Number(process.env.BENCH_SECONDS ?? (smoke ? 2 : 10))
+const secret = randomBytes(32).toString('hex')
+const password = 'bench password that is long enough'
+const dir = mkdtempSync(join(tmpdir(), 'bench-'))
+const children: ChildProcess[] = []
+
+const freePort = () => new Promise<number>((resolve) => {
+  const probe = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = probe.address() as AddressInfo
+    probe.close(() => resolve(port))
+  })
+})
+
+/** Starts a process of ours and waits until `readyPath` answers 200. */
+async function start (script: string, env: Record<string, string>, readyPath: string) {
+  const port = await freePort()
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
+  children.push(child)
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`)
+    if (await fetch(url + readyPath).then(r => r.ok, () => false)) return { child, url }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`${script} did not start`)
+}
+
+/** Peak resident set of a process we started (Linux: VmHWM). */
+const peakRssMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+
+type Options = Parameters<typeof autocannon>[0]
+async function load (options: Options) {
+  const result = await autocannon({ duration: seconds, connections: 10, ...options })
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts
+  }
+}
+
+async function json (url: string, init?: RequestInit) {
+  const res = await fetch(url, init)
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`)
+  return res.json() as Promise<Record<string, string>>
+}
+
+/** Raw argon2id verifications per second with `parallel` in flight: the machine's limit for logins. */
+async function argonRate (parallel: number) {
+  const hash = await hashPassword(password)
+  let done = 0
+  const until = Date.now() + seconds * 1000
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (Date.now() < until) { await argonVerify(hash, password); done++ }
+  }))
+  return done / seconds
+}
+
+async function main () {
+  const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? 4)
+  const dbUrl = process.env.DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`
+  const server = await start('dist/src/server.js', {
+    NODE_ENV: 'production',
+    DATABASE_URL: dbUrl,
+    JWT_SECRET: secret,
+    LOG_LEVEL: 'warn',
+    TOKEN_RATE_LIMIT: '0',
+    LOGIN_USERNAME_RATE_LIMIT: '0',
+    UV_THREADPOOL_SIZE: String(threadpool)
+  }, '/health')
+  const baseline = await start('dist/bench/baseline.js', { JWT_SECRET: secret }, '/token')
+
+  const username = `bench${Date.now()}`
+  await json(`${server.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) })
+  const loginBody = new URLSearchParams({ username, password }).toString()
+  const login = () => json(`${server.url}/token`, { method: 'POST', body: new URLSearchParams({ username, password }) })
+  const { access_token: token } = await login()
+  const { token: baselineToken } = await json(`${baseline.url}/token`)
+
+  const rows: Array<{ scenario: string, figure: string, value: number, baseline?: number, ratio?: number, target?: string }> = []
+  const add = (scenario: string, figure: string, value: number, base?: number, target?: string) =>
+    rows.push({ scenario, figure, value, baseline: base, ratio: base ? value / base : undefined, target })
+
+  // 1. GET /users/me beside the baseline route
+  const base1 = await load({ url: `${baseline.url}/me`, headers: { authorization: `Bearer ${baselineToken}` } })
+  const me = await load({ url: `${server.url}/users/me`, headers: { authorization: `Bearer ${token}` } })
+  add('GET /users/me', 'req/s', me.rps, base1.rps, '>= 0.70')
+  add('GET /users/me', 'p50 ms', me.p50, base1.p50)
+  add('GET /users/me', 'p99 ms', me.p99, base1.p99)
+
+  // 2. POST /token logins beside raw argon2id, and 3. GET /health during that storm
+  const rawArgon = await argonRate(threadpool)
+  const [logins, health] = await Promise.all([
+    load({ url: `${server.url}/token`, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: loginBody, connections: threadpool * 2 }),
+    load({ url: `${server.url}/health`, connections: 1 })
+  ])
+  add('POST /token (password)', 'req/s', logins.rps, rawArgon, '>= 0.90')
+  add('POST /token (password)', 'p99 ms', logins.p99)
+  add('GET /health during logins', 'p99 ms', health.p99, undefined, '< 20')
+
+  // 4. refresh-token rotation storm: each connection carries its own session's newest token
+  const sessions = await Promise.all(Array.from({ length: 10 }, () => login()))
+  let next = 0
+  const refresh = await load({
+    url: `${server.url}/token`,
+    requests: [{
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      setupRequest: (request: autocannon.Request, context: object) => {
+        const state = context as { refresh?: string }
+        state.refresh ??= sessions[next++ % sessions.length]!.refresh_token
+        return { ...request, body: `grant_type=refresh_token&refresh_token=${state.refresh}` }
+      },
+      onResponse: (status: number, body: string, context: object) => {
+        if (status === 200) (context as { refresh?: string }).refresh = (JSON.parse(body) as { refresh_token: string }).refresh_token
+      }
+    }]
+  })
+  add('refresh rotation', 'req/s', refresh.rps)
+  add('refresh rotation', 'non-2xx + errors', refresh.non2xx + refresh.errors, undefined, '0')
+
+  // 5. peak RSS of the server through the whole run
+  add('server process', 'peak RSS MB', peakRssMb(server.child.pid!), undefined, '< 150')
+
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+  const db = dbUrl.startsWith('postgres') ? 'PostgreSQL' : 'SQLite (file)'
+  console.log(`\n${machine}; ${db}; ${seconds} s per scenario; UV_THREADPOOL_SIZE=${threadpool}\n`)
+  console.log('| scenario | figure | value | baseline | ratio | target |\n|---|---|---|---|---|---|')
+  const fmt = (n?: number) => n === undefined ? '' : n >= 100 ? n.toFixed(0) : n.toFixed(2)
+  for (const r of rows) console.log(`| ${r.scenario} | ${r.figure} | ${fmt(r.value)} | ${fmt(r.baseline)} | ${fmt(r.ratio)} | ${r.target ?? ''} |`)
+  console.log('\nbaselines: GET /users/me ← a bare Fastify route verifying an HS256 JWT; POST /token ← raw argon2id verifications/s, same parameters, same thread pool')
+
+  mkdirSync('bench-results', { recursive: true })
+  const file = join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  writeFileSync(file, JSON.stringify({ machine, db, seconds, threadpool, rows, raw: { base1, me, logins, health, refresh, rawArgon } }, null, 2))
+  console.log(`raw numbers: ${file}`)
+}
+
+try {
+  await main()
+} finally {
+  for (const child of children) child.kill('SIGTERM')
+  rmSync(dir, { recursive: true, force: true })
+}
