@@ -7,14 +7,16 @@ import { Value } from '@sinclair/typebox/value'
 import { createDatabase } from '../src/db/connection.js'
 import { migrateToLatest } from '../src/db/migrations.js'
 import { insufficientScope, invalidToken, missingToken } from '../src/errors.js'
-import type { AccessTokenClaims } from '../src/schemas/token.js'
+import { OAuthError, TokenResponse, type AccessTokenClaims } from '../src/schemas/token.js'
+import { addSharedSchemas, HttpError } from '../src/schemas/common.js'
+import { UserPublic } from '../src/schemas/user.js'
 import type { Scope } from '../src/schemas/scopes.js'
 import type { AuthUser } from '../src/schemas/user.js'
 import { createAuthService } from '../src/services/auth.js'
 import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../src/services/keys.js'
 import { createPasswordVerifier } from '../src/services/passwords.js'
 import { createSqlStore } from '../src/services/sql-store.js'
-import type { AuthStore } from '../src/services/store.js'
+import { AUTH_STORE_METHODS, type AuthStore } from '../src/services/store.js'
 
 /** Options checked at register time; `store` is checked apart (it holds functions). */
 export const AuthOptionsSchema = Type.Object({
@@ -29,7 +31,10 @@ export const AuthOptionsSchema = Type.Object({
   defaultClientId: Type.String({ minLength: 1, default: 'public' }),
   passwordMinLength: Type.Integer({ minimum: 8, maximum: 64, default: 8 })
 })
-export type AuthPluginOptions = Partial<Static<typeof AuthOptionsSchema>> & {
+type AuthSettings = Static<typeof AuthOptionsSchema>
+/** Every setting may be omitted (the schema's defaults apply), `jwt`'s fields too. */
+export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt'>> & {
+  jwt?: Partial<AuthSettings['jwt']>
   /** where users, sessions and keys live; default: the SQL store on an in-memory SQLite */
   store?: AuthStore
 }
@@ -40,11 +45,13 @@ const KEY_RELOAD_INTERVAL_MS = 60_000
 
 function checkOptions (options: AuthPluginOptions) {
   const { store, ...rest } = options
-  const settings = Value.Default(AuthOptionsSchema, Value.Clone(rest)) as Static<typeof AuthOptionsSchema>
+  const settings = Value.Default(AuthOptionsSchema, Value.Clone(rest)) as AuthSettings
   const errors = [...Value.Errors(AuthOptionsSchema, settings)].map(e => `${e.path} ${e.message}`)
   if (errors.length > 0) throw new Error(`auth plugin: invalid options: ${errors.join('; ')}`)
-  if (store !== undefined && (typeof store.users !== 'object' || typeof store.sessions !== 'object' || typeof store.keys !== 'object')) {
-    throw new Error('auth plugin: `store` must implement AuthStore (users, sessions, keys)')
+  if (store !== undefined) {
+    const missing = Object.entries(AUTH_STORE_METHODS).flatMap(([part, methods]) =>
+      methods.filter(m => typeof (store as unknown as Record<string, Record<string, unknown> | undefined>)[part]?.[m] !== 'function').map(m => `${part}.${m}`))
+    if (missing.length > 0) throw new Error(`auth plugin: \`store\` does not implement AuthStore: missing ${missing.join(', ')}`)
   }
   return { store, settings }
 }
@@ -126,6 +133,8 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     if (required !== undefined && !required.every(s => user.token_scopes.includes(s))) throw insufficientScope(required)
   }
 
+  // The schemas the auth routes refer to by $id, so they work without the swagger plugin.
+  addSharedSchemas(fastify, [HttpError, OAuthError, TokenResponse, UserPublic])
   fastify.decorate('authenticate', authenticate)
   fastify.decorate('authService', service)
   fastify.decorate('authKeys', keys)

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsync } from 'fastify'
-import { HttpError } from '../src/schemas/common.js'
+import { addSharedSchemas, HttpError } from '../src/schemas/common.js'
 import { SCOPES } from '../src/schemas/scopes.js'
 import { OAuthError, TokenResponse } from '../src/schemas/token.js'
 import { UserPublic } from '../src/schemas/user.js'
@@ -33,7 +33,7 @@ token again ends the whole session (RFC 9700 reuse detection), so refresh one re
  */
 const swaggerPlugin: FastifyPluginAsync<SwaggerOptions> = async (fastify, options) => {
   const tokenUrl = options.tokenUrl ?? '/token'
-  for (const schema of [HttpError, OAuthError, TokenResponse, UserPublic, SessionPublic, ItemPublic]) fastify.addSchema(schema)
+  addSharedSchemas(fastify, [HttpError, OAuthError, TokenResponse, UserPublic, SessionPublic, ItemPublic])
 
   await fastify.register(swagger, {
     openapi: {

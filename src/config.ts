@@ -41,8 +41,12 @@ const KNOWN_DEFAULTS = new Set(['changethis', 'changeme', 'secret', 'your-secret
 export function loadConfig (source: Record<string, string | undefined> = {}) {
   // Empty strings mean "unset", as in most .env tooling.
   const raw = Object.fromEntries(Object.entries(source).filter(([k, v]) => k in EnvSchema.properties && v !== undefined && v !== ''))
+  // TypeBox's conversion would read '1e3' or '3000.5' as integers: only plain digits count.
+  const malformed = Object.entries(raw)
+    .filter(([key, value]) => EnvSchema.properties[key as keyof Env].type === 'integer' && !/^\d+$/.test(value!))
+    .map(([key]) => `${key}: expected a whole number`)
   const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw)) as Env
-  const errors = [...Value.Errors(EnvSchema, env)].map(e => `${e.path.slice(1)}: ${e.message}`)
+  const errors = [...malformed, ...[...Value.Errors(EnvSchema, env)].map(e => `${e.path.slice(1)}: ${e.message}`)]
   if (errors.length > 0) throw new ConfigError(`invalid configuration: ${errors.join('; ')}`)
 
   const production = env.NODE_ENV === 'production'

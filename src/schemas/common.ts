@@ -1,4 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 
@@ -27,3 +28,10 @@ export const protectedErrors = {
 
 /** OpenAPI `security` of a protected operation: the password flow with these scopes, or a pasted bearer token. */
 export const bearerSecurity = (...scopes: string[]): Array<Record<string, string[]>> => [{ OAuth2PasswordBearer: scopes }, { bearerAuth: [] }]
+
+/** Adds shared schemas (referenced by $id) that the instance does not have yet; plugins share some. */
+export function addSharedSchemas (fastify: FastifyInstance, schemas: Array<TSchema & { $id?: string }>) {
+  for (const schema of schemas) {
+    if (schema.$id !== undefined && fastify.getSchema(schema.$id) === undefined) fastify.addSchema(schema)
+  }
+}

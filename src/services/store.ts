@@ -73,3 +73,10 @@ export interface AuthStore {
   sessions: SessionStore
   keys: KeyStore
 }
+
+/** The methods an AuthStore must have: the auth plugin checks a given store against them at register. */
+export const AUTH_STORE_METHODS: { [K in keyof AuthStore]: ReadonlyArray<keyof AuthStore[K]> } = {
+  users: ['create', 'findByLogin', 'findById', 'update', 'delete', 'list'],
+  sessions: ['create', 'findWithUser', 'findByRefreshToken', 'touch', 'rotateRefreshToken', 'end', 'endAllForUser', 'listForUser', 'purge'],
+  keys: ['list', 'insert', 'retireAllExcept', 'deleteRetiredBefore']
+}

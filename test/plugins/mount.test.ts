@@ -24,6 +24,7 @@ interface MountOptions {
 async function mountedApp (t: TestContext, { store = 'default', jwt = { secret: SECRET }, routes = true }: MountOptions = {}) {
   const app = Fastify()
   t.after(() => app.close())
+  // The contract's `{ jwt: { secret } }`: every jwt field is optional in the options type.
   const options: AuthPluginOptions = { jwt }
   if (store === 'explicit') {
     const { db } = createDatabase('sqlite::memory:')

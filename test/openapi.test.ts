@@ -1,0 +1,222 @@
+import { describe, it, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
+import SwaggerParser from '@apidevtools/swagger-parser'
+import { build } from './helper.js'
+
+/* The OpenAPI document (CONTRACT.md: generated from the route schemas) and Swagger UI at /docs. */
+
+type Json = Record<string, any>
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace']
+const FORM = 'application/x-www-form-urlencoded'
+/** Operations anyone may call; every other one needs a token. */
+const PUBLIC = new Set([
+  'post /register', 'post /token', 'post /token/revoke', 'get /health',
+  'get /.well-known/jwks.json', 'get /.well-known/oauth-authorization-server'
+])
+
+async function openapi (t: TestContext) {
+  const app = await build(t)
+  const res = await app.inject('/openapi.json')
+  assert.equal(res.statusCode, 200)
+  assert.match(String(res.headers['content-type']), /^application\/json/)
+  return { app, doc: res.json<Json>() }
+}
+
+function operations (doc: Json) {
+  const list: Array<{ key: string, path: string, method: string, op: Json }> = []
+  for (const [path, item] of Object.entries<Json>(doc.paths)) {
+    for (const method of METHODS) {
+      if (item[method] !== undefined) list.push({ key: `${method} ${path}`, path, method, op: item[method] })
+    }
+  }
+  return list
+}
+
+/** Every schema-like object in the document, with where it sits. */
+function * walk (node: unknown, at = '#'): Generator<{ at: string, node: Json }> {
+  if (node === null || typeof node !== 'object') return
+  if (!Array.isArray(node)) yield { at, node: node as Json }
+  for (const [key, value] of Object.entries(node)) yield * walk(value, `${at}/${key}`)
+}
+
+describe('GET /openapi.json', () => {
+  it('is a valid OpenAPI 3 document', async (t) => {
+    const { doc } = await openapi(t)
+    assert.match(doc.openapi, /^3\./)
+    await SwaggerParser.validate(structuredClone(doc) as never)
+  })
+
+  it('has an oauth2 password scheme against /token with the three scopes, and an http bearer scheme', async (t) => {
+    const { doc } = await openapi(t)
+    const schemes = Object.values<Json>(doc.components?.securitySchemes ?? {})
+    const oauth2 = schemes.find(s => s.type === 'oauth2')
+    assert.ok(oauth2, 'an oauth2 security scheme')
+    assert.equal(oauth2.flows.password.tokenUrl, '/token')
+    const scopes = oauth2.flows.password.scopes as Record<string, string>
+    assert.deepEqual(Object.keys(scopes).sort(), ['admin', 'items', 'me'])
+    for (const [scope, description] of Object.entries(scopes)) {
+      assert.equal(typeof description, 'string', scope)
+      assert.ok(description.length > 0, `scope ${scope} has a description`)
+    }
+    const http = schemes.find(s => s.type === 'http')
+    assert.ok(http, 'an http security scheme')
+    assert.equal(String(http.scheme).toLowerCase(), 'bearer')
+  })
+
+  it('names the oauth2 scheme in the security of every protected operation, and in none of the public ones', async (t) => {
+    const { doc } = await openapi(t)
+    const oauth2Name = Object.entries<Json>(doc.components.securitySchemes).find(([, s]) => s.type === 'oauth2')?.[0]
+    assert.ok(oauth2Name)
+    const ops = operations(doc)
+    for (const expected of ['get /users/me', 'get /items', 'get /users', 'post /logout', 'put /users/me/password', 'delete /users/{id}']) {
+      assert.ok(ops.some(o => o.key === expected), `${expected} is documented`)
+    }
+    for (const { key, op } of ops) {
+      const named = (op.security ?? []).some((requirement: Json) => oauth2Name in requirement)
+      assert.equal(named, !PUBLIC.has(key), `${key}: security ${JSON.stringify(op.security)}`)
+    }
+  })
+
+  it('asks for the scope each protected operation checks', async (t) => {
+    const { doc } = await openapi(t)
+    const oauth2Name = Object.entries<Json>(doc.components.securitySchemes).find(([, s]) => s.type === 'oauth2')?.[0] as string
+    const scopesOf = (path: string, method: string) =>
+      (doc.paths[path][method].security as Json[]).find(r => oauth2Name in r)?.[oauth2Name]
+    assert.deepEqual(scopesOf('/users/me', 'get'), ['me'])
+    assert.deepEqual(scopesOf('/items', 'get'), ['items'])
+    assert.deepEqual(scopesOf('/items', 'post'), ['items'])
+    assert.deepEqual(scopesOf('/users', 'get'), ['admin'])
+  })
+
+  it('documents 200, 401 and 403 with JSON schemas for GET /users/me', async (t) => {
+    const { doc } = await openapi(t)
+    const { responses } = doc.paths['/users/me'].get
+    for (const status of ['200', '401', '403']) {
+      const schema = responses[status]?.content?.['application/json']?.schema
+      assert.ok(schema !== undefined && Object.keys(schema).length > 0, `response ${status} has a schema`)
+    }
+    // The 200 schema is the public user.
+    const ok = responses['200'].content['application/json'].schema
+    const resolved = ok.$ref !== undefined ? doc.components.schemas[ok.$ref.split('/').pop()] : ok
+    assert.deepEqual(Object.keys(resolved.properties).sort(), ['created_at', 'disabled', 'email', 'full_name', 'id', 'is_admin', 'scopes', 'username'])
+  })
+
+  it('takes /token as an application/x-www-form-urlencoded body', async (t) => {
+    const { doc } = await openapi(t)
+    const content = doc.paths['/token'].post.requestBody?.content ?? {}
+    assert.ok(FORM in content, `content types: ${Object.keys(content).join(', ')}`)
+    assert.equal('application/json' in content, false)
+    const properties = content[FORM].schema.properties
+    for (const field of ['grant_type', 'username', 'password', 'refresh_token', 'scope']) assert.ok(field in properties, field)
+  })
+
+  it('tags every operation with a declared tag', async (t) => {
+    const { doc } = await openapi(t)
+    const declared = new Set((doc.tags ?? []).map((tag: Json) => tag.name))
+    for (const { key, op } of operations(doc)) {
+      assert.ok(Array.isArray(op.tags) && op.tags.length > 0, `${key} has tags`)
+      for (const tag of op.tags) assert.ok(declared.has(tag), `${key}: tag ${tag} is declared`)
+    }
+  })
+
+  it('has no password_hash property in any schema', async (t) => {
+    const { doc } = await openapi(t)
+    let schemas = 0
+    for (const { at, node } of walk(doc)) {
+      if (node.properties !== undefined && typeof node.properties === 'object') {
+        schemas++
+        assert.equal('password_hash' in node.properties, false, `${at} has password_hash`)
+      }
+      if (Array.isArray(node.required)) assert.equal(node.required.includes('password_hash'), false, `${at} requires password_hash`)
+    }
+    assert.ok(schemas > 5, 'the walk saw the schemas')
+  })
+})
+
+describe('GET /docs', () => {
+  it('answers Swagger UI as HTML', async (t) => {
+    const app = await build(t)
+    let res = await app.inject('/docs')
+    if (res.statusCode >= 300 && res.statusCode < 400) res = await app.inject(new URL(String(res.headers.location), 'http://localhost/docs').pathname)
+    assert.equal(res.statusCode, 200)
+    assert.match(String(res.headers['content-type']), /^text\/html/)
+    assert.match(res.body, /swagger-ui/i)
+    assert.equal((await app.inject('/docs/')).statusCode, 200)
+  })
+
+  it('shows the same document as /openapi.json at /docs/json', async (t) => {
+    const app = await build(t)
+    const docs = await app.inject('/docs/json')
+    assert.equal(docs.statusCode, 200)
+    assert.deepEqual(docs.json(), (await app.inject('/openapi.json')).json())
+  })
+
+  it('keeps the authorization across reloads (persistAuthorization) in the Swagger UI initializer', async (t) => {
+    const app = await build(t)
+    const res = await app.inject('/docs/static/swagger-initializer.js')
+    assert.equal(res.statusCode, 200)
+    assert.match(String(res.headers['content-type']), /javascript/)
+    assert.match(res.body, /["']?persistAuthorization["']?\s*:\s*true/)
+    assert.match(res.body, /resolveUrl\('\.\/json'\)/)
+  })
+
+  it('serves the Swagger UI assets it needs', async (t) => {
+    const app = await build(t)
+    for (const url of ['/docs/static/swagger-ui.css', '/docs/static/swagger-ui-bundle.js', '/docs/static/oauth2-redirect.html']) {
+      assert.equal((await app.inject(url)).statusCode, 200, url)
+    }
+  })
+
+  const traversals = [
+    '/docs/static/../package.json',
+    '/docs/static/%2e%2e/package.json',
+    '/docs/static/..%2Fpackage.json',
+    '/docs/static/..%2fpackage.json',
+    '/docs/static/%2e%2e%2fpackage.json',
+    '/docs/static/..%5Cpackage.json',
+    '/docs/static/..\\package.json',
+    '/docs/static/....//package.json',
+    '/docs/static/%252e%252e/package.json',
+    '/docs/static/../../../package.json',
+    '/docs/static/%2e%2e/%2e%2e/%2e%2e/package.json',
+    '/docs/static/..%2F..%2F..%2Fpackage.json',
+    '/docs/static/../lib/routes.js',
+    '/docs/static/..%2Flib%2Froutes.js',
+    '/docs/static/package.json',
+    '/docs/static/index.js',
+    '/docs/package.json',
+    '/docs/static/%2Fetc%2Fpasswd'
+  ]
+  const leaked = (body: string) => /"(name|version|dependencies)"\s*:|module\.exports|require\(|root:.*:0:0:/.test(body)
+
+  it('serves no file outside its static assets over inject', async (t) => {
+    const app = await build(t)
+    for (const url of traversals) {
+      const res = await app.inject(url)
+      assert.ok(res.statusCode !== 200 || !leaked(res.body), `${url}: ${res.statusCode} ${res.body.slice(0, 80)}`)
+      assert.ok(res.statusCode < 500, `${url}: ${res.statusCode}`)
+    }
+  })
+
+  it('serves no file outside its static assets over a real socket (paths sent verbatim)', async (t) => {
+    const app = await build(t)
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const get = (path: string) => new Promise<{ status: number, body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, method: 'GET' }, res => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', chunk => { body += chunk })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    for (const url of traversals) {
+      const res = await get(url)
+      assert.ok(res.status !== 200 || !leaked(res.body), `${url}: ${res.status} ${res.body.slice(0, 80)}`)
+      assert.ok(res.status < 500, `${url}: ${res.status}`)
+    }
+  })
+})
