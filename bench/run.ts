@@ -63,6 +63,18 @@ async function json (url: string, init?: RequestInit) {
   return res.json() as Promise<Record<string, string>>
 }
 
+async function medianMs (count: number, request: () => Promise<Response>) {
+  const times: number[] = []
+  for (let i = 0; i < count; i++) {
+    const start = performance.now()
+    const res = await request()
+    await res.arrayBuffer()
+    if (!res.ok) throw new Error(`request failed: ${res.status}`)
+    times.push(performance.now() - start)
+  }
+  return times.sort((a, b) => a - b)[Math.floor(count / 2)]!
+}
+
 async function refreshStorm (url: string, sessions: Array<Record<string, string>>) {
   let ok = 0
   let failed = 0
@@ -116,6 +128,13 @@ async function main () {
   const add = (scenario: string, figure: string, value: number, base?: number, target?: string) =>
     rows.push({ scenario, figure, value, baseline: base, ratio: base ? value / base : undefined, target })
 
+  // 0. one request at a time over HTTP (keep-alive): the median time a single client sees
+  const n = smoke ? 50 : 500
+  add('one GET /users/me', 'median ms', await medianMs(n, () => fetch(`${server.url}/users/me`, { headers: { authorization: `Bearer ${token}` } })),
+    await medianMs(n, () => fetch(`${baseline.url}/me`, { headers: { authorization: `Bearer ${baselineToken}` } })))
+  add('one POST /token', 'median ms', await medianMs(smoke ? 10 : 50, () => fetch(`${server.url}/token`, { method: 'POST', body: new URLSearchParams({ username, password }) })),
+    await medianMs(n, () => fetch(`${baseline.url}/me`, { headers: { authorization: `Bearer ${baselineToken}` } })))
+
   // 1. GET /users/me beside the baseline route
   const base1 = await load({ url: `${baseline.url}/me`, headers: { authorization: `Bearer ${baselineToken}` } })
   const me = await load({ url: `${server.url}/users/me`, headers: { authorization: `Bearer ${token}` } })
@@ -146,9 +165,9 @@ async function main () {
   const db = dbUrl.startsWith('postgres') ? 'PostgreSQL' : 'SQLite (file)'
   console.log(`\n${machine}; ${db}; ${seconds} s per scenario; UV_THREADPOOL_SIZE=${threadpool}\n`)
   console.log('| scenario | figure | value | baseline | ratio | target |\n|---|---|---|---|---|---|')
-  const fmt = (n?: number) => n === undefined ? '' : n >= 100 ? n.toFixed(0) : n.toFixed(2)
+  const fmt = (n?: number) => n === undefined ? '' : n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(2) : n.toFixed(3)
   for (const r of rows) console.log(`| ${r.scenario} | ${r.figure} | ${fmt(r.value)} | ${fmt(r.baseline)} | ${fmt(r.ratio)} | ${r.target ?? ''} |`)
-  console.log('\nbaselines: GET /users/me ← a bare Fastify route verifying an HS256 JWT; POST /token ← raw argon2id verifications/s, same parameters, same thread pool')
+  console.log('\nbaselines: GET /users/me and one-request rows ← a bare Fastify route verifying an HS256 JWT (same machine, same run); POST /token ← raw argon2id verifications/s, same parameters, same thread pool')
 
   mkdirSync('bench-results', { recursive: true })
   const file = join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)

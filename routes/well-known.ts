@@ -20,7 +20,8 @@ const wellKnown: FastifyPluginAsyncTypebox<WellKnownOptions> = async (fastify, o
       response: { 200: JwkSet }
     }
   }, async (_request, reply) => {
-    reply.header('cache-control', 'public, max-age=300')
+    // Short: a rotated key signs at once, and verifiers that cache this set must see it soon.
+    reply.header('cache-control', 'public, max-age=60')
     return fastify.authKeys.jwks()
   })
 

@@ -1,0 +1,55 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { grantScopes, parseScope } from '../../src/services/scopes.js'
+import { passwordPolicyViolation } from '../../src/services/passwords.js'
+import { build, registerAndLogin } from '../helper.js'
+
+describe('scopes', () => {
+  it('parses a space-separated scope without duplicates or empty entries', () => {
+    assert.deepEqual(parseScope('me  items me'), ['me', 'items'])
+    assert.deepEqual(parseScope(''), [])
+    assert.deepEqual(parseScope(undefined), [])
+  })
+
+  it('grants all available scopes when none are asked for, and refuses any not available', () => {
+    assert.deepEqual(grantScopes([], ['me', 'items']), ['me', 'items'])
+    assert.deepEqual(grantScopes(['items'], ['me', 'items']), ['items'])
+    assert.equal(grantScopes(['admin'], ['me', 'items']), undefined)
+  })
+})
+
+describe('password policy', () => {
+  const cases: Array<[string, string, number, string | undefined, RegExp | undefined]> = [
+    ['accepts any composition of 8+ characters', 'zq ck vb', 8, undefined, undefined],
+    ['refuses fewer characters than the configured minimum', 'short-pw1', 15, undefined, /at least 15/],
+    ['counts code points, not UTF-16 units', '😀😀😀😀😀😀😀', 8, undefined, /at least 8/],
+    ['refuses a common password whatever its case', 'PassWord123', 8, undefined, /too common/],
+    ['refuses the username as password', 'JohnDoe1985', 8, 'johndoe1985', /differ from the username/],
+    ['refuses more than 1024 characters', 'x'.repeat(1025), 8, undefined, /at most 1024/]
+  ]
+  for (const [name, password, min, username, expected] of cases) {
+    it(name, () => {
+      const violation = passwordPolicyViolation(password, min, username)
+      if (expected === undefined) assert.equal(violation, undefined)
+      else assert.match(violation ?? '', expected)
+    })
+  }
+})
+
+describe('session clean-up', () => {
+  it('deletes expired and ended sessions, and keeps live ones', async (t) => {
+    const app = await build(t)
+    const live = await registerAndLogin(app)
+    const expired = await registerAndLogin(app)
+    const sid = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string
+    await app.db.updateTable('sessions').set({ expires_at: Date.now() - 1000 }).where('id', '=', sid(expired.tokens.access_token)).execute()
+
+    const purged = await app.authService.purgeSessions()
+
+    assert.equal(purged, 1)
+    const left = await app.db.selectFrom('sessions').select('id').execute()
+    assert.deepEqual(left.map(s => s.id), [sid(live.tokens.access_token)])
+    const refreshRows = await app.db.selectFrom('refresh_tokens').select('session_id').execute()
+    assert.ok(refreshRows.every(r => r.session_id === sid(live.tokens.access_token)), 'refresh tokens go with their session')
+  })
+})
