@@ -1,4 +1,6 @@
-import type { TestContext } from 'node:test'
+import { after, type TestContext } from 'node:test'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import Fastify, { type FastifyInstance } from 'fastify'
 import app, { fastifyOptions } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
@@ -19,9 +21,38 @@ export function testConfig (env: Record<string, string> = {}) {
   })
 }
 
+/*
+ * Schemas are dropped when this file's tests are done, not after each test: Kysely's migrator
+ * introspects every schema, and a schema dropped under it by a concurrent test breaks it.
+ */
+const schemasToDrop: Array<{ schema: string, admin: (sql: string) => Promise<void> }> = []
+after(async () => {
+  for (const { schema, admin } of schemasToDrop.splice(0)) await admin(`drop schema if exists ${schema} cascade`)
+})
+
+/**
+ * A database of the test's own: in-memory SQLite, or with TEST_DATABASE_URL=postgres://… a
+ * fresh schema (dropped when the test ends), so counts and keys never mix between tests.
+ */
+export async function isolatedDatabaseUrl (): Promise<string> {
+  const base = process.env.TEST_DATABASE_URL
+  if (base === undefined || !base.startsWith('postgres')) return base ?? 'sqlite::memory:'
+  const schema = `test_${process.pid}_${randomBytes(4).toString('hex')}`
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: base })
+    await client.connect()
+    try { await client.query(sql) } finally { await client.end() }
+  }
+  await admin(`create schema ${schema}`)
+  schemasToDrop.push({ schema, admin })
+  const url = new URL(base)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return url.toString()
+}
+
 /** Builds the whole app on a fresh database, closed when the test ends. */
 export async function build (t: TestContext, env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const config = testConfig(env)
+  const config = testConfig({ DATABASE_URL: await isolatedDatabaseUrl(), ...env })
   const fastify = Fastify(fastifyOptions(config))
   await fastify.register(app, { config })
   await fastify.ready()

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { PostgresAdapter, sql, type Kysely } from 'kysely'
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration'
 
 /*
@@ -70,7 +70,14 @@ const provider: MigrationProvider = { getMigrations: async () => migrations }
 
 /** Brings the schema to the latest version; throws with the failing migration's error. */
 export async function migrateToLatest (db: Kysely<any>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest()
+  // On PostgreSQL, keep Kysely's bookkeeping tables in the schema we migrate (the first of
+  // search_path): unqualified, Kysely would find another schema's tables and skip creating its own.
+  let migrationTableSchema: string | undefined
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db)
+    migrationTableSchema = rows[0]?.schema
+  }
+  const { error, results } = await new Migrator({ db, provider, migrationTableSchema }).migrateToLatest()
   if (error !== undefined) {
     const failed = results?.find(r => r.status === 'Error')?.migrationName ?? 'unknown'
     throw new Error(`database migration ${failed} failed`, { cause: error })

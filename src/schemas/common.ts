@@ -1,6 +1,10 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 
+/** Free text: any characters but NUL, which PostgreSQL cannot store in text columns. */
+export const Text = (options: { minLength?: number, maxLength: number, description?: string }) =>
+  Type.String({ ...options, pattern: '^[^\\u0000]*$' })
+
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 
 export const Id = Type.String({ format: 'uuid', description: 'UUID' })

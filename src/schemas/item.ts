@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Id, Nullable, Timestamp } from './common.js'
+import { Id, Nullable, Text, Timestamp } from './common.js'
 
 export const ItemCreate = Type.Object({
-  title: Type.String({ minLength: 1, maxLength: 200 }),
-  description: Type.Optional(Type.String({ maxLength: 2000 }))
+  title: Text({ minLength: 1, maxLength: 200 }),
+  description: Type.Optional(Text({ maxLength: 2000 }))
 }, { additionalProperties: false })
 export type ItemCreate = Static<typeof ItemCreate>
 

@@ -57,6 +57,7 @@ function userStore (db: Kysely<Database>): UserStore {
       return toUser(row)
     },
     async findByLogin (login) {
+      if (login.includes('\u0000')) return undefined // no account has one, and PostgreSQL refuses it in a query
       const key = identityKey(login)
       const column = key.includes('@') ? 'email_key' : 'username_key'
       const row = await db.selectFrom('users').select(USER_COLUMNS).where(column, '=', key).executeTakeFirst()
