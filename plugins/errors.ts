@@ -4,8 +4,10 @@ import type { FastifyError, FastifyPluginAsync } from 'fastify'
 
 /** Errors from the database driver that mean "unreachable", not "bad query". */
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '08006', '08001', '08003', 'SQLITE_BUSY'])
-const isUnavailable = (error: FastifyError) =>
-  UNAVAILABLE_CODES.has(error.code) || /timeout exceeded when trying to connect|Connection terminated/i.test(error.message)
+const SQLITE_BUSY = 5
+const isUnavailable = (error: FastifyError & { errcode?: number }) =>
+  UNAVAILABLE_CODES.has(error.code) || error.errcode === SQLITE_BUSY ||
+  /timeout exceeded when trying to connect|Connection terminated|Stream isn't writeable|Connection is closed/i.test(error.message)
 
 /**
  * One error handler: client errors in Fastify's `{statusCode, error, message}` shape (with any

@@ -16,5 +16,7 @@ if (files.length === 0) {
   console.error('no test files found under', root)
   process.exit(1)
 }
-const { status } = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' })
+// One file at a time: the PostgreSQL restart test stops the shared server, which would break
+// files running beside it (tests inside a file still run concurrently where they say so).
+const { status } = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' })
 process.exit(status ?? 1)

@@ -23,6 +23,7 @@ export const EnvSchema = Type.Object({
   FIRST_SUPERUSER_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   TOKEN_RATE_LIMIT: Type.Integer({ minimum: 0, default: 60 }),
   LOGIN_USERNAME_RATE_LIMIT: Type.Integer({ minimum: 0, default: 10 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
@@ -87,7 +88,7 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     firstSuperuser: env.FIRST_SUPERUSER !== undefined && env.FIRST_SUPERUSER_PASSWORD !== undefined
       ? { username: env.FIRST_SUPERUSER, password: env.FIRST_SUPERUSER_PASSWORD }
       : undefined,
-    rateLimit: { tokenPerMinute: env.TOKEN_RATE_LIMIT, loginsPerUsername: env.LOGIN_USERNAME_RATE_LIMIT }
+    rateLimit: { tokenPerMinute: env.TOKEN_RATE_LIMIT, loginsPerUsername: env.LOGIN_USERNAME_RATE_LIMIT, redisUrl: env.REDIS_URL }
   }
 }
 

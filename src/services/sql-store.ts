@@ -17,8 +17,9 @@ const toUser = (row: Selectable<UsersTable>): UserRecord => ({
 
 /** SQLite and PostgreSQL report unique violations differently; both name the column or constraint. */
 function asDuplicate (error: unknown): DuplicateUserError | undefined {
-  const e = error as { code?: string, message?: string, constraint?: string }
-  const unique = e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE'
+  const e = error as { code?: string, errcode?: number, message?: string, constraint?: string }
+  // PostgreSQL, better-sqlite3, and node:sqlite (extended result code SQLITE_CONSTRAINT_UNIQUE)
+  const unique = e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.errcode === 2067
   if (!unique) return undefined
   return new DuplicateUserError(`${e.constraint ?? ''} ${e.message ?? ''}`.includes('email') ? 'email' : 'username')
 }

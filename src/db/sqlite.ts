@@ -1,0 +1,63 @@
+import { createRequire } from 'node:module'
+
+/*
+ * The embedded SQLite driver. Node's own `node:sqlite` where it exists (Node 22.13+), else
+ * better-sqlite3 (Node 20). better-sqlite3 12 aborts Node 24 when it collects a statement
+ * (https://github.com/WiseLibs/better-sqlite3/issues/1515) and 13 needs Node-API 10, which
+ * Node 20 lacks, so no single version of it serves every Node we support.
+ * Both are adapted to what Kysely's SqliteDialect calls, with prepared statements reused.
+ */
+
+interface Statement {
+  all (...params: unknown[]): unknown[]
+  run (...params: unknown[]): { changes: number | bigint, lastInsertRowid: number | bigint }
+  iterate (...params: unknown[]): IterableIterator<unknown>
+}
+interface Connection {
+  prepare (sql: string): Statement
+  exec (sql: string): void
+  close (): void
+}
+type NodeSqlite = { DatabaseSync: new (path: string) => Connection }
+
+const STATEMENT_CACHE_SIZE = 256
+const READER = /^\s*(select|with|pragma|explain|values)\b|\breturning\b/i
+
+function openConnection (path: string): { connection: Connection, driver: string } {
+  const builtin = process.getBuiltinModule?.('node:sqlite') as NodeSqlite | undefined
+  if (builtin !== undefined) return { connection: new builtin.DatabaseSync(path), driver: 'node:sqlite' }
+  const BetterSqlite = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => Connection
+  return { connection: new BetterSqlite(path), driver: 'better-sqlite3' }
+}
+
+/**
+ * Opens a SQLite database as the object Kysely's SqliteDialect expects. Preparing costs more
+ * than running a small indexed query, and Kysely prepares each query anew: queries are
+ * parameterised, so their SQL text repeats and the prepared statement is reused.
+ */
+export function openSqlite (path: string) {
+  const { connection, driver } = openConnection(path)
+  // WAL lets readers run beside the writer; busy_timeout waits for a lock instead of failing.
+  connection.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON')
+  const cache = new Map<string, { reader: boolean, all: Statement['all'], run: Statement['run'], iterate: Statement['iterate'] }>()
+  return {
+    driver,
+    close: () => { cache.clear(); connection.close() },
+    prepare (sql: string) {
+      let statement = cache.get(sql)
+      if (statement === undefined) {
+        const prepared = connection.prepare(sql)
+        // Kysely passes the parameters as one array; both drivers take them spread.
+        statement = {
+          reader: READER.test(sql),
+          all: (params: unknown) => prepared.all(...(params as unknown[])),
+          run: (params: unknown) => prepared.run(...(params as unknown[])),
+          iterate: (params: unknown) => prepared.iterate(...(params as unknown[]))
+        }
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+        cache.set(sql, statement)
+      }
+      return statement
+    }
+  }
+}

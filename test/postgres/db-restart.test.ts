@@ -1,0 +1,187 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { TestContext } from 'node:test'
+import { FORM, form, isolatedDatabaseUrl, PASSWORD, uniqueName } from '../helper.js'
+
+/*
+ * The real entry point (src/server.ts through tsx, or dist/src/server.js under npm test) while
+ * its PostgreSQL server goes away and comes back: 503s meanwhile, then recovery by itself.
+ */
+const POSTGRES = process.env.TEST_DATABASE_URL?.startsWith('postgres') === true
+// A shell command prefix that runs pg_ctl on the test cluster (scripts/with-postgres.sh).
+const PG_CTL = process.env.TEST_PG_CTL
+const SKIP = !POSTGRES
+  ? 'needs TEST_DATABASE_URL=postgres://… (scripts/with-postgres.sh)'
+  : PG_CTL === undefined || PG_CTL === '' ? 'needs TEST_PG_CTL to stop and start PostgreSQL (scripts/with-postgres.sh)' : false
+const SERVER_ENTRY = fileURLToPath(new URL(`../../src/server${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+const PROJECT_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url))
+const REQUEST_TIMEOUT_MS = 10_000
+const RECOVERY_MS = 30_000
+
+const run = promisify(execFile)
+const pgCtl = (args: string) => run('bash', ['-c', `${PG_CTL} ${args}`], { timeout: 60_000 })
+
+async function postgresIsRunning () {
+  try {
+    await pgCtl('status')
+    return true
+  } catch {
+    return false // pg_ctl status exits 3 when no server runs
+  }
+}
+
+async function freePort (): Promise<number> {
+  const probe = createServer()
+  probe.listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const address = probe.address()
+  assert.ok(address !== null && typeof address === 'object')
+  probe.close()
+  await once(probe, 'close')
+  return address.port
+}
+
+/** Starts a server process on the database; stopped (by its handle) when the test ends. */
+async function startServer (t: TestContext, databaseUrl: string) {
+  const port = await freePort()
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    JWT_ISSUER: 'http://db-restart.test',
+    JWT_AUDIENCE: 'http://db-restart.test',
+    LOG_LEVEL: 'warn',
+    TOKEN_RATE_LIMIT: '0',
+    LOGIN_USERNAME_RATE_LIMIT: '0'
+  }
+  delete env.JWT_SECRET // EdDSA keys kept in the database
+  const child = spawn(process.execPath, [...process.execArgv, SERVER_ENTRY], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const keep = (chunk: Buffer) => { output = (output + chunk.toString('utf8')).slice(-20_000) }
+  child.stdout.on('data', keep)
+  child.stderr.on('data', keep)
+  const exited = once(child, 'exit')
+  const alive = () => child.exitCode === null && child.signalCode === null
+  t.after(async () => {
+    if (!alive()) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(timer)
+  })
+
+  const base = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (!alive()) throw new Error(`server exited (${child.exitCode ?? child.signalCode}): ${output}`)
+    if (Date.now() > deadline) throw new Error(`server not healthy within 30 s: ${output}`)
+    try {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })
+      await res.arrayBuffer()
+      if (res.status === 200) break
+    } catch {}
+    await sleep(100)
+  }
+  return { base, pid: child.pid, alive, output: () => output }
+}
+
+/** One request, answered within REQUEST_TIMEOUT_MS or failed with a message that says so. */
+async function call (base: string, method: string, path: string, init: { headers?: Record<string, string>, body?: string } = {}) {
+  let res: Response
+  try {
+    res = await fetch(`${base}${path}`, { method, ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+  } catch (error) {
+    throw new Error(`${method} ${path} got no answer within ${REQUEST_TIMEOUT_MS / 1000} s: ${String(error)}`)
+  }
+  const text = await res.text()
+  let body: Record<string, unknown> = {}
+  try { body = JSON.parse(text) } catch {}
+  return { status: res.status, headers: res.headers, text, body }
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+async function login (base: string, username: string) {
+  const res = await call(base, 'POST', '/token', { headers: FORM, body: form({ grant_type: 'password', username, password: PASSWORD }) })
+  assert.equal(res.status, 200, res.text)
+  return res.body as { access_token: string, refresh_token: string }
+}
+
+describe('a server whose PostgreSQL restarts', { skip: SKIP }, () => {
+  it('answers 503 while the database is down and recovers when it is back, without a restart', async (t) => {
+    t.after(async () => {
+      // Later tests need a database, whatever happened here.
+      if (!(await postgresIsRunning())) await pgCtl('start')
+    })
+    const server = await startServer(t, await isolatedDatabaseUrl())
+    const { base } = server
+    const username = uniqueName('restart')
+    let tokens = { access_token: '', refresh_token: '' }
+
+    await t.test('works before the database goes away', async () => {
+      const created = await call(base, 'POST', '/register', { headers: JSON_TYPE, body: JSON.stringify({ username, password: PASSWORD }) })
+      assert.equal(created.status, 201, created.text)
+      tokens = await login(base, username)
+      assert.equal((await call(base, 'GET', '/health')).status, 200)
+      assert.equal((await call(base, 'GET', '/users/me', { headers: bearer(tokens.access_token) })).status, 200)
+    })
+
+    await pgCtl('stop -m fast')
+
+    await t.test('answers 503 in Fastify\'s error shape while PostgreSQL is stopped', async () => {
+      const requests = [
+        { name: 'GET /health', method: 'GET', path: '/health' },
+        { name: 'GET /users/me with a valid token', method: 'GET', path: '/users/me', headers: bearer(tokens.access_token) },
+        { name: 'POST /token (password)', method: 'POST', path: '/token', headers: FORM, body: form({ grant_type: 'password', username, password: PASSWORD }) },
+        { name: 'POST /token (refresh_token)', method: 'POST', path: '/token', headers: FORM, body: form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }) },
+        { name: 'POST /register', method: 'POST', path: '/register', headers: JSON_TYPE, body: JSON.stringify({ username: uniqueName('down'), password: PASSWORD }) }
+      ]
+      for (const { name, method, path, ...init } of requests) {
+        const res = await call(base, method, path, init)
+        assert.equal(res.status, 503, `${name}: ${res.status} ${res.text}`)
+        assert.deepEqual(Object.keys(res.body).sort(), ['error', 'message', 'statusCode'], `${name}: ${res.text}`)
+        assert.equal(res.body.statusCode, 503, name)
+        assert.equal(res.body.error, 'Service Unavailable', name)
+        assert.equal(typeof res.body.message, 'string', name)
+        assert.doesNotMatch(res.text, /\n\s+at |ECONNREFUSED|127\.0\.0\.1|postgres/i, `${name}: no stack trace or connection details`)
+      }
+      assert.ok(server.alive(), `the server process exited: ${server.output()}`)
+    })
+
+    await pgCtl('start')
+
+    await t.test('recovers by itself once PostgreSQL is back', async () => {
+      const deadline = Date.now() + RECOVERY_MS
+      let health = await call(base, 'GET', '/health')
+      while (health.status !== 200 && Date.now() < deadline) {
+        await sleep(250)
+        health = await call(base, 'GET', '/health')
+      }
+      assert.equal(health.status, 200, `/health still ${health.status} ${RECOVERY_MS / 1000} s after PostgreSQL started: ${health.text}`)
+      assert.deepEqual(health.body, { status: 'ok' })
+
+      const me = await call(base, 'GET', '/users/me', { headers: bearer(tokens.access_token) })
+      assert.equal(me.status, 200, me.text)
+      assert.equal(me.body.username, username)
+
+      // Nothing was written while the database was down: the refresh token is still unused.
+      const refreshed = await call(base, 'POST', '/token', { headers: FORM, body: form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }) })
+      assert.equal(refreshed.status, 200, refreshed.text)
+
+      const again = await login(base, username)
+      const meAgain = await call(base, 'GET', '/users/me', { headers: bearer(again.access_token) })
+      assert.equal(meAgain.status, 200, meAgain.text)
+      assert.ok(server.alive(), 'the same server process answers')
+    })
+  })
+})

@@ -1,0 +1,207 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { TestContext } from 'node:test'
+import { FORM, form, isolatedDatabaseUrl, PASSWORD, uniqueName } from '../helper.js'
+
+/*
+ * Several processes of the real entry point (src/server.ts through tsx, or dist/src/server.js
+ * under npm test) on one PostgreSQL database: what a load-balanced deployment sees.
+ */
+const POSTGRES = process.env.TEST_DATABASE_URL?.startsWith('postgres') === true
+const SERVER_ENTRY = fileURLToPath(new URL(`../../src/server${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+const PROJECT_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url))
+// One issuer and audience for every instance: the default one contains the port.
+const ISSUER = 'http://multi-instance.test'
+const REQUEST_TIMEOUT_MS = 10_000
+
+async function freePort (): Promise<number> {
+  const probe = createServer()
+  probe.listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const address = probe.address()
+  assert.ok(address !== null && typeof address === 'object')
+  probe.close()
+  await once(probe, 'close')
+  return address.port
+}
+
+/** Starts a server process on the database; stopped (by its handle) when the test ends. */
+async function startServer (t: TestContext, databaseUrl: string) {
+  const port = await freePort()
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    JWT_ISSUER: ISSUER,
+    JWT_AUDIENCE: ISSUER,
+    LOG_LEVEL: 'warn',
+    TOKEN_RATE_LIMIT: '0',
+    LOGIN_USERNAME_RATE_LIMIT: '0'
+  }
+  delete env.JWT_SECRET // EdDSA keys kept in the database
+  const child = spawn(process.execPath, [...process.execArgv, SERVER_ENTRY], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const keep = (chunk: Buffer) => { output = (output + chunk.toString('utf8')).slice(-20_000) }
+  child.stdout.on('data', keep)
+  child.stderr.on('data', keep)
+  const exited = once(child, 'exit')
+  t.after(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(timer)
+  })
+
+  const base = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}): ${output}`)
+    if (Date.now() > deadline) throw new Error(`server not healthy within 30 s: ${output}`)
+    try {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })
+      await res.arrayBuffer()
+      if (res.status === 200) return base
+    } catch {}
+    await sleep(100)
+  }
+}
+
+/** Instance A, healthy (so it has created the signing key), then instance B on the same database. */
+async function startPair (t: TestContext) {
+  const databaseUrl = await isolatedDatabaseUrl()
+  const a = await startServer(t, databaseUrl)
+  const b = await startServer(t, databaseUrl)
+  return { a, b }
+}
+
+async function call (base: string, path: string, init: RequestInit = {}) {
+  const res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+  const text = await res.text()
+  let body: Record<string, unknown> | undefined
+  try { body = text === '' ? undefined : JSON.parse(text) } catch {}
+  return { status: res.status, headers: res.headers, text, body: body ?? {} }
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+const postForm = (base: string, path: string, fields: Record<string, string>) =>
+  call(base, path, { method: 'POST', headers: FORM, body: form(fields) })
+const register = (base: string, username: string) =>
+  call(base, '/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) })
+
+async function login (base: string, username: string) {
+  const res = await postForm(base, '/token', { grant_type: 'password', username, password: PASSWORD })
+  assert.equal(res.status, 200, res.text)
+  return res.body as { access_token: string, refresh_token: string }
+}
+
+async function registerAndLogin (base: string) {
+  const username = uniqueName('multi')
+  const created = await register(base, username)
+  assert.equal(created.status, 201, created.text)
+  return { user: created.body as { id: string, username: string }, tokens: await login(base, username) }
+}
+
+const headerOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString('utf8')) as { kid?: string }
+
+function assertInvalidToken (res: Awaited<ReturnType<typeof call>>) {
+  assert.equal(res.status, 401, res.text)
+  assert.equal(res.headers.get('www-authenticate'), 'Bearer error="invalid_token"')
+}
+
+function assertInvalidGrant (res: Awaited<ReturnType<typeof call>>) {
+  assert.equal(res.status, 400, res.text)
+  assert.equal(res.body.error, 'invalid_grant')
+}
+
+describe('several server processes on one PostgreSQL database', { skip: POSTGRES ? false : 'needs TEST_DATABASE_URL=postgres://… (scripts/with-postgres.sh)' }, () => {
+  it('accepts on B an access token issued by A', async (t) => {
+    const { a, b } = await startPair(t)
+    const { user, tokens } = await registerAndLogin(a)
+    const me = await call(b, '/users/me', { headers: bearer(tokens.access_token) })
+    assert.equal(me.status, 200, me.text)
+    assert.equal(me.body.id, user.id)
+    assert.equal(me.body.username, user.username)
+  })
+
+  it('serves on B the key A signs with: both JWKS are the same', async (t) => {
+    const { a, b } = await startPair(t)
+    const { tokens } = await registerAndLogin(a)
+    const { kid } = headerOf(tokens.access_token)
+    assert.equal(typeof kid, 'string')
+    const [jwksA, jwksB] = await Promise.all([call(a, '/.well-known/jwks.json'), call(b, '/.well-known/jwks.json')])
+    assert.equal(jwksA.status, 200)
+    assert.equal(jwksB.status, 200)
+    const keysB = jwksB.body.keys as Array<{ kid: string }>
+    assert.ok(keysB.some(k => k.kid === kid), `kid ${kid} not in B's JWKS: ${jwksB.text}`)
+    assert.deepEqual(jwksB.body, jwksA.body)
+  })
+
+  it('refuses on B, at once, the tokens of a session ended on A', async (t) => {
+    const { a, b } = await startPair(t)
+    const { tokens } = await registerAndLogin(a)
+    // B has seen the token before: nothing it remembers may keep it alive.
+    assert.equal((await call(b, '/users/me', { headers: bearer(tokens.access_token) })).status, 200)
+
+    const logout = await call(a, '/logout', { method: 'POST', headers: bearer(tokens.access_token) })
+    assert.equal(logout.status, 204, logout.text)
+
+    assertInvalidToken(await call(b, '/users/me', { headers: bearer(tokens.access_token) }))
+    assertInvalidGrant(await postForm(b, '/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }))
+  })
+
+  it('refuses on A, at once, the access token of a refresh token revoked on B', async (t) => {
+    const { a, b } = await startPair(t)
+    const { tokens } = await registerAndLogin(a)
+    assert.equal((await call(a, '/users/me', { headers: bearer(tokens.access_token) })).status, 200)
+
+    const revoke = await postForm(b, '/token/revoke', { token: tokens.refresh_token, token_type_hint: 'refresh_token' })
+    assert.equal(revoke.status, 200, revoke.text)
+
+    assertInvalidToken(await call(a, '/users/me', { headers: bearer(tokens.access_token) }))
+    assertInvalidGrant(await postForm(a, '/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }))
+  })
+
+  it('lets at most one of concurrent refreshes of one token win, split across both', async (t) => {
+    const { a, b } = await startPair(t)
+    const { user } = await registerAndLogin(a)
+    const bases = [a, b]
+    let winners = 0
+    for (let round = 0; round < 15; round++) {
+      const start = await login(bases[round % 2]!, user.username)
+      const parallel = round % 2 === 0 ? 2 : 4
+      const results = await Promise.all(Array.from({ length: parallel }, (_, i) =>
+        postForm(bases[(i + round) % 2]!, '/token', { grant_type: 'refresh_token', refresh_token: start.refresh_token })))
+      const summary = `round ${round}: ${results.map(r => `${r.status} ${r.text}`).join(' | ')}`
+      assert.ok(results.every(r => r.status < 500), summary)
+      const ok = results.filter(r => r.status === 200)
+      assert.ok(ok.length <= 1, `${ok.length} of ${parallel} refreshes succeeded; ${summary}`)
+      for (const r of results.filter(r => r.status !== 200)) assertInvalidGrant(r)
+      winners += ok.length
+    }
+    // The race must produce winners, or it proves nothing.
+    assert.ok(winners > 0, 'no refresh ever succeeded')
+  })
+
+  it('registers a username once when it arrives at both in different case at the same time', async (t) => {
+    const { a, b } = await startPair(t)
+    for (let round = 0; round < 5; round++) {
+      const name = uniqueName('dup')
+      const results = await Promise.all([register(a, name.toUpperCase()), register(b, name.toLowerCase())])
+      const summary = `round ${round}: ${results.map(r => `${r.status} ${r.text}`).join(' | ')}`
+      assert.deepEqual(results.map(r => r.status).sort(), [201, 409], summary)
+      const conflict = results.find(r => r.status === 409)!
+      assert.equal(conflict.body.statusCode, 409)
+      assert.equal(conflict.body.error, 'Conflict')
+      assert.equal(typeof conflict.body.message, 'string')
+    }
+  })
+})
