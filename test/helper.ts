@@ -1,7 +1,8 @@
 import { after, type TestContext } from 'node:test'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import Fastify, { type FastifyInstance } from 'fastify'
+import assert from 'node:assert/strict'
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import app, { fastifyOptions } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import type { TokenResponse } from '../src/schemas/token.js'
@@ -97,3 +98,15 @@ export async function adminLogin (app: FastifyInstance) {
 
 export const refresh = (app: FastifyInstance, refreshToken: string, extra: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }) })
+
+/** Fastify's error body, exactly {statusCode, error, message}, with this status. */
+export function assertHttpError (res: LightMyRequestResponse, status: number, error: string) {
+  assert.equal(res.statusCode, status, res.body)
+  assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/)
+  const body = res.json()
+  assert.deepEqual(Object.keys(body).sort(), ['error', 'message', 'statusCode'])
+  assert.equal(body.statusCode, status)
+  assert.equal(body.error, error)
+  assert.equal(typeof body.message, 'string')
+  assert.ok(body.message.length > 0)
+}

@@ -1,14 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { createServer } from 'node:net'
-import { extname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { TestContext } from 'node:test'
 import { FORM, form, isolatedDatabaseUrl, PASSWORD, uniqueName } from '../helper.js'
+import { startServerProcess } from '../server-process.js'
 
 /*
  * The real entry point (src/server.ts through tsx, or dist/src/server.js under npm test) while
@@ -20,8 +17,6 @@ const PG_CTL = process.env.TEST_PG_CTL
 const SKIP = !POSTGRES
   ? 'needs TEST_DATABASE_URL=postgres://… (scripts/with-postgres.sh)'
   : PG_CTL === undefined || PG_CTL === '' ? 'needs TEST_PG_CTL to stop and start PostgreSQL (scripts/with-postgres.sh)' : false
-const SERVER_ENTRY = fileURLToPath(new URL(`../../src/server${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
-const PROJECT_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url))
 const REQUEST_TIMEOUT_MS = 10_000
 const RECOVERY_MS = 30_000
 
@@ -37,62 +32,9 @@ async function postgresIsRunning () {
   }
 }
 
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  probe.listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const address = probe.address()
-  assert.ok(address !== null && typeof address === 'object')
-  probe.close()
-  await once(probe, 'close')
-  return address.port
-}
-
-/** Starts a server process on the database; stopped (by its handle) when the test ends. */
-async function startServer (t: TestContext, databaseUrl: string) {
-  const port = await freePort()
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'test',
-    DATABASE_URL: databaseUrl,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    JWT_ISSUER: 'http://db-restart.test',
-    JWT_AUDIENCE: 'http://db-restart.test',
-    LOG_LEVEL: 'warn',
-    TOKEN_RATE_LIMIT: '0',
-    LOGIN_USERNAME_RATE_LIMIT: '0'
-  }
-  delete env.JWT_SECRET // EdDSA keys kept in the database
-  const child = spawn(process.execPath, [...process.execArgv, SERVER_ENTRY], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  const keep = (chunk: Buffer) => { output = (output + chunk.toString('utf8')).slice(-20_000) }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
-  const exited = once(child, 'exit')
-  const alive = () => child.exitCode === null && child.signalCode === null
-  t.after(async () => {
-    if (!alive()) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-    await exited
-    clearTimeout(timer)
-  })
-
-  const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    if (!alive()) throw new Error(`server exited (${child.exitCode ?? child.signalCode}): ${output}`)
-    if (Date.now() > deadline) throw new Error(`server not healthy within 30 s: ${output}`)
-    try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })
-      await res.arrayBuffer()
-      if (res.status === 200) break
-    } catch {}
-    await sleep(100)
-  }
-  return { base, pid: child.pid, alive, output: () => output }
-}
+/** Starts a server process on the database. */
+const startServer = (t: TestContext, databaseUrl: string) =>
+  startServerProcess(t, { DATABASE_URL: databaseUrl, JWT_ISSUER: 'http://db-restart.test', JWT_AUDIENCE: 'http://db-restart.test' })
 
 /** One request, answered within REQUEST_TIMEOUT_MS or failed with a message that says so. */
 async function call (base: string, method: string, path: string, init: { headers?: Record<string, string>, body?: string } = {}) {

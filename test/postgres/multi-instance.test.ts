@@ -1,79 +1,21 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { createServer } from 'node:net'
-import { extname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { TestContext } from 'node:test'
 import { FORM, form, isolatedDatabaseUrl, PASSWORD, uniqueName } from '../helper.js'
+import { startServerProcess } from '../server-process.js'
 
 /*
  * Several processes of the real entry point (src/server.ts through tsx, or dist/src/server.js
  * under npm test) on one PostgreSQL database: what a load-balanced deployment sees.
  */
 const POSTGRES = process.env.TEST_DATABASE_URL?.startsWith('postgres') === true
-const SERVER_ENTRY = fileURLToPath(new URL(`../../src/server${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
-const PROJECT_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url))
 // One issuer and audience for every instance: the default one contains the port.
 const ISSUER = 'http://multi-instance.test'
 const REQUEST_TIMEOUT_MS = 10_000
 
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  probe.listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const address = probe.address()
-  assert.ok(address !== null && typeof address === 'object')
-  probe.close()
-  await once(probe, 'close')
-  return address.port
-}
-
-/** Starts a server process on the database; stopped (by its handle) when the test ends. */
-async function startServer (t: TestContext, databaseUrl: string) {
-  const port = await freePort()
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'test',
-    DATABASE_URL: databaseUrl,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    JWT_ISSUER: ISSUER,
-    JWT_AUDIENCE: ISSUER,
-    LOG_LEVEL: 'warn',
-    TOKEN_RATE_LIMIT: '0',
-    LOGIN_USERNAME_RATE_LIMIT: '0'
-  }
-  delete env.JWT_SECRET // EdDSA keys kept in the database
-  const child = spawn(process.execPath, [...process.execArgv, SERVER_ENTRY], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  const keep = (chunk: Buffer) => { output = (output + chunk.toString('utf8')).slice(-20_000) }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
-  const exited = once(child, 'exit')
-  t.after(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-    await exited
-    clearTimeout(timer)
-  })
-
-  const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}): ${output}`)
-    if (Date.now() > deadline) throw new Error(`server not healthy within 30 s: ${output}`)
-    try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })
-      await res.arrayBuffer()
-      if (res.status === 200) return base
-    } catch {}
-    await sleep(100)
-  }
-}
+/** Starts a server process on the database with the shared issuer. */
+const startServer = async (t: TestContext, databaseUrl: string) =>
+  (await startServerProcess(t, { DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: ISSUER })).base
 
 /** Instance A, healthy (so it has created the signing key), then instance B on the same database. */
 async function startPair (t: TestContext) {

@@ -1,16 +1,14 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
 import Fastify from 'fastify'
 import app, { fastifyOptions } from '../../src/app.js'
 import type { TokenResponse } from '../../src/schemas/token.js'
 import { adminLogin, bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser, testConfig } from '../helper.js'
+import { startServerProcess } from '../server-process.js'
 
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
 
@@ -206,10 +204,6 @@ describe('POST /token grant_type=refresh_token', () => {
   })
 })
 
-// From source (tsx) or compiled into dist/test (npm test): start the matching server entry point.
-const FROM_SOURCE = import.meta.url.endsWith('.ts')
-const SERVER_ENTRY = fileURLToPath(new URL(`../../src/server.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url))
-const PROJECT_ROOT = fileURLToPath(new URL(FROM_SOURCE ? '../../' : '../../../', import.meta.url))
 const ISSUER = 'http://race.test'
 
 /** A server of this app, in this process, on a SQLite file; its base URL. */
@@ -224,35 +218,9 @@ async function startInProcess (t: TestContext, databaseUrl: string) {
   return { server, base: `http://127.0.0.1:${address.port}` }
 }
 
-/** The real entry point (src/server.ts) in a child process: its own database connection. */
-async function startChildProcess (t: TestContext, databaseUrl: string) {
-  const child = spawn(process.execPath, [...(FROM_SOURCE ? ['--import', 'tsx'] : []), SERVER_ENTRY], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TOKEN_RATE_LIMIT: '0', LOGIN_USERNAME_RATE_LIMIT: '0', NODE_ENV: 'test' },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM')
-      await once(child, 'exit')
-    }
-  })
-  let output = ''
-  const base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child server did not start: ${output}`)), 20_000)
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
-    })
-    child.once('exit', code => { clearTimeout(timer); reject(new Error(`child server exited with ${code}: ${output}`)) })
-  })
-  return base
-}
+/** The real entry point in a child process: its own database connection. */
+const startChildProcess = async (t: TestContext, databaseUrl: string) =>
+  (await startServerProcess(t, { DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER })).base
 
 const postToken = async (base: string, fields: Record<string, string>) => {
   const res = await fetch(`${base}/token`, { method: 'POST', headers: FORM, body: form(fields) })

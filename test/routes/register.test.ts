@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { build, FORM, form, PASSWORD, uniqueName } from '../helper.js'
+import type { FastifyInstance } from 'fastify'
+import { build, FORM, form, PASSWORD, uniqueName, assertHttpError } from '../helper.js'
 
 const register = (app: FastifyInstance, payload: unknown) =>
   app.inject({ method: 'POST', url: '/register', payload: payload as Record<string, unknown> })
@@ -10,18 +10,6 @@ const postToken = (app: FastifyInstance, username: string, password: string) =>
   app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'password', username, password }) })
 
 const userCount = async (app: FastifyInstance) => (await app.authStore.users.list(100, 0)).total
-
-/** Fastify's error body, exactly {statusCode, error, message}, with this status. */
-function assertHttpError (res: LightMyRequestResponse, status: number, error: string) {
-  assert.equal(res.statusCode, status, res.body)
-  assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/)
-  const body = res.json()
-  assert.deepEqual(Object.keys(body).sort(), ['error', 'message', 'statusCode'])
-  assert.equal(body.statusCode, status)
-  assert.equal(body.error, error)
-  assert.equal(typeof body.message, 'string')
-  assert.ok(body.message.length > 0)
-}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 

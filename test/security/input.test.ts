@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { build, FORM, form, PASSWORD, registerUser, uniqueName } from '../helper.js'
+import { build, FORM, form, PASSWORD, registerUser, uniqueName, assertHttpError as assertHttpErrorShape } from '../helper.js'
 
 const userCount = async (app: FastifyInstance) => (await app.authStore.users.list(100, 0)).total
 
@@ -16,13 +16,7 @@ function assertNoLeak (res: LightMyRequestResponse) {
 /** Fastify's error body, exactly {statusCode, error, message}, with this status. */
 function assertHttpError (res: LightMyRequestResponse, status: number, error: string) {
   assertNoLeak(res)
-  assert.equal(res.statusCode, status, res.body)
-  assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/)
-  const body = res.json()
-  assert.deepEqual(Object.keys(body).sort(), ['error', 'message', 'statusCode'])
-  assert.equal(body.statusCode, status)
-  assert.equal(body.error, error)
-  assert.equal(typeof body.message, 'string')
+  assertHttpErrorShape(res, status, error)
 }
 
 const postRegister = (app: FastifyInstance, contentType: string, payload: string) =>

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { extname } from 'node:path'
+import type { TestContext } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+
+// The real entry point: src/server.ts through tsx, or dist/src/server.js under npm test.
+const SERVER_ENTRY = fileURLToPath(new URL(`../src/server${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+const PROJECT_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../' : '../../', import.meta.url))
+
+export async function freePort (): Promise<number> {
+  const probe = createServer()
+  probe.listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const address = probe.address()
+  assert.ok(address !== null && typeof address === 'object')
+  probe.close()
+  await once(probe, 'close')
+  return address.port
+}
+
+/**
+ * Starts the server in a process of its own (its own database connections) and waits until
+ * /health answers 200. Stopped by its handle when the test ends.
+ */
+export async function startServerProcess (t: TestContext, env: Record<string, string>) {
+  const port = await freePort()
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    TOKEN_RATE_LIMIT: '0',
+    LOGIN_USERNAME_RATE_LIMIT: '0',
+    ...env
+  }
+  if (env.JWT_SECRET === undefined) delete childEnv.JWT_SECRET // EdDSA keys kept in the database
+  const child = spawn(process.execPath, [...process.execArgv, SERVER_ENTRY], { cwd: PROJECT_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const keep = (chunk: Buffer) => { output = (output + chunk.toString('utf8')).slice(-20_000) }
+  child.stdout.on('data', keep)
+  child.stderr.on('data', keep)
+  const exited = once(child, 'exit')
+  const alive = () => child.exitCode === null && child.signalCode === null
+  t.after(async () => {
+    if (!alive()) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(timer)
+  })
+
+  const base = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (!alive()) throw new Error(`server exited (${child.exitCode ?? child.signalCode}): ${output}`)
+    if (Date.now() > deadline) throw new Error(`server not healthy within 30 s: ${output}`)
+    try {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })
+      await res.arrayBuffer()
+      if (res.status === 200) break
+    } catch {}
+    await sleep(100)
+  }
+  return { base, pid: child.pid, alive, output: () => output }
+}
