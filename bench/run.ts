@@ -1,6 +1,7 @@
 /*
  * npm run bench [-- --smoke]: the product against the floor of its stack, in one run.
- * Starts the production server (SQLite on a temp file, or DATABASE_URL) and a baseline app,
+ * Starts the production server (SQLite on a temp file; then PostgreSQL too when DATABASE_URL
+ * names one) and a baseline app,
  * drives both with autocannon on 127.0.0.1 for a bounded time each, prints a table of figures
  * with their ratio to the baseline, and writes the raw numbers to bench-results/.
  */
@@ -105,16 +106,17 @@ async function argonRate (parallel: number) {
 
 async function main () {
   const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? 4)
-  const dbUrl = process.env.DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`
-  const server = await start('dist/src/server.js', {
+  const postgresUrl = process.env.DATABASE_URL?.startsWith('postgres') === true ? process.env.DATABASE_URL : undefined
+  const serverOn = (databaseUrl: string) => start('dist/src/server.js', {
     NODE_ENV: 'production',
-    DATABASE_URL: dbUrl,
+    DATABASE_URL: databaseUrl,
     JWT_SECRET: secret,
     LOG_LEVEL: 'warn',
     TOKEN_RATE_LIMIT: '0',
     LOGIN_USERNAME_RATE_LIMIT: '0',
     UV_THREADPOOL_SIZE: String(threadpool)
   }, '/health')
+  const server = await serverOn(`sqlite:${join(dir, 'bench.db')}`)
   const baseline = await start('dist/bench/baseline.js', { JWT_SECRET: secret }, '/token')
 
   const username = `bench${Date.now()}`
@@ -160,9 +162,28 @@ async function main () {
 
   // 5. peak RSS of the server through the whole run
   add('server process', 'peak RSS MB', peakRssMb(server.child.pid!), undefined, '< 150')
+  server.child.kill('SIGTERM')
+
+  // 6. with DATABASE_URL=postgres://…: the same service on PostgreSQL, beside the SQLite figures
+  if (postgresUrl !== undefined) {
+    const pgServer = await serverOn(postgresUrl)
+    const pgName = `benchpg${Date.now()}`
+    await json(`${pgServer.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: pgName, password }) })
+    const pgTokens = await json(`${pgServer.url}/token`, { method: 'POST', body: new URLSearchParams({ username: pgName, password }) })
+    const pgMe = await load({ url: `${pgServer.url}/users/me`, headers: { authorization: `Bearer ${pgTokens.access_token}` } })
+    const pgLogins = await load({
+      url: `${pgServer.url}/token`,
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: pgName, password }).toString(),
+      connections: threadpool * 2
+    })
+    add('GET /users/me on PostgreSQL', 'req/s', pgMe.rps, me.rps)
+    add('POST /token on PostgreSQL', 'req/s', pgLogins.rps, logins.rps)
+  }
 
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
-  const db = dbUrl.startsWith('postgres') ? 'PostgreSQL' : 'SQLite (file)'
+  const db = postgresUrl === undefined ? 'SQLite (file)' : 'SQLite (file); PostgreSQL rows: ratio to the SQLite figure'
   console.log(`\n${machine}; ${db}; ${seconds} s per scenario; UV_THREADPOOL_SIZE=${threadpool}\n`)
   console.log('| scenario | figure | value | baseline | ratio | target |\n|---|---|---|---|---|---|')
   const fmt = (n?: number) => n === undefined ? '' : n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(2) : n.toFixed(3)
