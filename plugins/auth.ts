@@ -147,7 +147,6 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   for (const timer of timers) timer.unref()
   fastify.addHook('onClose', async () => { for (const timer of timers) clearInterval(timer) })
   await service.purgeSessions()
-  if (keys.algorithm === 'HS256') fastify.log.debug('auth: HS256 access tokens')
 }
 
 export default fp(authPlugin, { fastify: '5.x', name: 'auth' })
