@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { BadRequestError, ConflictError, NotFoundError } from '../../src/errors.js'
+import { BadRequestError, NotFoundError } from '../../src/errors.js'
 import { bearerSecurity, HttpError, IdParams, Pagination, protectedErrors } from '../../src/schemas/common.js'
 import { UserList, UserPublic, UserUpdateAdmin } from '../../src/schemas/user.js'
 import { toPublicUser } from '../../src/services/auth.js'
-import { DuplicateUserError } from '../../src/services/store.js'
 
 /** /users and /users/{id}: user administration (scope `admin`); a user may read their own record. */
 const admin: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -56,13 +55,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     if (id === request.user.id && (request.body.disabled === true || request.body.is_admin === false)) {
       throw new BadRequestError('You cannot disable yourself or remove your own admin rights')
     }
-    let user
-    try {
-      user = await users.update(id, request.body)
-    } catch (error) {
-      if (error instanceof DuplicateUserError) throw new ConflictError('E-mail already registered')
-      throw error
-    }
+    const user = await fastify.authService.updateUser(id, request.body)
     if (user === undefined) throw new NotFoundError('User')
     if (request.body.disabled === true) await fastify.authService.endUserSessions(id)
     request.log.info({ event: 'admin-update', userId: id, by: request.user.id, fields: Object.keys(request.body) }, 'user updated')

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { BadRequestError, ConflictError, NotFoundError } from '../../src/errors.js'
+import { BadRequestError, NotFoundError } from '../../src/errors.js'
 import { bearerSecurity, HttpError, protectedErrors } from '../../src/schemas/common.js'
 import { SessionPublic } from '../../src/schemas/session.js'
 import { PasswordChange, UserPublic, UserUpdateMe } from '../../src/schemas/user.js'
 import { toPublicUser } from '../../src/services/auth.js'
-import { DuplicateUserError } from '../../src/services/store.js'
 
 /** /users/me: your own account, password and sessions (scope `me`). */
 const me: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -28,14 +27,9 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Type.Ref(UserPublic), 400: Type.Ref(HttpError), 409: Type.Ref(HttpError), ...protectedErrors }
     }
   }, async (request) => {
-    try {
-      const user = await fastify.authStore.users.update(request.user.id, request.body)
-      if (user === undefined) throw new NotFoundError('User')
-      return toPublicUser(user)
-    } catch (error) {
-      if (error instanceof DuplicateUserError) throw new ConflictError('E-mail already registered')
-      throw error
-    }
+    const user = await service.updateUser(request.user.id, request.body)
+    if (user === undefined) throw new NotFoundError('User')
+    return toPublicUser(user)
   })
 
   fastify.put('/users/me/password', {

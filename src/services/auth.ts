@@ -5,7 +5,7 @@ import type { AuthUser, UserCreate, UserPublic, UserRecord } from '../schemas/us
 import { hashToken, newId, newRefreshToken } from './identifiers.js'
 import { hashPassword, passwordPolicyViolation, type PasswordVerifier } from './passwords.js'
 import { allowedScopes, grantScopes, parseScope } from './scopes.js'
-import { DuplicateUserError, type AuthStore, type SessionRecord } from './store.js'
+import { DuplicateUserError, type AuthStore, type SessionRecord, type UserPatch } from './store.js'
 
 export interface AuthSettings {
   accessTokenTtlSeconds: number
@@ -71,20 +71,34 @@ export function createAuthService (deps: {
     return hashPassword(password)
   }
 
+  const conflict = (error: unknown) => error instanceof DuplicateUserError
+    ? new ConflictError(`${error.field === 'email' ? 'E-mail' : 'Username'} already registered`)
+    : error
+
+  async function register (input: UserCreate & { is_admin?: boolean }): Promise<UserRecord> {
+    const passwordHash = await checkNewPassword(input.password, input.username)
+    try {
+      return await store.users.create({
+        username: input.username,
+        email: input.email ?? null,
+        full_name: input.full_name ?? null,
+        password_hash: passwordHash,
+        is_admin: input.is_admin ?? false
+      })
+    } catch (error) {
+      throw conflict(error)
+    }
+  }
+
   return {
-    async register (input: UserCreate & { is_admin?: boolean }): Promise<UserRecord> {
-      const passwordHash = await checkNewPassword(input.password, input.username)
+    register,
+
+    /** Updates a user; undefined if there is none, 409 when the e-mail is taken (ignoring case). */
+    async updateUser (id: string, patch: UserPatch): Promise<UserRecord | undefined> {
       try {
-        return await store.users.create({
-          username: input.username,
-          email: input.email ?? null,
-          full_name: input.full_name ?? null,
-          password_hash: passwordHash,
-          is_admin: input.is_admin ?? false
-        })
+        return await store.users.update(id, patch)
       } catch (error) {
-        if (error instanceof DuplicateUserError) throw new ConflictError(`${error.field === 'email' ? 'E-mail' : 'Username'} already registered`)
-        throw error
+        throw conflict(error)
       }
     },
 
@@ -92,7 +106,7 @@ export function createAuthService (deps: {
     async ensureAdmin (username: string, password: string): Promise<boolean> {
       if (await store.users.findByLogin(username) !== undefined) return false
       try {
-        await this.register({ username, password, is_admin: true })
+        await register({ username, password, is_admin: true })
         return true
       } catch (error) {
         // Another instance starting at the same moment created it.
