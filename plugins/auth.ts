@@ -78,6 +78,13 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     ? createHmacKeyRing(settings.jwt.secret)
     : await createStoredKeyRing(store.keys, { verifyRetiredForMs: settings.accessTokenTtlSeconds * 1000 + 2 * KEY_RELOAD_INTERVAL_MS })
 
+  // Both verifiers (request header and revocation) look keys up by the token header's kid.
+  const keyForKid = async (kid: unknown) => {
+    const key = await keys.verificationKey(kid)
+    if (key === undefined) throw new Error('unknown key id')
+    return key
+  }
+
   // The algorithm, typ, iss and aud are pinned, as exact strings (RFC 8725; no RegExp, see SECURITY.md).
   const verifyOptions = { algorithms: [keys.algorithm], allowedIss: issuer, allowedAud: audience, checkTyp: 'at+jwt', requiredClaims: CLAIMS }
   await fastify.register(fastifyJwt, {
@@ -85,11 +92,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
       ? keys.signingKey().key
       : {
           private: async () => keys.signingKey().key,
-          public: async (_request: FastifyRequest, token: unknown) => {
-            const key = await keys.verificationKey((token as { header?: { kid?: unknown } }).header?.kid)
-            if (key === undefined) throw new Error('unknown key id')
-            return key
-          }
+          public: async (_request: FastifyRequest, token: unknown) => keyForKid((token as { header?: { kid?: unknown } }).header?.kid)
         },
     sign: { algorithm: keys.algorithm, iss: issuer, aud: audience, expiresIn: `${settings.accessTokenTtlSeconds}s`, header: { alg: keys.algorithm, typ: 'at+jwt' } },
     // complete: the key callback needs the header's kid
@@ -99,11 +102,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   // For tokens that arrive outside the Authorization header (revocation), with the same pins.
   const verifyToken = createVerifier({
     ...verifyOptions,
-    key: async (decoded: { header: { kid?: unknown } }) => {
-      const key = await keys.verificationKey(decoded.header.kid)
-      if (key === undefined) throw new Error('unknown key id')
-      return key
-    }
+    key: async (decoded: { header: { kid?: unknown } }) => keyForKid(decoded.header.kid)
   })
 
   const service = createAuthService({

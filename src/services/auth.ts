@@ -47,11 +47,13 @@ export function createAuthService (deps: {
 }) {
   const { store, settings, verifyPassword, sign, verifyAccessToken } = deps
 
-  const sessionIsLive = (session: SessionRecord, user: UserRecord, now: number) =>
+  /** Not ended, within its absolute lifetime, and used recently enough. */
+  const sessionIsActive = (session: SessionRecord, now: number) =>
     session.ended_at === null &&
     session.expires_at > now &&
-    session.last_used_at > now - settings.sessionIdleSeconds * 1000 &&
-    !user.disabled
+    session.last_used_at > now - settings.sessionIdleSeconds * 1000
+  const sessionIsLive = (session: SessionRecord, user: UserRecord, now: number) =>
+    sessionIsActive(session, now) && !user.disabled
 
   function issueTokens (session: SessionRecord, user: UserRecord, scopes: string[], refreshToken: string): TokenResponse {
     const scope = scopes.join(' ')
@@ -215,7 +217,7 @@ export function createAuthService (deps: {
     async listSessions (userId: string) {
       const now = Date.now()
       const sessions = await store.sessions.listForUser(userId)
-      return sessions.filter(s => s.expires_at > now && s.last_used_at > now - settings.sessionIdleSeconds * 1000)
+      return sessions.filter(s => sessionIsActive(s, now))
     },
     purgeSessions: () => store.sessions.purge(Date.now())
   }
