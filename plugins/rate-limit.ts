@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { FastifyPluginAsync } from 'fastify'
 import { RateLimitedError } from '../src/errors.js'
 
@@ -15,6 +15,8 @@ const rateLimitPlugin: FastifyPluginAsync = async (fastify) => {
   let redis: Redis | undefined
   if (redisUrl !== undefined) {
     // Fail fast rather than queue while Redis is away: the request gets a 503, not a hang.
+    // Loaded only when configured, like the PostgreSQL driver.
+    const { Redis } = await import('ioredis')
     redis = new Redis(redisUrl, { connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
     redis.on('error', (err: Error) => fastify.log.warn({ err }, 'redis error'))
     try {

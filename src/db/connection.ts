@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
-import pg from 'pg'
+import type PG from 'pg'
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig } from 'kysely'
 import type { Database } from './tables.js'
 import { openSqlite } from './sqlite.js'
@@ -25,6 +26,8 @@ export function createDatabase (url: string, poolSize = 10): DatabaseHandle {
     return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: database as unknown as SqliteDialectConfig['database'] }) }), dialect: 'sqlite' }
   }
 
+  // Loaded only for PostgreSQL: the driver costs memory an embedded-SQLite server does not need.
+  const pg = createRequire(import.meta.url)('pg') as typeof PG
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,

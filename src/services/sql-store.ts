@@ -1,4 +1,5 @@
 import type { Kysely, Selectable, Updateable } from 'kysely'
+import { compileOnce } from '../db/compile-once.js'
 import type { Database, UsersTable } from '../db/tables.js'
 import type { UserRecord } from '../schemas/user.js'
 import { identityKey, newId } from './identifiers.js'
@@ -124,6 +125,9 @@ function sessionStore (db: Kysely<Database>): SessionStore {
     return { session, user }
   }
 
+  // The lookup behind every authenticated request: compiled once (see compileOnce).
+  const findWithUserQuery = compileOnce(sessionId => withUser().where('sessions.id', '=', sessionId))
+
   return {
     async create (session, refreshTokenHash) {
       await db.transaction().execute(async trx => {
@@ -134,7 +138,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
       })
     },
     async findWithUser (sessionId) {
-      const row = await withUser().where('sessions.id', '=', sessionId).executeTakeFirst()
+      const { rows: [row] } = await db.executeQuery(findWithUserQuery(sessionId))
       return row && split(row)
     },
     async findByRefreshToken (tokenHash) {
