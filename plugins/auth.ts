@@ -14,7 +14,7 @@ import type { Scope } from '../src/schemas/scopes.js'
 import type { AuthUser } from '../src/schemas/user.js'
 import { createAuthService } from '../src/services/auth.js'
 import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../src/services/keys.js'
-import { createPasswordVerifier } from '../src/services/passwords.js'
+import { createPasswordHasher, defaultHashConcurrency } from '../src/services/passwords.js'
 import { createSqlStore } from '../src/services/sql-store.js'
 import { AUTH_STORE_METHODS, type AuthStore } from '../src/services/store.js'
 
@@ -29,7 +29,8 @@ export const AuthOptionsSchema = Type.Object({
   refreshTokenTtlSeconds: Type.Integer({ minimum: 1, default: 14 * 86400 }),
   sessionIdleSeconds: Type.Integer({ minimum: 1, default: 7 * 86400 }),
   defaultClientId: Type.String({ minLength: 1, default: 'public' }),
-  passwordMinLength: Type.Integer({ minimum: 8, maximum: 64, default: 8 })
+  passwordMinLength: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),
+  passwordHashConcurrency: Type.Integer({ minimum: 1, maximum: 256, default: defaultHashConcurrency(), description: 'argon2 computations at once' })
 })
 type AuthSettings = Static<typeof AuthOptionsSchema>
 /** Every setting may be omitted (the schema's defaults apply), `jwt`'s fields too. */
@@ -108,7 +109,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   const service = createAuthService({
     store,
     settings,
-    verifyPassword: await createPasswordVerifier(),
+    passwords: await createPasswordHasher(settings.passwordHashConcurrency),
     verifyAccessToken: async token => verifyToken(token),
     sign: claims => {
       const { key, kid } = keys.signingKey()

@@ -53,7 +53,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
     refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
     sessionIdleSeconds: config.auth.sessionIdleSeconds,
     defaultClientId: config.auth.defaultClientId,
-    passwordMinLength: config.auth.passwordMinLength
+    passwordMinLength: config.auth.passwordMinLength,
+    passwordHashConcurrency: config.auth.passwordHashConcurrency
   })
   if (config.auth.jwtSecret === undefined) fastify.log.info('JWT_SECRET unset: EdDSA keys from the database, served at /.well-known/jwks.json')
   if (config.firstSuperuser !== undefined) {

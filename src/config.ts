@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { defaultHashConcurrency } from './services/passwords.js'
 
 /**
  * The environment, declared once. `loadConfig` is the only place that reads it;
@@ -19,6 +20,9 @@ export const EnvSchema = Type.Object({
   SESSION_IDLE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 7 }),
   DEFAULT_CLIENT_ID: Type.String({ minLength: 1, maxLength: 200, default: 'public' }),
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),
+  PASSWORD_HASH_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  // Read by Node itself at start (libuv's thread pool); here only to size the default above.
+  UV_THREADPOOL_SIZE: Type.Integer({ minimum: 1, maximum: 1024, default: 4 }),
   FIRST_SUPERUSER: Type.Optional(Type.String({ minLength: 1 })),
   FIRST_SUPERUSER_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   TOKEN_RATE_LIMIT: Type.Integer({ minimum: 0, default: 60 }),
@@ -83,7 +87,8 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
       refreshTokenTtlSeconds: env.REFRESH_TOKEN_EXPIRE_DAYS * 86400,
       sessionIdleSeconds: env.SESSION_IDLE_DAYS * 86400,
       defaultClientId: env.DEFAULT_CLIENT_ID,
-      passwordMinLength: env.PASSWORD_MIN_LENGTH
+      passwordMinLength: env.PASSWORD_MIN_LENGTH,
+      passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(env.UV_THREADPOOL_SIZE)
     },
     firstSuperuser: env.FIRST_SUPERUSER !== undefined && env.FIRST_SUPERUSER_PASSWORD !== undefined
       ? { username: env.FIRST_SUPERUSER, password: env.FIRST_SUPERUSER_PASSWORD }

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { decodeJwt } from 'jose'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { bearer, build, login, PASSWORD, registerAndLogin } from './helper.js'
@@ -57,6 +58,14 @@ describe('loadConfig', () => {
     assert.equal(config.rateLimit.tokenPerMinute, 0)
     assert.equal(config.logLevel, 'warn')
     assert.deepEqual(config.firstSuperuser, { username: 'root', password: 'a-long-admin-password-1' })
+  })
+
+  it('sizes argon2 concurrency to the cores, leaving a thread of the pool free, unless PASSWORD_HASH_CONCURRENCY says', () => {
+    const cores = availableParallelism()
+    assert.equal(loadConfig({}).auth.passwordHashConcurrency, Math.min(cores, 3))
+    assert.equal(loadConfig({ UV_THREADPOOL_SIZE: '2' }).auth.passwordHashConcurrency, 1)
+    assert.equal(loadConfig({ UV_THREADPOOL_SIZE: '64' }).auth.passwordHashConcurrency, cores)
+    assert.equal(loadConfig({ PASSWORD_HASH_CONCURRENCY: '7' }).auth.passwordHashConcurrency, 7)
   })
 
   it('derives the default issuer and audience from HOST and PORT', () => {
@@ -117,6 +126,8 @@ describe('loadConfig', () => {
     { name: 'REFRESH_TOKEN_EXPIRE_DAYS 0', env: { REFRESH_TOKEN_EXPIRE_DAYS: '0' }, message: /REFRESH_TOKEN_EXPIRE_DAYS/ },
     { name: 'TOKEN_RATE_LIMIT -1', env: { TOKEN_RATE_LIMIT: '-1' }, message: /TOKEN_RATE_LIMIT/ },
     { name: 'a mysql DATABASE_URL', env: { DATABASE_URL: 'mysql://localhost/app' }, message: /DATABASE_URL/ },
+    { name: 'PASSWORD_HASH_CONCURRENCY 0', env: { PASSWORD_HASH_CONCURRENCY: '0' }, message: /PASSWORD_HASH_CONCURRENCY/ },
+    { name: 'UV_THREADPOOL_SIZE 0', env: { UV_THREADPOOL_SIZE: '0' }, message: /UV_THREADPOOL_SIZE/ },
     { name: "LOG_LEVEL 'loud'", env: { LOG_LEVEL: 'loud' }, message: /LOG_LEVEL/ },
     { name: "NODE_ENV 'staging'", env: { NODE_ENV: 'staging' }, message: /NODE_ENV/ }
   ]

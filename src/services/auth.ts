@@ -3,7 +3,7 @@ import { BadRequestError, ConflictError, invalidGrant, OAuthError } from '../err
 import { AccessTokenClaims, type TokenResponse } from '../schemas/token.js'
 import type { AuthUser, UserCreate, UserPublic, UserRecord } from '../schemas/user.js'
 import { hashToken, newId, newRefreshToken } from './identifiers.js'
-import { hashPassword, passwordPolicyViolation, type PasswordVerifier } from './passwords.js'
+import { passwordPolicyViolation, type PasswordHasher } from './passwords.js'
 import { allowedScopes, grantScopes, parseScope } from './scopes.js'
 import { DuplicateUserError, type AuthStore, type SessionRecord, type UserPatch } from './store.js'
 
@@ -40,12 +40,12 @@ export const toPublicUser = (user: UserRecord): UserPublic => ({
 export function createAuthService (deps: {
   store: AuthStore
   settings: AuthSettings
-  verifyPassword: PasswordVerifier
+  passwords: PasswordHasher
   sign: SignAccessToken
   /** verifies an access token's signature and pinned claims; throws when invalid */
   verifyAccessToken: (token: string) => Promise<unknown>
 }) {
-  const { store, settings, verifyPassword, sign, verifyAccessToken } = deps
+  const { store, settings, passwords, sign, verifyAccessToken } = deps
 
   /** Not ended, within its absolute lifetime, and used recently enough. */
   const sessionIsActive = (session: SessionRecord, now: number) =>
@@ -70,7 +70,7 @@ export function createAuthService (deps: {
   async function checkNewPassword (password: string, username: string) {
     const violation = passwordPolicyViolation(password, settings.passwordMinLength, username)
     if (violation !== undefined) throw new BadRequestError(violation)
-    return hashPassword(password)
+    return passwords.hash(password)
   }
 
   const conflict = (error: unknown) => error instanceof DuplicateUserError
@@ -120,7 +120,7 @@ export function createAuthService (deps: {
     /** grant_type=password: starts a session. Unknown user, wrong password and disabled user fail alike. */
     async passwordGrant (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
       const user = await store.users.findByLogin(input.username)
-      const passwordOk = await verifyPassword(user?.password_hash, input.password)
+      const passwordOk = await passwords.verify(user?.password_hash, input.password)
       if (user === undefined || !passwordOk || user.disabled) throw invalidGrant()
       const scopes = grantScopes(parseScope(input.scope), allowedScopes(user))
       if (scopes === undefined) throw new OAuthError('invalid_scope', 'The requested scope is not available to this user')
@@ -185,7 +185,7 @@ export function createAuthService (deps: {
     /** Verifies a password for an account change; same cost as a login. */
     async checkPassword (userId: string, password: string): Promise<boolean> {
       const user = await store.users.findById(userId)
-      return verifyPassword(user?.password_hash, password)
+      return passwords.verify(user?.password_hash, password)
     },
 
     async changePassword (user: { id: string, username: string }, newPassword: string, keepSessionId: string) {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { hash, verify, type Options } from '@node-rs/argon2'
 import { dictionary } from '@zxcvbn-ts/language-common'
+import pLimit from 'p-limit'
 
 /**
  * argon2id with OWASP's parameters (m=19 MiB, t=2, p=1), passed explicitly because the
@@ -18,22 +20,35 @@ export function hashPassword (password: string): Promise<string> {
 }
 
 /**
- * A verifier that costs the same for unknown users: `verify(undefined, …)` checks the
- * password against a dummy hash made at start, so response time does not tell whether a
- * username exists.
+ * Hashes and verifies through one queue of at most `concurrency` argon2 computations.
+ * argon2id is CPU-bound and takes 19 MiB while it runs: more at once than there are cores
+ * adds memory and latency, not throughput, and would fill libuv's thread pool, which DNS
+ * lookups and file reads share. Hence the default below (measured in BENCHMARKS.md).
+ *
+ * `verify(undefined, …)` checks the password against a dummy hash made at start, so an
+ * unknown user costs as much as a known one and response time does not tell them apart.
  */
-export async function createPasswordVerifier () {
+export async function createPasswordHasher (concurrency: number) {
+  const limit = pLimit(concurrency)
   const dummyHash = await hashPassword(randomBytes(16).toString('base64url'))
-  return async function verifyPassword (passwordHash: string | undefined, password: string): Promise<boolean> {
-    try {
-      const ok = await verify(passwordHash ?? dummyHash, normalize(password))
-      return ok && passwordHash !== undefined
-    } catch {
-      return false // a malformed stored hash is a failed login, never a 500
+  return {
+    /** argon2 computations running and waiting */
+    load: () => ({ active: limit.activeCount, pending: limit.pendingCount }),
+    hash: (password: string) => limit(() => hashPassword(password)),
+    async verify (passwordHash: string | undefined, password: string): Promise<boolean> {
+      try {
+        const ok = await limit(() => verify(passwordHash ?? dummyHash, normalize(password)))
+        return ok && passwordHash !== undefined
+      } catch {
+        return false // a malformed stored hash is a failed login, never a 500
+      }
     }
   }
 }
-export type PasswordVerifier = Awaited<ReturnType<typeof createPasswordVerifier>>
+export type PasswordHasher = Awaited<ReturnType<typeof createPasswordHasher>>
+
+/** One argon2 computation per core, leaving at least one thread of libuv's pool (4 by default) free. */
+export const defaultHashConcurrency = (threadPoolSize = 4) => Math.max(1, Math.min(availableParallelism(), threadPoolSize - 1))
 
 // Common passwords (zxcvbn's list, ~18k of them fit the length policy): ASVS 6.2.4 asks for at least 3000.
 const COMMON_PASSWORDS: ReadonlySet<string> = new Set(dictionary['passwords-common'].filter(p => p.length >= 8))

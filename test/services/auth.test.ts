@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { grantScopes, parseScope } from '../../src/services/scopes.js'
-import { passwordPolicyViolation } from '../../src/services/passwords.js'
+import { createPasswordHasher, passwordPolicyViolation } from '../../src/services/passwords.js'
 import { build, registerAndLogin } from '../helper.js'
 
 describe('scopes', () => {
@@ -34,6 +34,18 @@ describe('password policy', () => {
       else assert.match(violation ?? '', expected)
     })
   }
+})
+
+describe('password hasher', () => {
+  it('runs at most `concurrency` argon2 computations at once and queues the rest', async () => {
+    const passwords = await createPasswordHasher(2)
+    const stored = await passwords.hash('correct horse battery staple')
+    const attempts = ['correct horse battery staple', 'wrong password', 'correct horse battery staple'].map(p => passwords.verify(stored, p))
+    const unknownUser = passwords.verify(undefined, 'correct horse battery staple')
+    assert.deepEqual(passwords.load(), { active: 2, pending: 2 })
+    assert.deepEqual(await Promise.all([...attempts, unknownUser]), [true, false, true, false])
+    assert.deepEqual(passwords.load(), { active: 0, pending: 0 })
+  })
 })
 
 describe('session clean-up', () => {
