@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
-import { createVerifier } from 'fast-jwt'
+import { createSigner, createVerifier } from 'fast-jwt'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -86,6 +86,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     return key
   }
 
+  const signOptions = { algorithm: keys.algorithm, iss: issuer, aud: audience, expiresIn: `${settings.accessTokenTtlSeconds}s`, header: { alg: keys.algorithm, typ: 'at+jwt' } }
   // The algorithm, typ, iss and aud are pinned, as exact strings (RFC 8725; no RegExp, see SECURITY.md).
   const verifyOptions = { algorithms: [keys.algorithm], allowedIss: issuer, allowedAud: audience, checkTyp: 'at+jwt', requiredClaims: CLAIMS }
   await fastify.register(fastifyJwt, {
@@ -95,11 +96,21 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
           private: async () => keys.signingKey().key,
           public: async (_request: FastifyRequest, token: unknown) => keyForKid((token as { header?: { kid?: unknown } }).header?.kid)
         },
-    sign: { algorithm: keys.algorithm, iss: issuer, aud: audience, expiresIn: `${settings.accessTokenTtlSeconds}s`, header: { alg: keys.algorithm, typ: 'at+jwt' } },
+    sign: signOptions,
     // complete: the key callback needs the header's kid
     decode: { complete: true },
     verify: verifyOptions
   })
+  // One signer per signing key, made when the key changes (rotation): @fastify/jwt's sign()
+  // with a key option builds a new fast-jwt signer for every token, which costs more than signing.
+  let signer: { kid: string | undefined, sign: (claims: object) => string } | undefined
+  const signerFor = ({ key, kid }: { key: string, kid?: string }) => {
+    if (signer === undefined || signer.kid !== kid) {
+      signer = { kid, sign: createSigner({ ...signOptions, key, ...kid === undefined ? {} : { kid } }) }
+    }
+    return signer.sign
+  }
+
   // For tokens that arrive outside the Authorization header (revocation), with the same pins.
   const verifyToken = createVerifier({
     ...verifyOptions,
@@ -111,10 +122,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     settings,
     passwords: await createPasswordHasher(settings.passwordHashConcurrency),
     verifyAccessToken: async token => verifyToken(token),
-    sign: claims => {
-      const { key, kid } = keys.signingKey()
-      return fastify.jwt.sign(claims, kid === undefined ? { key } : { key, kid })
-    }
+    sign: claims => signerFor(keys.signingKey())(claims)
   })
 
   async function authenticate (request: FastifyRequest) {
