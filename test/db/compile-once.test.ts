@@ -15,10 +15,12 @@ describe('compileOnce', () => {
       await db.insertInto('users').values({ ...user, email: null, email_key: null, full_name: null, created_at: now, updated_at: now }).execute()
     }
     const byId = compileOnce(id => db.selectFrom('users').select('username').where('id', '=', id))
+    // Names only: node:sqlite (Node 22+) returns rows with a null prototype.
+    const usernames = async (query: ReturnType<typeof byId>) => (await db.executeQuery(query)).rows.map(row => row.username)
     const first = byId('id-ada')
-    assert.deepEqual((await db.executeQuery(first)).rows, [{ username: 'ada' }])
-    assert.deepEqual((await db.executeQuery(byId('id-grace'))).rows, [{ username: 'grace' }])
-    assert.deepEqual((await db.executeQuery(byId('nobody'))).rows, [])
+    assert.deepEqual(await usernames(first), ['ada'])
+    assert.deepEqual(await usernames(byId('id-grace')), ['grace'])
+    assert.deepEqual(await usernames(byId('nobody')), [])
     assert.deepEqual(first.parameters, ['id-ada'], 'a later call does not change an earlier query')
   })
 
