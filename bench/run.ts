@@ -62,6 +62,8 @@ const mainThreadCpuMs = (pid: number) => {
 const peakRssMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
 
 type Options = Parameters<typeof autocannon>[0]
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
+
 type Load = { rps: number, p50: number, p99: number, non2xx: number, errors: number }
 async function load (options: Options, duration = seconds): Promise<Load> {
   const result = await autocannon({ duration, connections: 10, ...options })
@@ -85,7 +87,6 @@ async function compareLoads (targets: Options[], rounds = 3): Promise<Load[]> {
   for (let round = 0; round < rounds; round++) {
     for (const [i, target] of targets.entries()) runs[i]!.push(await load(target, seconds / rounds))
   }
-  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
   return runs.map(r => ({
     rps: mean(r.map(x => x.rps)),
     p50: mean(r.map(x => x.p50)),
@@ -218,7 +219,6 @@ async function main () {
     rounds.health.push(health)
     if (pg !== undefined) rounds.pgLogins.push(await loginStorm(pg.url, pg.loginBody))
   }
-  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
   const rawArgon = mean(rounds.rawArgon)
   const logins = { rps: mean(rounds.logins.map(r => r.rps)), p99: Math.max(...rounds.logins.map(r => r.p99)) }
   const health = { p99: Math.max(...rounds.health.map(r => r.p99)) }
