@@ -11,7 +11,6 @@ const databasePlugin: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('onClose', async () => handle.db.destroy())
   await migrateToLatest(handle.db)
   fastify.decorate('db', handle.db)
-  fastify.decorate('dbDialect', handle.dialect)
   fastify.decorate('pingDatabase', async () => { await sql`select 1`.execute(handle.db) })
 }
 
@@ -20,7 +19,6 @@ export default fp(databasePlugin, { fastify: '5.x', name: 'database', dependenci
 declare module 'fastify' {
   interface FastifyInstance {
     db: DatabaseHandle['db']
-    dbDialect: DatabaseHandle['dialect']
     pingDatabase: () => Promise<void>
   }
 }

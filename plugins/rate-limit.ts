@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { Redis } from 'ioredis'
 import type { FastifyPluginAsync } from 'fastify'
-import { RateLimitedError } from '../src/errors.js'
+import { RateLimitedError } from '../src/http/errors.js'
 
 /**
  * @fastify/rate-limit, off by default: routes opt in with `config.rateLimit` (see

@@ -2,17 +2,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsync } from 'fastify'
-import { addSharedSchemas, HttpError } from '../src/schemas/common.js'
-import { SCOPES } from '../src/schemas/scopes.js'
-import { OAuthError, TokenResponse } from '../src/schemas/token.js'
-import { UserPublic } from '../src/schemas/user.js'
-import { SessionPublic } from '../src/schemas/session.js'
-import { ItemPublic } from '../src/schemas/item.js'
-
-export interface SwaggerOptions {
-  /** where the token endpoint is mounted: Swagger UI's Authorize dialog posts there */
-  tokenUrl?: string
-}
+import { SECURITY_SCHEMES } from './auth/protect.js'
 
 const DESCRIPTION = `OAuth2 password flow with JWT access tokens, as in FastAPI's tutorial, done for real.
 
@@ -28,12 +18,13 @@ token again ends the whole session (RFC 9700 reuse detection), so refresh one re
 
 /**
  * OpenAPI 3 generated from the route schemas (@fastify/swagger), served at /openapi.json,
- * and Swagger UI at /docs (@fastify/swagger-ui). Register before any route.
+ * and Swagger UI at /docs (@fastify/swagger-ui). Register after the auth plugin (its scopes and
+ * security schemes) and before any route.
  * https://github.com/fastify/fastify-swagger, https://github.com/fastify/fastify-swagger-ui
  */
-const swaggerPlugin: FastifyPluginAsync<SwaggerOptions> = async (fastify, options) => {
-  const tokenUrl = options.tokenUrl ?? '/token'
-  addSharedSchemas(fastify, [HttpError, OAuthError, TokenResponse, UserPublic, SessionPublic, ItemPublic])
+const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
+  const tokenUrl = '/token'
+  const scopes = fastify.authScopes.definitions
 
   await fastify.register(swagger, {
     openapi: {
@@ -47,12 +38,12 @@ const swaggerPlugin: FastifyPluginAsync<SwaggerOptions> = async (fastify, option
       ],
       components: {
         securitySchemes: {
-          OAuth2PasswordBearer: {
+          [SECURITY_SCHEMES.password]: {
             type: 'oauth2',
             description: 'Log in with a username and password (RFC 6749 §4.3); leave client_id empty.',
-            flows: { password: { tokenUrl, refreshUrl: tokenUrl, scopes: { ...SCOPES } } }
+            flows: { password: { tokenUrl, refreshUrl: tokenUrl, scopes: Object.fromEntries(Object.entries(scopes).map(([name, s]) => [name, s.description])) } }
           },
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Paste an access token' }
+          [SECURITY_SCHEMES.bearer]: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Paste an access token' }
         }
       }
     },
@@ -62,10 +53,10 @@ const swaggerPlugin: FastifyPluginAsync<SwaggerOptions> = async (fastify, option
   await fastify.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: { persistAuthorization: true, docExpansion: 'list', deepLinking: true },
-    initOAuth: { scopes: Object.keys(SCOPES).filter(s => s !== 'admin') }
+    initOAuth: { scopes: Object.keys(scopes).filter(name => scopes[name]?.adminOnly !== true) }
   })
 
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
 }
 
-export default fp(swaggerPlugin, { fastify: '5.x', name: 'swagger' })
+export default fp(swaggerPlugin, { fastify: '5.x', name: 'swagger', dependencies: ['auth'] })

@@ -1,11 +1,12 @@
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import configPlugin from '../plugins/config.js'
 import validation from '../plugins/validation.js'
 import errors from '../plugins/errors.js'
+import sharedSchemas from '../plugins/shared-schemas.js'
 import database from '../plugins/database.js'
-import auth from '../plugins/auth.js'
+import auth from '../plugins/auth/index.js'
 import rateLimit from '../plugins/rate-limit.js'
 import swagger from '../plugins/swagger.js'
 import authRoutes from '../routes/auth/index.js'
@@ -14,13 +15,13 @@ import usersAdmin from '../routes/users/admin.js'
 import items from '../routes/items.js'
 import wellKnown from '../routes/well-known.js'
 import health from '../routes/health.js'
-import { createSqlStore } from './services/sql-store.js'
+import { createSqlStore } from './stores/sql-store.js'
 
 export interface AppOptions {
   config: Config
 }
 
-/** Fastify's own options for this app (the server and the tests build Fastify with them). */
+/** Fastify's own options for this app. */
 export function fastifyOptions (config: Config): FastifyServerOptions {
   return {
     logger: {
@@ -45,20 +46,12 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(configPlugin, { config })
   await fastify.register(validation)
   await fastify.register(errors)
+  await fastify.register(sharedSchemas)
   await fastify.register(database)
-  await fastify.register(auth, {
-    store: createSqlStore(fastify.db),
-    jwt: { secret: config.auth.jwtSecret, issuer: config.auth.issuer, audience: config.auth.audience },
-    accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
-    refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
-    sessionIdleSeconds: config.auth.sessionIdleSeconds,
-    defaultClientId: config.auth.defaultClientId,
-    passwordMinLength: config.auth.passwordMinLength,
-    passwordHashConcurrency: config.auth.passwordHashConcurrency
-  })
-  if (config.auth.jwtSecret === undefined) fastify.log.info('JWT_SECRET unset: EdDSA keys from the database, served at /.well-known/jwks.json')
+  await fastify.register(auth, { ...config.auth, store: createSqlStore(fastify.db) })
+  if (config.auth.jwt.secret === undefined) fastify.log.info('JWT_SECRET unset: EdDSA keys from the database, served at /.well-known/jwks.json')
   if (config.firstSuperuser !== undefined) {
-    const created = await fastify.authService.ensureAdmin(config.firstSuperuser.username, config.firstSuperuser.password)
+    const created = await fastify.authAccounts.ensureAdmin(config.firstSuperuser.username, config.firstSuperuser.password)
     if (created) fastify.log.info({ username: config.firstSuperuser.username }, 'first superuser created')
   }
   await fastify.register(rateLimit)
@@ -68,8 +61,24 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(usersMe)
   await fastify.register(usersAdmin)
   await fastify.register(items)
-  await fastify.register(wellKnown, { issuer: config.auth.issuer })
+  await fastify.register(wellKnown)
   await fastify.register(health)
 }
 
 export default fp(app, { fastify: '5.x', name: 'app' })
+
+/**
+ * Fastify with this app registered and ready: what the server, the command line and the tests
+ * run. `overrides` adjusts Fastify's options (the CLI quiets the logger).
+ */
+export async function createApp (config: Config, overrides: Partial<FastifyServerOptions> = {}): Promise<FastifyInstance> {
+  const fastify = Fastify({ ...fastifyOptions(config), ...overrides })
+  try {
+    await fastify.register(app, { config })
+    await fastify.ready()
+  } catch (error) {
+    await fastify.close().catch(() => {})
+    throw error
+  }
+  return fastify
+}

@@ -1,11 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { createInterface } from 'node:readline/promises'
-import Fastify from 'fastify'
-import app from './app.js'
+import { createApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
-import { rotateSigningKey } from './services/keys.js'
-import { toPublicUser } from './services/auth.js'
+import { DomainError } from './errors.js'
 
 const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <command>)
 
@@ -17,7 +15,8 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
   sessions list <username>
   sessions end <session-id>
   sessions end-all <username>    log the user out everywhere
-  keys rotate                    new signing key; old keys verify until their tokens expire
+  keys rotate                    new signing key: published at once, signs once every verifier
+                                 can know it; old keys verify until their tokens expire
   keys list
 
 Reads the same environment as the server (DATABASE_URL, ...).`
@@ -52,60 +51,47 @@ async function main (argv: string[]): Promise<number> {
 
   // The CLI runs the same app (same migrations, store and rules) without listening.
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', TOKEN_RATE_LIMIT: '0' })
-  const fastify = Fastify({ logger: { level: 'warn' } })
-  await fastify.register(app, { config })
-  await fastify.ready()
-  const { authService: service, authStore: store } = fastify
+  const fastify = await createApp(config, { logger: { level: 'warn' } })
+  const { authAccounts: accounts, authSessions: sessions, authKeys: keys } = fastify
   const out = (value: unknown) => console.log(JSON.stringify(value, null, 2))
-  const userNamed = async (name: string | undefined) => {
-    const user = name === undefined ? undefined : await store.users.findByLogin(name)
-    if (user === undefined) throw new ConfigError(`no user named ${name ?? '(missing)'}`)
-    return user
+  const named = (name: string | undefined) => {
+    if (name === undefined) throw new ConfigError(`${group} ${command} needs a username`)
+    return accounts.getByLogin(name)
   }
 
   try {
     switch (`${group} ${command}`) {
       case 'users create': {
         if (arg === undefined) throw new ConfigError('users create needs a username')
-        const user = await service.register({ username: arg, password: await readPassword(), email: values.email, full_name: values['full-name'], is_admin: values.admin })
-        out(toPublicUser(user))
+        out(await accounts.register({ username: arg, password: await readPassword(), email: values.email, full_name: values['full-name'], is_admin: values.admin }))
         return 0
       }
-      case 'users list': {
-        const { items, total } = await store.users.list(Number(values.limit), Number(values.offset))
-        out({ total, items: items.map(toPublicUser) })
+      case 'users list':
+        out(await accounts.list(Number(values.limit), Number(values.offset)))
         return 0
-      }
       case 'users disable':
       case 'users enable': {
-        const user = await userNamed(arg)
-        const disabled = command === 'disable'
-        await store.users.update(user.id, { disabled })
-        if (disabled) await service.endUserSessions(user.id)
-        out({ username: user.username, disabled })
+        const user = await accounts.setDisabled((await named(arg)).id, command === 'disable')
+        out({ username: user.username, disabled: user.disabled })
         return 0
       }
-      case 'sessions list': {
-        const user = await userNamed(arg)
-        out(await service.listSessions(user.id))
+      case 'sessions list':
+        out(await sessions.list((await named(arg)).id))
         return 0
-      }
       case 'sessions end':
         if (arg === undefined) throw new ConfigError('sessions end needs a session id')
-        out({ ended: await service.endSession(arg) })
+        out({ ended: await sessions.endById(arg) })
         return 0
-      case 'sessions end-all': {
-        const user = await userNamed(arg)
-        out({ ended: await service.endUserSessions(user.id) })
+      case 'sessions end-all':
+        out({ ended: await sessions.endAll((await named(arg)).id) })
+        return 0
+      case 'keys rotate': {
+        const { kid, signsFrom } = await keys.rotate()
+        out({ kid, signs_from: signsFrom.toISOString() })
         return 0
       }
-      case 'keys rotate':
-        if (config.auth.jwtSecret !== undefined) throw new ConfigError('JWT_SECRET is set: HS256 has no stored keys to rotate')
-        out({ kid: await rotateSigningKey(store.keys) })
-        return 0
       case 'keys list':
-        out((await store.keys.list()).map(({ kid, alg, created_at: createdAt, retired_at: retiredAt }) =>
-          ({ kid, alg, created_at: new Date(createdAt).toISOString(), retired_at: retiredAt && new Date(retiredAt).toISOString() })))
+        out(await keys.list())
         return 0
       default:
         console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`)
@@ -116,8 +102,8 @@ async function main (argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(code => { process.exitCode = code }, (error: Error & { statusCode?: number }) => {
-  // Expected failures (bad input, policy, duplicates) print their message; anything else its stack.
-  console.error(error instanceof ConfigError || (error.statusCode ?? 500) < 500 ? `error: ${error.message}` : error)
+main(process.argv.slice(2)).then(code => { process.exitCode = code }, (error: Error) => {
+  // Expected failures (bad input, policy, duplicates, unknown users) print their message; anything else its stack.
+  console.error(error instanceof ConfigError || error instanceof DomainError ? `error: ${error.message}` : error)
   process.exitCode = 1
 })

@@ -1,38 +1,56 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { defaultHashConcurrency } from './services/passwords.js'
+import { AuthSettings, defaultHashConcurrency } from './schemas/auth-options.js'
+import { parseOrThrow } from './schemas/parse.js'
 
 /**
- * The environment, declared once. `loadConfig` is the only place that reads it;
- * everything else receives the validated `Config` object (tests build one the same way).
+ * The environment, declared once. `loadConfig` is the only place that reads it; everything
+ * else receives the validated `Config` (tests build one the same way). The auth settings'
+ * bounds and defaults are the auth plugin's own (`AuthSettings`): the variables below are
+ * only converted to the plugin's units, then checked against that schema.
  */
+const Whole = (options: { minimum?: number, maximum?: number, default?: number } = {}) => Type.Integer(options)
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  PORT: Whole({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.String({ pattern: '^(sqlite:|postgres://|postgresql://)', default: 'sqlite:./data/app.db' }),
-  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+  DATABASE_POOL_SIZE: Whole({ minimum: 1, maximum: 100, default: 10 }),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
-  ACCESS_TOKEN_EXPIRE_MINUTES: Type.Integer({ minimum: 1, maximum: 1440, default: 15 }),
-  REFRESH_TOKEN_EXPIRE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 14 }),
-  SESSION_IDLE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 7 }),
-  DEFAULT_CLIENT_ID: Type.String({ minLength: 1, maxLength: 200, default: 'public' }),
-  PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),
-  PASSWORD_HASH_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  ACCESS_TOKEN_EXPIRE_MINUTES: Type.Optional(Whole()),
+  REFRESH_TOKEN_EXPIRE_DAYS: Type.Optional(Whole()),
+  SESSION_IDLE_DAYS: Type.Optional(Whole()),
+  DEFAULT_CLIENT_ID: Type.Optional(Type.String()),
+  JWKS_MAX_AGE_SECONDS: Type.Optional(Whole()),
+  PASSWORD_MIN_LENGTH: Type.Optional(Whole()),
+  PASSWORD_HASH_CONCURRENCY: Type.Optional(Whole()),
   // Read by Node itself at start (libuv's thread pool); here only to size the default above.
-  UV_THREADPOOL_SIZE: Type.Integer({ minimum: 1, maximum: 1024, default: 4 }),
+  UV_THREADPOOL_SIZE: Whole({ minimum: 1, maximum: 1024, default: 4 }),
   FIRST_SUPERUSER: Type.Optional(Type.String({ minLength: 1 })),
   FIRST_SUPERUSER_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
-  TOKEN_RATE_LIMIT: Type.Integer({ minimum: 0, default: 60 }),
-  LOGIN_USERNAME_RATE_LIMIT: Type.Integer({ minimum: 0, default: 10 }),
+  TOKEN_RATE_LIMIT: Whole({ minimum: 0, default: 60 }),
+  LOGIN_USERNAME_RATE_LIMIT: Whole({ minimum: 0, default: 10 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
-
 type Env = Static<typeof EnvSchema>
+
+/** The variable behind each auth setting, and its unit in seconds: errors name the variable. */
+const AUTH_VARIABLES: Record<string, [keyof Env, number]> = {
+  'jwt.secret': ['JWT_SECRET', 1],
+  'jwt.issuer': ['JWT_ISSUER', 1],
+  'jwt.audience': ['JWT_AUDIENCE', 1],
+  accessTokenTtlSeconds: ['ACCESS_TOKEN_EXPIRE_MINUTES', 60],
+  refreshTokenTtlSeconds: ['REFRESH_TOKEN_EXPIRE_DAYS', 86_400],
+  sessionIdleSeconds: ['SESSION_IDLE_DAYS', 86_400],
+  defaultClientId: ['DEFAULT_CLIENT_ID', 1],
+  jwksMaxAgeSeconds: ['JWKS_MAX_AGE_SECONDS', 1],
+  passwordMinLength: ['PASSWORD_MIN_LENGTH', 1],
+  passwordHashConcurrency: ['PASSWORD_HASH_CONCURRENCY', 1]
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -42,17 +60,42 @@ const MIN_SECRET_BYTES = 32
 /** Placeholder values copied from tutorials and templates; refused in production. */
 const KNOWN_DEFAULTS = new Set(['changethis', 'changeme', 'secret', 'your-secret-key', 'password', 'admin'])
 
+const invalid = (problems: string[]) => new ConfigError(`invalid configuration: ${problems.join('; ')}`)
+
+/** The auth plugin's options from the environment, checked against the plugin's own schema. */
+function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: number } {
+  const origin = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`
+  const issuer = env.JWT_ISSUER ?? origin
+  const scaled = (key: keyof Env, unit: number) => env[key] === undefined ? undefined : Number(env[key]) * unit
+  const options = {
+    jwt: { secret: env.JWT_SECRET, issuer, audience: env.JWT_AUDIENCE ?? issuer },
+    accessTokenTtlSeconds: scaled('ACCESS_TOKEN_EXPIRE_MINUTES', 60),
+    refreshTokenTtlSeconds: scaled('REFRESH_TOKEN_EXPIRE_DAYS', 86_400),
+    sessionIdleSeconds: scaled('SESSION_IDLE_DAYS', 86_400),
+    defaultClientId: env.DEFAULT_CLIENT_ID,
+    jwksMaxAgeSeconds: env.JWKS_MAX_AGE_SECONDS,
+    passwordMinLength: env.PASSWORD_MIN_LENGTH,
+    passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(env.UV_THREADPOOL_SIZE)
+  }
+  // Omitted settings take the schema's defaults; JSON drops the undefined ones.
+  const settings = parseOrThrow(AuthSettings, JSON.parse(JSON.stringify(options)), problems => invalid(problems.map(problem => {
+    const [path = '', message = ''] = problem.split(': ')
+    const [variable, unit] = AUTH_VARIABLES[path] ?? [path, 1]
+    return `${variable}: ${message}${unit === 1 ? '' : ` (in seconds: ${variable} × ${unit})`}`
+  })))
+  return { ...settings, passwordHashConcurrency: options.passwordHashConcurrency }
+}
+
 /** Reads and validates the environment once; throws a ConfigError that names every bad key. */
 export function loadConfig (source: Record<string, string | undefined> = {}) {
   // Empty strings mean "unset", as in most .env tooling.
   const raw = Object.fromEntries(Object.entries(source).filter(([k, v]) => k in EnvSchema.properties && v !== undefined && v !== ''))
-  // TypeBox's conversion would read '1e3' or '3000.5' as integers: only plain digits count.
-  const malformed = Object.entries(raw)
-    .filter(([key, value]) => EnvSchema.properties[key as keyof Env].type === 'integer' && !/^\d+$/.test(value!))
-    .map(([key]) => `${key}: expected a whole number`)
-  const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw)) as Env
-  const errors = [...malformed, ...[...Value.Errors(EnvSchema, env)].map(e => `${e.path.slice(1)}: ${e.message}`)]
-  if (errors.length > 0) throw new ConfigError(`invalid configuration: ${errors.join('; ')}`)
+  // Only plain digits count as whole numbers: TypeBox's conversion would read '1e3' or '3000.5'.
+  const isMalformed = ([key, value]: [string, string | undefined]) => EnvSchema.properties[key as keyof Env].type === 'integer' && !/^\d+$/.test(value!)
+  const malformed = Object.entries(raw).filter(isMalformed).map(([key]) => `${key}: expected a whole number`)
+  const wellFormed = Object.fromEntries(Object.entries(raw).filter(entry => !isMalformed(entry)))
+  const env = parseOrThrow(EnvSchema, Value.Convert(EnvSchema, wellFormed), problems => invalid([...malformed, ...problems]))
+  if (malformed.length > 0) throw invalid(malformed)
 
   const production = env.NODE_ENV === 'production'
   if (env.JWT_SECRET !== undefined) {
@@ -70,8 +113,6 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     throw new ConfigError('FIRST_SUPERUSER_PASSWORD is a default value: refusing to start in production')
   }
 
-  const origin = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`
-  const issuer = env.JWT_ISSUER ?? origin
   return {
     production,
     port: env.PORT,
@@ -79,17 +120,8 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
-    auth: {
-      jwtSecret: env.JWT_SECRET,
-      issuer,
-      audience: env.JWT_AUDIENCE ?? issuer,
-      accessTokenTtlSeconds: env.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
-      refreshTokenTtlSeconds: env.REFRESH_TOKEN_EXPIRE_DAYS * 86400,
-      sessionIdleSeconds: env.SESSION_IDLE_DAYS * 86400,
-      defaultClientId: env.DEFAULT_CLIENT_ID,
-      passwordMinLength: env.PASSWORD_MIN_LENGTH,
-      passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(env.UV_THREADPOOL_SIZE)
-    },
+    /** the auth plugin's options, as `app.register(auth, …)` takes them */
+    auth: authSettings(env),
     firstSuperuser: env.FIRST_SUPERUSER !== undefined && env.FIRST_SUPERUSER_PASSWORD !== undefined
       ? { username: env.FIRST_SUPERUSER, password: env.FIRST_SUPERUSER_PASSWORD }
       : undefined,

@@ -1,47 +1,42 @@
-import createError from '@fastify/error'
-import type { OAuthError as OAuthErrorBody } from './schemas/token.js'
-
 /*
- * Every failure is a named error with a code and an HTTP status; the error handler
- * (plugins/errors.ts) renders them. `headers` is applied by Fastify's handlers too, so the
- * auth plugin's challenges survive in apps that keep Fastify's default error handler.
+ * What the services (and the stores under them) refuse, in domain terms. They say nothing of
+ * HTTP: the error handler (plugins/errors.ts) and the OAuth endpoints (routes/auth/oauth.ts)
+ * choose the status codes.
  */
 
-type Challenge = { headers: Record<string, string> }
-const withHeaders = <E extends Error>(error: E, headers: Record<string, string>): E & Challenge =>
-  Object.assign(error, { headers })
+/** Base class: a refusal the caller caused, safe to describe to them. */
+export class DomainError extends Error {}
 
-const MissingTokenError = createError('AUTH_MISSING_TOKEN', 'Not authenticated', 401)
-const InvalidTokenError = createError('AUTH_INVALID_TOKEN', 'Could not validate credentials', 401)
-const InsufficientScopeError = createError('AUTH_INSUFFICIENT_SCOPE', 'Not enough permissions: scope %s required', 403)
-
-// RFC 6750 §3: no error code when no token was sent; invalid_token / insufficient_scope otherwise.
-export const missingToken = () => withHeaders(new MissingTokenError(), { 'www-authenticate': 'Bearer' })
-export const invalidToken = () => withHeaders(new InvalidTokenError(), { 'www-authenticate': 'Bearer error="invalid_token"' })
-export const insufficientScope = (scopes: readonly string[]) => withHeaders(
-  new InsufficientScopeError(scopes.join(' ')),
-  { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"` }
-)
-
-export const NotFoundError = createError('APP_NOT_FOUND', '%s not found', 404)
-export const ConflictError = createError('APP_CONFLICT', '%s', 409)
-export const BadRequestError = createError('APP_BAD_REQUEST', '%s', 400)
-export const RateLimitedError = createError('APP_RATE_LIMITED', 'Rate limit exceeded, retry in %s', 429)
-export const UnavailableError = createError('APP_UNAVAILABLE', 'Service temporarily unavailable', 503)
-
-/** An RFC 6749 §5.2 error of the token and revocation endpoints. */
-export class OAuthError extends Error {
-  override name = 'OAuthError'
-  readonly statusCode: number
-  constructor (readonly error: OAuthErrorBody['error'], readonly description: string, readonly headers?: Record<string, string>) {
-    super(description)
-    this.statusCode = error === 'invalid_client' ? 401 : 400
-  }
-
-  get body (): OAuthErrorBody {
-    return { error: this.error, error_description: this.description }
+/** The entity does not exist, or is not the caller's to see. */
+export class NotFoundError extends DomainError {
+  override name = 'NotFoundError'
+  constructor (readonly entity: string) {
+    super(`${entity} not found`)
   }
 }
 
-/** One message for every failed password or refresh grant, so it tells nothing about why. */
-export const invalidGrant = () => new OAuthError('invalid_grant', 'Incorrect username or password, or invalid refresh token')
+/** The username or e-mail is taken, ignoring case. Stores throw it from create and update. */
+export class DuplicateUserError extends DomainError {
+  override name = 'DuplicateUserError'
+  constructor (readonly field: 'username' | 'email') {
+    super(`${field === 'email' ? 'E-mail' : 'Username'} already registered`)
+  }
+}
+
+/** A rule refused the input: the password policy, a wrong current password, an admin demoting themself. */
+export class PolicyError extends DomainError {
+  override name = 'PolicyError'
+}
+
+/** A password or refresh grant failed. One message for every cause, so it tells nothing about why. */
+export class InvalidGrantError extends DomainError {
+  override name = 'InvalidGrantError'
+  constructor () {
+    super('Incorrect username or password, or invalid refresh token')
+  }
+}
+
+/** The requested scope exceeds what the user (or the session) may have. */
+export class InvalidScopeError extends DomainError {
+  override name = 'InvalidScopeError'
+}

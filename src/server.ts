@@ -1,35 +1,35 @@
-import Fastify from 'fastify'
-import app, { fastifyOptions } from './app.js'
+import closeWithGrace from 'close-with-grace'
+import { createApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 
-/** The only entry point: configuration from the environment, listen, close gracefully. */
+/** The only entry point: configuration from the environment (and ./.env), listen, close gracefully. */
 let config: Config
 try {
+  // Variables already set in the environment win over the file (Node's own parser).
+  try { process.loadEnvFile() } catch (error) { if ((error as { code?: string }).code !== 'ENOENT') throw error }
   config = loadConfig(process.env)
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(error.message)
+  console.error(error instanceof ConfigError ? error.message : error)
   process.exit(1)
 }
 
-const server = Fastify(fastifyOptions(config))
-await server.register(app, { config })
-
-let closing = false
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    if (closing) return
-    closing = true
-    server.log.info({ signal }, 'closing')
-    // In-flight requests finish; new ones get 503; then the database closes.
-    const force = setTimeout(() => process.exit(1), 10_000)
-    force.unref()
-    server.close().then(() => process.exit(0), (err: unknown) => {
-      server.log.error({ err }, 'error while closing')
-      process.exit(1)
-    })
-  })
+let server: Awaited<ReturnType<typeof createApp>>
+try {
+  server = await createApp(config)
+} catch (error) {
+  // A refused setting found while building the app (FIRST_SUPERUSER, an unreachable database).
+  console.error(error instanceof ConfigError ? error.message : error)
+  process.exit(1)
 }
+
+// SIGTERM / SIGINT: stop accepting connections, let in-flight requests finish, then close the
+// plugins in reverse order (the argon2 queue drains, the database closes). 10 s at most.
+// https://github.com/mcollina/close-with-grace
+closeWithGrace({ delay: 10_000, logger: server.log }, async ({ signal, err }) => {
+  if (err !== undefined) server.log.error({ err }, 'closing after an error')
+  else server.log.info({ signal }, 'closing')
+  await server.close()
+})
 
 try {
   await server.listen({ port: config.port, host: config.host })

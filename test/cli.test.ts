@@ -15,7 +15,8 @@ function cliOn (dir: string) {
   const env = { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`, NEW_USER_PASSWORD: 'a long enough password 1' }
   return async (...args: string[]) => {
     try {
-      const { stdout } = await run(process.execPath, [...process.execArgv, cli, ...args], { env })
+      // A hung child fails the test instead of the whole run (it is killed after 60 s).
+      const { stdout } = await run(process.execPath, [...process.execArgv, cli, ...args], { env, timeout: 60_000, killSignal: 'SIGKILL' })
       return { code: 0, out: stdout }
     } catch (error) {
       const e = error as { code: number, stdout: string, stderr: string }
@@ -46,8 +47,13 @@ describe('CLI', () => {
     const rotated = JSON.parse((await cliRun('keys', 'rotate')).out)
     const after = JSON.parse((await cliRun('keys', 'list')).out)
     assert.equal(after.length, before.length + 1)
-    assert.equal(after.find((k: { kid: string }) => k.kid === rotated.kid).retired_at, null)
-    assert.ok(after.filter((k: { kid: string }) => k.kid !== rotated.kid).every((k: { retired_at: string | null }) => k.retired_at !== null))
+    type Key = { kid: string, retired_at: string | null, signs_from: string }
+    const fresh = after.find((k: Key) => k.kid === rotated.kid) as Key
+    assert.equal(fresh.retired_at, null)
+    // Published now, signing later: the older key keeps signing until every verifier can know the new one.
+    assert.equal(rotated.signs_from, fresh.signs_from)
+    assert.ok(Date.parse(fresh.signs_from) > Date.now() + 60_000, fresh.signs_from)
+    assert.ok(after.filter((k: Key) => k.kid !== rotated.kid).every((k: Key) => k.retired_at === null))
 
     const disabled = JSON.parse((await cliRun('users', 'disable', 'alice')).out)
     assert.deepEqual(disabled, { username: 'alice', disabled: true })

@@ -25,9 +25,9 @@ describe('loadConfig', () => {
     assert.equal(config.port, 3000)
     assert.equal(config.host, '127.0.0.1')
     assert.equal(config.database.url, 'sqlite:./data/app.db')
-    assert.equal(config.auth.jwtSecret, undefined)
-    assert.equal(config.auth.issuer, 'http://127.0.0.1:3000')
-    assert.equal(config.auth.audience, 'http://127.0.0.1:3000')
+    assert.equal(config.auth.jwt.secret, undefined)
+    assert.equal(config.auth.jwt.issuer, 'http://127.0.0.1:3000')
+    assert.equal(config.auth.jwt.audience, 'http://127.0.0.1:3000')
     assert.equal(config.auth.accessTokenTtlSeconds, 15 * 60)
     assert.equal(config.auth.refreshTokenTtlSeconds, 14 * 86400)
     assert.equal(config.rateLimit.tokenPerMinute, 60)
@@ -52,7 +52,7 @@ describe('loadConfig', () => {
     assert.equal(config.port, 8080)
     assert.equal(config.host, '0.0.0.0')
     assert.equal(config.database.url, 'postgres://app@db/app')
-    assert.equal(config.auth.jwtSecret, STRONG_SECRET)
+    assert.equal(config.auth.jwt.secret, STRONG_SECRET)
     assert.equal(config.auth.accessTokenTtlSeconds, 300)
     assert.equal(config.auth.refreshTokenTtlSeconds, 30 * 86400)
     assert.equal(config.rateLimit.tokenPerMinute, 0)
@@ -69,18 +69,18 @@ describe('loadConfig', () => {
   })
 
   it('derives the default issuer and audience from HOST and PORT', () => {
-    assert.equal(loadConfig({ PORT: '8080' }).auth.issuer, 'http://127.0.0.1:8080')
-    assert.equal(loadConfig({ HOST: 'localhost', PORT: '4000' }).auth.audience, 'http://localhost:4000')
-    assert.equal(loadConfig({ HOST: '::1' }).auth.issuer, 'http://[::1]:3000')
+    assert.equal(loadConfig({ PORT: '8080' }).auth.jwt.issuer, 'http://127.0.0.1:8080')
+    assert.equal(loadConfig({ HOST: 'localhost', PORT: '4000' }).auth.jwt.audience, 'http://localhost:4000')
+    assert.equal(loadConfig({ HOST: '::1' }).auth.jwt.issuer, 'http://[::1]:3000')
   })
 
   it('lets JWT_ISSUER and JWT_AUDIENCE override them; the audience defaults to the issuer', () => {
     const issuerOnly = loadConfig({ JWT_ISSUER: 'https://auth.example.com' })
-    assert.equal(issuerOnly.auth.issuer, 'https://auth.example.com')
-    assert.equal(issuerOnly.auth.audience, 'https://auth.example.com')
+    assert.equal(issuerOnly.auth.jwt.issuer, 'https://auth.example.com')
+    assert.equal(issuerOnly.auth.jwt.audience, 'https://auth.example.com')
     const both = loadConfig({ JWT_ISSUER: 'https://auth.example.com', JWT_AUDIENCE: 'https://api.example.com' })
-    assert.equal(both.auth.issuer, 'https://auth.example.com')
-    assert.equal(both.auth.audience, 'https://api.example.com')
+    assert.equal(both.auth.jwt.issuer, 'https://auth.example.com')
+    assert.equal(both.auth.jwt.audience, 'https://api.example.com')
   })
 
   it('counts empty strings as unset', () => {
@@ -97,7 +97,7 @@ describe('loadConfig', () => {
   it('accepts a strong 32-byte secret in production', () => {
     const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET })
     assert.equal(config.production, true)
-    assert.equal(config.auth.jwtSecret, STRONG_SECRET)
+    assert.equal(config.auth.jwt.secret, STRONG_SECRET)
   })
 
   it('accepts a default admin password outside production', () => {

@@ -2,9 +2,10 @@ import { after, type TestContext } from 'node:test'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import assert from 'node:assert/strict'
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
-import app, { fastifyOptions } from '../src/app.js'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { createApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import { createSqlStore } from '../src/stores/sql-store.js'
 import type { TokenResponse } from '../src/schemas/token.js'
 import type { UserPublic } from '../src/schemas/user.js'
 
@@ -53,13 +54,13 @@ export async function isolatedDatabaseUrl (): Promise<string> {
 
 /** Builds the whole app on a fresh database, closed when the test ends. */
 export async function build (t: TestContext, env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const config = testConfig({ DATABASE_URL: await isolatedDatabaseUrl(), ...env })
-  const fastify = Fastify(fastifyOptions(config))
-  await fastify.register(app, { config })
-  await fastify.ready()
+  const fastify = await createApp(testConfig({ DATABASE_URL: await isolatedDatabaseUrl(), ...env }))
   t.after(() => fastify.close())
   return fastify
 }
+
+/** The app's storage read directly, as another process on the same database would: for checks of what was stored. */
+export const storeOf = (app: FastifyInstance) => createSqlStore(app.db)
 
 let counter = 0
 /** A username no other test in this process uses. */
@@ -91,7 +92,7 @@ export async function registerAndLogin (app: FastifyInstance, extra: Record<stri
 /** An admin account (created through the store) logged in with every scope. */
 export async function adminLogin (app: FastifyInstance) {
   const username = uniqueName('admin')
-  await app.authService.ensureAdmin(username, PASSWORD)
+  await app.authAccounts.ensureAdmin(username, PASSWORD)
   const tokens = await login(app, username)
   return { username, tokens }
 }

@@ -5,12 +5,10 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
-import app, { fastifyOptions } from '../src/app.js'
+import { createApp } from '../src/app.js'
 import type { TokenResponse } from '../src/schemas/token.js'
-import { rotateSigningKey } from '../src/services/keys.js'
 import { bearer, build, login, refresh, registerAndLogin, testConfig } from './helper.js'
 
 const jwksOf = async (app: FastifyInstance) => {
@@ -31,13 +29,13 @@ function tempDatabase (t: TestContext) {
 }
 
 /** Like build(), but the caller decides when the app closes (a restart). */
-async function open (databaseUrl: string, env: Record<string, string> = {}) {
-  const config = testConfig({ DATABASE_URL: databaseUrl, ...env })
-  const fastify = Fastify(fastifyOptions(config))
-  await fastify.register(app, { config })
-  await fastify.ready()
-  return fastify
-}
+const open = (databaseUrl: string, env: Record<string, string> = {}) => createApp(testConfig({ DATABASE_URL: databaseUrl, ...env }))
+
+/** The default JWKS max-age (60 s): a rotated key signs after twice that (src/tokens/keys.ts). */
+const PUBLISH_DELAY_MS = 2 * 60_000
+
+/** Freezes Date.now() for this test; `t.mock.timers.tick(ms)` moves it on. Timers stay real. */
+const freezeClock = (t: TestContext) => t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
 
 describe('GET /.well-known/jwks.json (no JWT_SECRET)', () => {
   it('serves one Ed25519 public key, without its private part', async (t) => {
@@ -82,7 +80,7 @@ describe('GET /.well-known/jwks.json (no JWT_SECRET)', () => {
     const app = await build(t)
     const { user, tokens } = await registerAndLogin(app)
     const jwks = createLocalJWKSet(await jwksOf(app))
-    const { issuer, audience } = app.config.auth
+    const { issuer, audience } = app.config.auth.jwt
     const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, { issuer, audience, typ: 'at+jwt', algorithms: ['EdDSA'] })
     assert.equal(protectedHeader.alg, 'EdDSA')
     assert.equal(payload.sub, user.id)
@@ -108,15 +106,21 @@ describe('GET /.well-known/jwks.json (no JWT_SECRET)', () => {
 })
 
 describe('signing key rotation', () => {
-  it('keeps accepting tokens of the retired key and signs new ones with the new key', async (t) => {
+  it('publishes a new key before it signs, then signs with it and keeps accepting the old key\'s tokens', async (t) => {
     const app = await build(t)
+    freezeClock(t)
     const { tokens: before } = await registerAndLogin(app)
     const oldKid = kidOf(before.access_token)
 
-    const newKid = await rotateSigningKey(app.authStore.keys)
-    await app.authKeys.reload()
+    const { kid: newKid, signsFrom } = await app.authKeys.rotate()
     assert.notEqual(newKid, oldKid)
+    assert.equal(signsFrom.getTime(), Date.now() + PUBLISH_DELAY_MS)
+    assert.deepEqual((await jwksOf(app)).keys.map(k => k.kid).sort(), [oldKid, newKid].sort(), 'published at once')
+    const { tokens: during } = await registerAndLogin(app)
+    assert.equal(kidOf(during.access_token), oldKid, 'the old key signs until every verifier can know the new one')
 
+    t.mock.timers.tick(PUBLISH_DELAY_MS)
+    await app.authKeys.reload()
     assert.equal((await me(app, before.access_token)).statusCode, 200, 'a token signed before the rotation still works')
 
     const { tokens: after } = await registerAndLogin(app)
@@ -130,10 +134,18 @@ describe('signing key rotation', () => {
     assert.deepEqual(jwks.keys.map(k => k.kid).sort(), [oldKid, newKid].sort())
     // both tokens verify against the published set
     const set = createLocalJWKSet(jwks)
-    const { issuer, audience } = app.config.auth
+    const { issuer, audience } = app.config.auth.jwt
     for (const token of [before.access_token, after.access_token]) {
-      await jwtVerify(token, set, { issuer, audience, typ: 'at+jwt', algorithms: ['EdDSA'] })
+      await jwtVerify(token, set, { issuer, audience, typ: 'at+jwt', algorithms: ['EdDSA'], currentDate: new Date() })
     }
+    const listed = await app.authKeys.list()
+    assert.equal(listed.find(k => k.kid === newKid)?.retired_at, null)
+    assert.notEqual(listed.find(k => k.kid === oldKid)?.retired_at, null, 'the old key is retired')
+
+    // Retired keys stay published until the last token they signed has expired, then go.
+    t.mock.timers.tick(15 * 60_000 + PUBLISH_DELAY_MS + 1)
+    await app.authKeys.reload()
+    assert.deepEqual((await jwksOf(app)).keys.map(k => k.kid), [newKid])
   })
 
   it('reaches another instance on the same database that has not reloaded yet', async (t) => {
@@ -142,12 +154,13 @@ describe('signing key rotation', () => {
     t.after(() => a.close())
     const b = await open(url)
     t.after(() => b.close())
-    const newKid = await rotateSigningKey(a.authStore.keys)
+    freezeClock(t)
+    const { kid: newKid } = await a.authKeys.rotate()
+    t.mock.timers.tick(PUBLISH_DELAY_MS)
     await a.authKeys.reload()
     const { tokens } = await registerAndLogin(a)
     assert.equal(kidOf(tokens.access_token), newKid)
-    // b looks a key up again at most once a second
-    await sleep(1100)
+    // b looks an unknown kid up again (at most once a second)
     assert.equal((await me(b, tokens.access_token)).statusCode, 200)
   })
 
@@ -223,7 +236,7 @@ describe('HS256 mode (JWT_SECRET set)', () => {
     const header = decodeProtectedHeader(tokens.access_token)
     assert.equal(header.alg, 'HS256')
     assert.equal(header.typ, 'at+jwt')
-    const { issuer, audience } = app.config.auth
+    const { issuer, audience } = app.config.auth.jwt
     await jwtVerify(tokens.access_token, new TextEncoder().encode(secret), { issuer, audience, typ: 'at+jwt', algorithms: ['HS256'] })
     await assert.rejects(jwtVerify(tokens.access_token, new TextEncoder().encode('z'.repeat(64)), { algorithms: ['HS256'] }))
     assert.equal((await me(app, tokens.access_token)).statusCode, 200)
@@ -260,6 +273,6 @@ describe('GET /.well-known/oauth-authorization-server', () => {
     const { tokens } = await registerAndLogin(app)
     const payload = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString())
     assert.equal(metadata.issuer, payload.iss)
-    assert.equal(metadata.issuer, app.config.auth.issuer)
+    assert.equal(metadata.issuer, app.config.auth.jwt.issuer)
   })
 })

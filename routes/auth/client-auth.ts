@@ -1,4 +1,4 @@
-import { OAuthError } from '../../src/errors.js'
+import { OAuthError } from '../../src/http/errors.js'
 
 /**
  * The client of a token or revocation request (RFC 6749 §2.3): HTTP Basic credentials or

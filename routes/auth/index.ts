@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import oauthEndpoints from './oauth-endpoints.js'
+import oauth from './oauth.js'
 import register from './register.js'
 import logout from './logout.js'
 
@@ -16,7 +16,7 @@ export interface AuthRoutesOptions {
  */
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
   const rateLimit = options.rateLimit ?? 0
-  await fastify.register(oauthEndpoints, { rateLimit, usernameRateLimit: options.usernameRateLimit ?? 0 })
+  await fastify.register(oauth, { rateLimit, usernameRateLimit: options.usernameRateLimit ?? 0 })
   await fastify.register(register, { rateLimit })
   await fastify.register(logout)
 }

@@ -2,12 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { HttpError } from '../../src/schemas/common.js'
 import { UserCreate, UserPublic } from '../../src/schemas/user.js'
-import { toPublicUser } from '../../src/services/auth.js'
+import { perAddressLimit } from './token.js'
 
 /** POST /register: creates an account (409 when the username or e-mail is taken, ignoring case). */
 const register: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fastify, options) => {
   fastify.post('/register', {
-    config: { rateLimit: options.rateLimit > 0 ? { max: options.rateLimit, timeWindow: '1 minute' } : false },
+    config: { rateLimit: perAddressLimit(options.rateLimit) },
     schema: {
       tags: ['auth'],
       summary: 'Register a user',
@@ -21,9 +21,9 @@ const register: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fastif
       }
     }
   }, async (request, reply) => {
-    const user = await fastify.authService.register(request.body)
+    const user = await fastify.authAccounts.register(request.body)
     request.log.info({ event: 'register', userId: user.id }, 'user registered')
-    return reply.code(201).send(toPublicUser(user))
+    return reply.code(201).send(user)
   })
 }
 

@@ -33,11 +33,11 @@ export const OAuthErrorCode = Type.Union(
 )
 
 /** RFC 6749 §5.2 error body of /token and /token/revoke. */
-export const OAuthError = Type.Object({
+export const OAuthErrorResponse = Type.Object({
   error: OAuthErrorCode,
   error_description: Type.String()
-}, { $id: 'OAuthError', title: 'OAuthError' })
-export type OAuthError = Static<typeof OAuthError>
+}, { $id: 'OAuthErrorResponse', title: 'OAuthErrorResponse' })
+export type OAuthErrorResponse = Static<typeof OAuthErrorResponse>
 
 export const RevokeRequest = Type.Object({
   token: Param(2048, 'the access or refresh token to revoke'),

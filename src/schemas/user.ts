@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Id, Nullable, Text, Timestamp } from './common.js'
-import { Scope } from './scopes.js'
 
 // Usernames may not contain '@', so the login field can tell a username from an e-mail.
 const Username = Type.String({ minLength: 3, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', examples: ['johndoe'] })
@@ -24,7 +23,7 @@ export const UserPublic = Type.Object({
   full_name: Nullable(Type.String()),
   disabled: Type.Boolean(),
   is_admin: Type.Boolean(),
-  scopes: Type.Array(Scope, { description: 'The scopes this user may be granted' }),
+  scopes: Type.Array(Type.String(), { description: 'The scopes this user may be granted' }),
   created_at: Timestamp
 }, { $id: 'UserPublic', title: 'UserPublic' })
 export type UserPublic = Static<typeof UserPublic>

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { availableParallelism } from 'node:os'
 import { hash, verify, type Options } from '@node-rs/argon2'
 import { dictionary } from '@zxcvbn-ts/language-common'
 import pLimit from 'p-limit'
@@ -23,7 +22,7 @@ export function hashPassword (password: string): Promise<string> {
  * Hashes and verifies through one queue of at most `concurrency` argon2 computations.
  * argon2id is CPU-bound and takes 19 MiB while it runs: more at once than there are cores
  * adds memory and latency, not throughput, and would fill libuv's thread pool, which DNS
- * lookups and file reads share. Hence the default below (measured in BENCHMARKS.md).
+ * lookups and file reads share. Hence defaultHashConcurrency (src/schemas/auth-options.ts; BENCHMARKS.md).
  *
  * `verify(undefined, …)` checks the password against a dummy hash made at start, so an
  * unknown user costs as much as a known one and response time does not tell them apart.
@@ -46,9 +45,6 @@ export async function createPasswordHasher (concurrency: number) {
   }
 }
 export type PasswordHasher = Awaited<ReturnType<typeof createPasswordHasher>>
-
-/** One argon2 computation per core, leaving at least one thread of libuv's pool (4 by default) free. */
-export const defaultHashConcurrency = (threadPoolSize = 4) => Math.max(1, Math.min(availableParallelism(), threadPoolSize - 1))
 
 // Common passwords (zxcvbn's list, ~18k of them fit the length policy): ASVS 6.2.4 asks for at least 3000.
 const COMMON_PASSWORDS: ReadonlySet<string> = new Set(dictionary['passwords-common'].filter(p => p.length >= 8))

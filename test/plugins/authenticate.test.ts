@@ -4,7 +4,7 @@ import { createHmac, createPublicKey, randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
 import { decodeJwt, exportJWK, generateKeyPair, importPKCS8, SignJWT, type JWTPayload } from 'jose'
 import app from '../../src/app.js'
-import { bearer, build, registerAndLogin, registerUser, testConfig } from '../helper.js'
+import { bearer, build, registerAndLogin, registerUser, testConfig, storeOf } from '../helper.js'
 import type { UserPublic } from '../../src/schemas/user.js'
 
 /*
@@ -269,7 +269,7 @@ describe('authenticate: scopes and account state', () => {
     const app = await build(t)
     const { user, tokens } = await registerAndLogin(app)
     assert.equal((await app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })).statusCode, 200)
-    await app.authStore.users.update(user.id, { disabled: true })
+    await storeOf(app).users.update(user.id, { disabled: true })
     const res = await app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })
     assertRefused(res, 401, INVALID_TOKEN)
   })
@@ -277,7 +277,7 @@ describe('authenticate: scopes and account state', () => {
   it('answers 401 for the token of a user who was deleted', async (t) => {
     const app = await build(t)
     const { user, tokens } = await registerAndLogin(app)
-    assert.equal(await app.authStore.users.delete(user.id), true)
+    assert.equal(await storeOf(app).users.delete(user.id), true)
     const res = await app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })
     assertRefused(res, 401, INVALID_TOKEN)
   })
@@ -285,7 +285,7 @@ describe('authenticate: scopes and account state', () => {
   it('answers 401 for a token whose session was ended', async (t) => {
     const app = await build(t)
     const { tokens } = await registerAndLogin(app)
-    await app.authService.endSession(decodeJwt(tokens.access_token).sid as string)
+    await app.authSessions.endById(decodeJwt(tokens.access_token).sid as string)
     const res = await app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })
     assertRefused(res, 401, INVALID_TOKEN)
   })

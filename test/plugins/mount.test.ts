@@ -52,10 +52,10 @@ async function signUp (app: FastifyInstance, scope?: string) {
   return { userId, accessToken: res.json<{ access_token: string }>().access_token }
 }
 
-/** Registers and logs in through app.authService, for an app without authRoutes. */
+/** Registers and logs in through the services, for an app without authRoutes. */
 async function signUpDirect (app: FastifyInstance, scope?: string) {
-  const user = await app.authService.register({ username: uniqueName('direct'), password: PASSWORD })
-  const { tokens } = await app.authService.passwordGrant({ username: user.username, password: PASSWORD, scope })
+  const user = await app.authAccounts.register({ username: uniqueName('direct'), password: PASSWORD })
+  const { tokens } = await app.authSessions.passwordGrant({ username: user.username, password: PASSWORD, scope })
   return { userId: user.id, accessToken: tokens.access_token }
 }
 

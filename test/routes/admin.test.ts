@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { TokenResponse } from '../../src/schemas/token.js'
 import type { UserPublic } from '../../src/schemas/user.js'
-import { adminLogin, bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser } from '../helper.js'
+import { adminLogin, bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
 
 const PUBLIC_USER_KEYS = ['created_at', 'disabled', 'email', 'full_name', 'id', 'is_admin', 'scopes', 'username']
 
@@ -42,7 +42,7 @@ describe('admin routes refuse a token without scope admin', () => {
       assert.equal(res.headers['www-authenticate'], 'Bearer error="insufficient_scope", scope="admin"')
       assert.deepEqual(Object.keys(res.json()).sort(), ['error', 'message', 'statusCode'])
     }
-    const stored = await app.authStore.users.findById(other.id)
+    const stored = await storeOf(app).users.findById(other.id)
     assert.equal(stored?.disabled, false, 'nothing changed')
   })
 
@@ -250,7 +250,7 @@ describe('PATCH /users/{id}', () => {
       const { user } = await registerUser(app)
       const res = await patchUser(app, admin.tokens.access_token, user.id, body)
       assert.equal(res.statusCode, 400)
-      const stored = await app.authStore.users.findById(user.id)
+      const stored = await storeOf(app).users.findById(user.id)
       assert.equal(stored?.disabled, false)
       assert.equal(stored?.is_admin, false)
       assert.equal(stored?.username, user.username)

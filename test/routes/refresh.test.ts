@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test'
 import Fastify from 'fastify'
 import app, { fastifyOptions } from '../../src/app.js'
 import type { TokenResponse } from '../../src/schemas/token.js'
-import { adminLogin, bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser, testConfig } from '../helper.js'
+import { adminLogin, bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser, testConfig, storeOf } from '../helper.js'
 import { startServerProcess } from '../server-process.js'
 
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
@@ -189,7 +189,7 @@ describe('POST /token grant_type=refresh_token', () => {
     // The session check must look at the user too, not rely on the admin route ending sessions.
     const app = await build(t)
     const { user, tokens } = await registerAndLogin(app)
-    await app.authStore.users.update(user.id, { disabled: true })
+    await storeOf(app).users.update(user.id, { disabled: true })
     const res = await refresh(app, tokens.refresh_token)
     assert.equal(res.statusCode, 400)
     assert.equal(res.json().error, 'invalid_grant')

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
-import { build, FORM, form, PASSWORD, uniqueName, assertHttpError } from '../helper.js'
+import { build, FORM, form, PASSWORD, uniqueName, assertHttpError, storeOf } from '../helper.js'
 
 const register = (app: FastifyInstance, payload: unknown) =>
   app.inject({ method: 'POST', url: '/register', payload: payload as Record<string, unknown> })
@@ -9,7 +9,7 @@ const register = (app: FastifyInstance, payload: unknown) =>
 const postToken = (app: FastifyInstance, username: string, password: string) =>
   app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'password', username, password }) })
 
-const userCount = async (app: FastifyInstance) => (await app.authStore.users.list(100, 0)).total
+const userCount = async (app: FastifyInstance) => (await storeOf(app).users.list(100, 0)).total
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -35,7 +35,7 @@ describe('POST /register', () => {
     for (const secret of ['password', 'password_hash', 'argon2', PASSWORD]) {
       assert.equal(res.body.includes(secret), false, `body contains ${secret}`)
     }
-    const stored = await app.authStore.users.findByLogin(username)
+    const stored = await storeOf(app).users.findByLogin(username)
     assert.equal(stored?.id, body.id)
   })
 
@@ -117,7 +117,7 @@ describe('POST /register', () => {
         assertHttpError(res, 400, 'Bad Request')
         assert.equal(await userCount(app), 0)
         if (typeof body.username === 'string') {
-          assert.equal(await app.authStore.users.findByLogin(body.username), undefined)
+          assert.equal(await storeOf(app).users.findByLogin(body.username), undefined)
         }
       })
     }
@@ -216,7 +216,7 @@ describe('POST /register', () => {
       const app = await build(t)
       const username = uniqueName('hash')
       assert.equal((await register(app, { username, password: PASSWORD })).statusCode, 201)
-      const stored = await app.authStore.users.findByLogin(username)
+      const stored = await storeOf(app).users.findByLogin(username)
       assert.ok(stored !== undefined)
       assert.ok(stored.password_hash.startsWith('$argon2id$v=19$m=19456,t=2,p=1$'), stored.password_hash)
       assert.equal(stored.password_hash.includes(PASSWORD), false)

@@ -2,8 +2,9 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
+import { SignJWT } from 'jose'
 import type { TokenResponse } from '../../src/schemas/token.js'
-import { bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser } from '../helper.js'
+import { bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
 
 const revoke = (app: FastifyInstance, fields: Record<string, string>) =>
   app.inject({ method: 'POST', url: '/token/revoke', headers: FORM, payload: form(fields) })
@@ -128,11 +129,14 @@ describe('POST /token/revoke', () => {
   it('does not end a session for a JWT signed with the HS256 secret of another server', async (t) => {
     const secret = 'x'.repeat(40)
     const app = await build(t, { JWT_SECRET: secret })
-    const other = await build(t, { JWT_SECRET: 'y'.repeat(40) })
     const { tokens } = await registerAndLogin(app)
     const { payload } = partsOf(tokens.access_token)
-    // a token of the other server carrying this server's sid
-    const foreign = other.jwt.sign({ sub: payload.sub, jti: randomUUID(), scope: payload.scope, sid: payload.sid, client_id: payload.client_id })
+    // a token of another server (another secret) carrying this server's sid, issuer and audience
+    const foreign = await new SignJWT({ scope: payload.scope, sid: payload.sid, client_id: payload.client_id })
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+      .setSubject(String(payload.sub)).setJti(randomUUID()).setIssuer(String(payload.iss)).setAudience(String(payload.aud))
+      .setIssuedAt().setExpirationTime('5m')
+      .sign(new TextEncoder().encode('y'.repeat(40)))
     assert.equal((await revoke(app, { token: foreign, token_type_hint: 'access_token' })).statusCode, 200)
     assert.equal((await me(app, tokens.access_token)).statusCode, 200)
   })
@@ -348,7 +352,7 @@ describe('PATCH /users/me', () => {
       const after = (await me(app, tokens.access_token)).json()
       assert.equal(after.is_admin, false)
       assert.deepEqual(after, user)
-      const stored = await app.authStore.users.findById(user.id)
+      const stored = await storeOf(app).users.findById(user.id)
       assert.equal(stored?.is_admin, false)
     })
   }

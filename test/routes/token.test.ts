@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { adminLogin, build, FORM, form, login, PASSWORD, registerUser, uniqueName } from '../helper.js'
+import { adminLogin, build, FORM, form, login, PASSWORD, registerUser, uniqueName, storeOf } from '../helper.js'
 
 const decodePart = (token: string, index: 0 | 1): Record<string, unknown> => {
   const part = token.split('.')[index]
@@ -82,7 +82,7 @@ describe('POST /token', () => {
       const app = await build(t)
       const { user } = await registerUser(app)
       const { user: disabled } = await registerUser(app)
-      await app.authStore.users.update(disabled.id, { disabled: true })
+      await storeOf(app).users.update(disabled.id, { disabled: true })
 
       const unknown = await postToken(app, { grant_type: 'password', username: uniqueName('ghost'), password: PASSWORD })
       const wrongPassword = await postToken(app, { grant_type: 'password', username: user.username, password: `${PASSWORD}!` })
@@ -191,7 +191,7 @@ describe('POST /token', () => {
         payload: { grant_type: 'password', username: user.username, password: PASSWORD }
       })
       assertOAuthError(res, 400, 'invalid_request')
-      const sessions = await app.authStore.sessions.listForUser(user.id)
+      const sessions = await storeOf(app).sessions.listForUser(user.id)
       assert.equal(sessions.length, 0)
     })
 
@@ -203,7 +203,7 @@ describe('POST /token', () => {
         const res = await app.inject({ method: 'POST', url: '/token', headers: { 'content-type': contentType }, payload })
         assertOAuthError(res, 400, 'invalid_request')
       }
-      assert.equal((await app.authStore.sessions.listForUser(user.id)).length, 0)
+      assert.equal((await storeOf(app).sessions.listForUser(user.id)).length, 0)
     })
 
     it('answers invalid_request for a parameter sent twice (RFC 6749 §3.2)', async (t) => {
@@ -221,7 +221,7 @@ describe('POST /token', () => {
         const res = await app.inject({ method: 'POST', url: '/token', headers: FORM, payload })
         assertOAuthError(res, 400, 'invalid_request')
       }
-      assert.equal((await app.authStore.sessions.listForUser(user.id)).length, 0)
+      assert.equal((await storeOf(app).sessions.listForUser(user.id)).length, 0)
     })
   })
 
@@ -263,7 +263,7 @@ describe('POST /token', () => {
         assertOAuthError(res, 401, 'invalid_client')
         assert.match(String(res.headers['www-authenticate']), /^Basic\b/)
       }
-      assert.equal((await app.authStore.sessions.listForUser(user.id)).length, 0)
+      assert.equal((await storeOf(app).sessions.listForUser(user.id)).length, 0)
     })
 
     it('answers 401 invalid_client for a client_secret in the form', async (t) => {
@@ -274,7 +274,7 @@ describe('POST /token', () => {
         const res = await postToken(app, { grant_type: 'password', username: user.username, password: PASSWORD, ...fields })
         assertOAuthError(res, 401, 'invalid_client')
       }
-      assert.equal((await app.authStore.sessions.listForUser(user.id)).length, 0)
+      assert.equal((await storeOf(app).sessions.listForUser(user.id)).length, 0)
     })
 
     it('answers 401 invalid_client for malformed Basic credentials', async (t) => {
@@ -292,7 +292,7 @@ describe('POST /token', () => {
         assertOAuthError(res, 401, 'invalid_client')
         assert.match(String(res.headers['www-authenticate']), /^Basic\b/, header.authorization)
       }
-      assert.equal((await app.authStore.sessions.listForUser(user.id)).length, 0)
+      assert.equal((await storeOf(app).sessions.listForUser(user.id)).length, 0)
     })
   })
 
@@ -324,7 +324,7 @@ describe('POST /token', () => {
       assert.equal(typeof claims.exp, 'number')
       assert.ok((claims.iat as number) >= before && (claims.iat as number) <= after, `iat ${claims.iat}`)
       assert.equal((claims.exp as number) - (claims.iat as number), 900)
-      const sessions = await app.authStore.sessions.listForUser(user.id)
+      const sessions = await storeOf(app).sessions.listForUser(user.id)
       assert.deepEqual(sessions.map(s => s.id), [claims.sid])
     })
 

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { build, FORM, form, PASSWORD, registerUser, uniqueName, assertHttpError as assertHttpErrorShape } from '../helper.js'
+import { build, FORM, form, PASSWORD, registerUser, uniqueName, assertHttpError as assertHttpErrorShape, storeOf } from '../helper.js'
 
-const userCount = async (app: FastifyInstance) => (await app.authStore.users.list(100, 0)).total
+const userCount = async (app: FastifyInstance) => (await storeOf(app).users.list(100, 0)).total
 
 /** No server error and nothing of the server's insides: no stack, no frames, no file paths. */
 function assertNoLeak (res: LightMyRequestResponse) {
@@ -126,7 +126,7 @@ describe('input hardening', () => {
         assertNoLeak(res)
         assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`)
         assert.equal(await userCount(app), 0)
-        assert.equal(await app.authStore.users.findByLogin(username), undefined)
+        assert.equal(await storeOf(app).users.findByLogin(username), undefined)
       })
     }
 
@@ -144,7 +144,7 @@ describe('input hardening', () => {
       const username = uniqueName('formreg')
       const res = await postRegister(app, 'application/x-www-form-urlencoded', form({ username, password: PASSWORD }))
       assertHttpError(res, 415, 'Unsupported Media Type')
-      assert.equal(await app.authStore.users.findByLogin(username), undefined)
+      assert.equal(await storeOf(app).users.findByLogin(username), undefined)
     })
 
     it('answers 400 for text/plain at /register and stores nothing', async (t) => {

@@ -56,7 +56,7 @@ describe('session clean-up', () => {
     const sid = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string
     await app.db.updateTable('sessions').set({ expires_at: Date.now() - 1000 }).where('id', '=', sid(expired.tokens.access_token)).execute()
 
-    const purged = await app.authService.purgeSessions()
+    const purged = await app.authSessions.purge()
 
     assert.equal(purged, 1)
     const left = await app.db.selectFrom('sessions').select('id').execute()

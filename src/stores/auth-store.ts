@@ -3,8 +3,8 @@ import type { SessionsTable, SigningKeysTable } from '../db/tables.js'
 import type { UserRecord } from '../schemas/user.js'
 
 /*
- * The storage the auth plugin needs. The SQL implementation (createSqlStore) is the default;
- * an app can bring its own by implementing these interfaces.
+ * The storage the auth plugin needs, as interfaces: the services call these and nothing else.
+ * The SQL implementation (createSqlStore) is the default; an app can bring its own.
  */
 export type SessionRecord = Selectable<SessionsTable>
 export type SigningKeyRecord = Selectable<SigningKeysTable>
@@ -18,13 +18,8 @@ export interface NewUser {
 }
 export type UserPatch = Partial<Pick<UserRecord, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'password_hash'>>
 
-/** Thrown by create/update when the username or e-mail is taken (ignoring case). */
-export class DuplicateUserError extends Error {
-  override name = 'DuplicateUserError'
-  constructor (readonly field: 'username' | 'email') {
-    super(`${field} already registered`)
-  }
-}
+/** Thrown by `users.create` and `users.update` when the username or e-mail is taken (ignoring case). */
+export { DuplicateUserError } from '../errors.js'
 
 export interface UserStore {
   create (user: NewUser): Promise<UserRecord>
@@ -64,7 +59,8 @@ export interface SessionStore {
 export interface KeyStore {
   list (): Promise<SigningKeyRecord[]>
   insert (key: SigningKeyRecord): Promise<void>
-  retireAllExcept (kid: string, now: number): Promise<void>
+  /** marks the key retired at `now` (it stops signing; it verifies until deleted) */
+  retire (kid: string, now: number): Promise<void>
   deleteRetiredBefore (before: number): Promise<number>
 }
 
@@ -78,5 +74,5 @@ export interface AuthStore {
 export const AUTH_STORE_METHODS: { [K in keyof AuthStore]: ReadonlyArray<keyof AuthStore[K]> } = {
   users: ['create', 'findByLogin', 'findById', 'update', 'delete', 'list'],
   sessions: ['create', 'findWithUser', 'findByRefreshToken', 'touch', 'rotateRefreshToken', 'end', 'endAllForUser', 'listForUser', 'purge'],
-  keys: ['list', 'insert', 'retireAllExcept', 'deleteRetiredBefore']
+  keys: ['list', 'insert', 'retire', 'deleteRetiredBefore']
 }

@@ -1,11 +1,22 @@
 import type { Kysely, Selectable, Updateable } from 'kysely'
 import { compileOnce } from '../db/compile-once.js'
+import { createDatabase } from '../db/connection.js'
+import { migrateToLatest } from '../db/migrations.js'
+import { duplicateUserField } from '../db/errors.js'
 import type { Database, UsersTable } from '../db/tables.js'
+import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
-import { identityKey, newId } from './identifiers.js'
-import { DuplicateUserError, type AuthStore, type KeyStore, type SessionStore, type UserStore } from './store.js'
+import { identityKey, newId } from '../identifiers.js'
+import type { AuthStore, KeyStore, SessionStore, UserStore } from './auth-store.js'
 
-const toUser = (row: Selectable<UsersTable>): UserRecord => ({
+/** The columns a UserRecord is made of. */
+const USER_COLUMNS = [
+  'users.id', 'users.username', 'users.email', 'users.full_name',
+  'users.password_hash', 'users.disabled', 'users.is_admin', 'users.created_at'
+] as const
+type UserRow = Pick<Selectable<UsersTable>, 'id' | 'username' | 'email' | 'full_name' | 'password_hash' | 'disabled' | 'is_admin' | 'created_at'>
+
+const toUser = (row: UserRow): UserRecord => ({
   id: row.id,
   username: row.username,
   email: row.email,
@@ -16,19 +27,11 @@ const toUser = (row: Selectable<UsersTable>): UserRecord => ({
   password_hash: row.password_hash
 })
 
-/** SQLite and PostgreSQL report unique violations differently; both name the column or constraint. */
-function asDuplicate (error: unknown): DuplicateUserError | undefined {
-  const e = error as { code?: string, errcode?: number, message?: string, constraint?: string }
-  // PostgreSQL, better-sqlite3, and node:sqlite (extended result code SQLITE_CONSTRAINT_UNIQUE)
-  const unique = e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.errcode === 2067
-  if (!unique) return undefined
-  return new DuplicateUserError(`${e.constraint ?? ''} ${e.message ?? ''}`.includes('email') ? 'email' : 'username')
+/** A unique violation as the store's DuplicateUserError; any other error as it is. */
+function asDuplicate (error: unknown): unknown {
+  const field = duplicateUserField(error)
+  return field === undefined ? error : new DuplicateUserError(field)
 }
-
-const USER_COLUMNS = [
-  'users.id', 'users.username', 'users.username_key', 'users.email', 'users.email_key', 'users.full_name',
-  'users.password_hash', 'users.disabled', 'users.is_admin', 'users.created_at', 'users.updated_at'
-] as const
 
 function userStore (db: Kysely<Database>): UserStore {
   const byId = async (id: string) => {
@@ -54,7 +57,7 @@ function userStore (db: Kysely<Database>): UserStore {
       try {
         await db.insertInto('users').values(row).execute()
       } catch (error) {
-        throw asDuplicate(error) ?? error
+        throw asDuplicate(error)
       }
       return toUser(row)
     },
@@ -80,7 +83,7 @@ function userStore (db: Kysely<Database>): UserStore {
         const result = await db.updateTable('users').set(values).where('id', '=', id).executeTakeFirst()
         if (result.numUpdatedRows === 0n) return undefined
       } catch (error) {
-        throw asDuplicate(error) ?? error
+        throw asDuplicate(error)
       }
       return byId(id)
     },
@@ -109,19 +112,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
   type Joined = Awaited<ReturnType<ReturnType<typeof withUser>['executeTakeFirstOrThrow']>>
   const split = (row: Joined) => {
     const { username, email, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, user_created_at: userCreatedAt, ...session } = row
-    const user = toUser({
-      id: session.user_id,
-      username,
-      username_key: '',
-      email,
-      email_key: null,
-      full_name: fullName,
-      password_hash: passwordHash,
-      disabled,
-      is_admin: isAdmin,
-      created_at: userCreatedAt,
-      updated_at: 0
-    })
+    const user = toUser({ id: session.user_id, username, email, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, created_at: userCreatedAt })
     return { session, user }
   }
 
@@ -203,9 +194,9 @@ function keyStore (db: Kysely<Database>): KeyStore {
     async insert (key) {
       await db.insertInto('signing_keys').values(key).execute()
     },
-    async retireAllExcept (kid, now) {
+    async retire (kid, now) {
       await db.updateTable('signing_keys').set({ retired_at: now })
-        .where('kid', '!=', kid).where('retired_at', 'is', null).execute()
+        .where('kid', '=', kid).where('retired_at', 'is', null).execute()
     },
     async deleteRetiredBefore (before) {
       const result = await db.deleteFrom('signing_keys').where('retired_at', '<', before).executeTakeFirst()
@@ -217,4 +208,11 @@ function keyStore (db: Kysely<Database>): KeyStore {
 /** The default AuthStore: SQL through Kysely, the same queries on SQLite and PostgreSQL. */
 export function createSqlStore (db: Kysely<Database>): AuthStore {
   return { users: userStore(db), sessions: sessionStore(db), keys: keyStore(db) }
+}
+
+/** The SQL store on a migrated in-memory SQLite database: the auth plugin's default (tests, demos). */
+export async function createMemoryStore (): Promise<{ store: AuthStore, close: () => Promise<void> }> {
+  const { db } = createDatabase('sqlite::memory:')
+  await migrateToLatest(db)
+  return { store: createSqlStore(db), close: () => db.destroy() }
 }

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely'
 import type { Database, ItemsTable } from '../db/tables.js'
 import type { ItemCreate, ItemPublic } from '../schemas/item.js'
-import { newId } from './identifiers.js'
+import { newId } from '../identifiers.js'
 
 const toItem = (row: Selectable<ItemsTable>): ItemPublic => ({ ...row, created_at: new Date(row.created_at).toISOString() })
 

@@ -1,0 +1,156 @@
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { insufficientScope, invalidToken, missingToken } from '../../src/http/errors.js'
+import { bearerToken } from '../../src/http/bearer.js'
+import { AuthSettings, defaultHashConcurrency } from '../../src/schemas/auth-options.js'
+import { parseOrThrow } from '../../src/schemas/parse.js'
+import type { AuthUser } from '../../src/schemas/user.js'
+import { createAccountService } from '../../src/services/accounts.js'
+import { createPasswordHasher } from '../../src/services/passwords.js'
+import { createScopeRegistry, type ScopeDefinition } from '../../src/services/scopes.js'
+import { createSessionService } from '../../src/services/sessions.js'
+import { AUTH_STORE_METHODS, type AuthStore } from '../../src/stores/auth-store.js'
+import { createMemoryStore } from '../../src/stores/sql-store.js'
+import { createAccessTokens, type AccessTokenContent } from '../../src/tokens/access-tokens.js'
+import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../../src/tokens/keys.js'
+import sharedSchemas from '../shared-schemas.js'
+import { protectRoutes } from './protect.js'
+
+/** The plugin's options: every setting of `AuthSettings` may be omitted (its default applies), `jwt`'s fields too. */
+export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt'>> & {
+  jwt?: Partial<AuthSettings['jwt']>
+  /** where users, sessions and keys live; default: the SQL store on an in-memory SQLite */
+  store?: AuthStore
+  /** the app's own scopes, beside `me`, `items` and `admin`: granted by /token, listed in /docs */
+  scopes?: Record<string, ScopeDefinition>
+}
+
+const PURGE_INTERVAL_MS = 60 * 60_000
+
+/** @throws Error naming every invalid option, and every method a given `store` lacks */
+function checkOptions ({ store, scopes, ...settings }: AuthPluginOptions) {
+  const fail = (problems: string[]) => new Error(`auth plugin: invalid options: ${problems.join('; ')}`)
+  const parsed = parseOrThrow(AuthSettings, settings, fail)
+  if (store !== undefined) {
+    const missing = Object.entries(AUTH_STORE_METHODS).flatMap(([part, methods]) =>
+      methods.filter(m => typeof (store as unknown as Record<string, Record<string, unknown> | undefined>)[part]?.[m] !== 'function').map(m => `${part}.${m}`))
+    if (missing.length > 0) throw new Error(`auth plugin: \`store\` does not implement AuthStore: missing ${missing.join(', ')}`)
+  }
+  return { settings: parsed, store, scopes }
+}
+
+/** Runs `task` every `ms` milliseconds until the app closes; failures are logged, never thrown. */
+function every (fastify: FastifyInstance, ms: number, what: string, task: () => Promise<unknown>) {
+  const timer = setInterval(() => { task().catch(err => fastify.log.warn({ err }, `${what} failed`)) }, ms)
+  timer.unref()
+  fastify.addHook('onClose', async () => clearInterval(timer))
+}
+
+/**
+ * The auth core, mountable in any Fastify app. It wires the parts (src/services, src/tokens,
+ * src/stores) and decorates:
+ * - `authenticate`: an onRequest hook answering RFC 6750 errors, that sets `request.user`
+ *   and checks the route's `config.scopes`; routes with `config.scopes` get it by themselves;
+ * - `authAccounts`, `authSessions`: the services, the only doors to users and sessions;
+ * - `authKeys` (the signing keys), `authScopes` (the scope registry), `authIssuer`.
+ * Access tokens are verified by @fastify/jwt (https://github.com/fastify/fastify-jwt).
+ */
+const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, options) => {
+  const { settings, scopes: declaredScopes, store: givenStore } = checkOptions(options)
+  if (!fastify.hasPlugin('shared-schemas')) await fastify.register(sharedSchemas)
+
+  let store = givenStore
+  if (store === undefined) {
+    const memory = await createMemoryStore()
+    fastify.addHook('onClose', memory.close)
+    store = memory.store
+  }
+
+  const issuer = settings.jwt.issuer
+  const audience = settings.jwt.audience ?? issuer
+  const reloadIntervalMs = settings.jwksMaxAgeSeconds * 1000
+  const keys: KeyRing = settings.jwt.secret !== undefined
+    ? createHmacKeyRing(settings.jwt.secret)
+    : await createStoredKeyRing(store.keys, { accessTokenTtlMs: settings.accessTokenTtlSeconds * 1000, reloadIntervalMs, jwksMaxAgeMs: reloadIntervalMs })
+  const tokens = createAccessTokens(keys, { issuer, audience, ttlSeconds: settings.accessTokenTtlSeconds })
+
+  // Verification only: tokens are signed by `tokens.sign`. The key is looked up by the header's kid.
+  await fastify.register(fastifyJwt, {
+    secret: { public: async (_request: FastifyRequest, token: unknown) => tokens.keyFor((token as { header?: { kid?: unknown } }).header?.kid) },
+    decode: { complete: true },
+    verify: { ...tokens.verifyOptions, extractToken: request => bearerToken(request.headers.authorization) ?? undefined }
+  })
+  /** Verifies a token that arrives outside the Authorization header (revocation), with the same pins. */
+  const verifyAccessToken = async (token: string) => {
+    const decoded = fastify.jwt.decode<{ header: { kid?: unknown } }>(token, { complete: true })
+    return fastify.jwt.verify(token, { key: await tokens.keyFor(decoded?.header.kid) })
+  }
+
+  const scopes = createScopeRegistry(declaredScopes)
+  const passwords = await createPasswordHasher(settings.passwordHashConcurrency ?? defaultHashConcurrency())
+  const accounts = createAccountService({ store, passwords, scopes, settings })
+  const sessions = createSessionService({
+    store,
+    passwords,
+    scopes,
+    accounts,
+    settings,
+    signAccessToken: (claims: AccessTokenContent) => tokens.sign(claims),
+    verifyAccessToken
+  })
+
+  /** RFC 6750: 401 without a token or with a bad one, 403 for a missing scope of the route. */
+  async function authenticate (request: FastifyRequest): Promise<void> {
+    const token = bearerToken(request.headers.authorization)
+    if (token === undefined) throw missingToken()
+    let claims: unknown
+    try {
+      if (token === null) throw new Error('malformed credentials')
+      claims = await request.jwtVerify()
+    } catch {
+      throw invalidToken()
+    }
+    const user = await sessions.authenticate(claims)
+    if (user === undefined) throw invalidToken()
+    request.user = user
+    const required = request.routeOptions.config.scopes
+    if (required !== undefined && !required.every(s => user.token_scopes.includes(s))) throw insufficientScope(required)
+  }
+
+  fastify.decorate('authenticate', authenticate)
+  fastify.decorate('authAccounts', accounts)
+  fastify.decorate('authSessions', sessions)
+  fastify.decorate('authKeys', keys)
+  fastify.decorate('authScopes', scopes)
+  fastify.decorate('authIssuer', { issuer, audience, jwksMaxAgeSeconds: settings.jwksMaxAgeSeconds })
+  protectRoutes(fastify, authenticate, scopes)
+
+  every(fastify, PURGE_INTERVAL_MS, 'session purge', sessions.purge)
+  every(fastify, reloadIntervalMs, 'key reload', keys.reload)
+  await sessions.purge()
+}
+
+export default fp(authPlugin, { fastify: '5.x', name: 'auth' })
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authenticate: (request: FastifyRequest) => Promise<void>
+    authAccounts: ReturnType<typeof createAccountService>
+    authSessions: ReturnType<typeof createSessionService>
+    authKeys: KeyRing
+    authScopes: ReturnType<typeof createScopeRegistry>
+    authIssuer: { issuer: string, audience: string, jwksMaxAgeSeconds: number }
+  }
+  interface FastifyContextConfig {
+    /** scopes the access token must carry on this route (empty: any valid token); see protect.ts */
+    scopes?: string[]
+  }
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: AccessTokenContent
+    user: AuthUser
+  }
+}

@@ -1,0 +1,20 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import { HttpError } from '../src/schemas/common.js'
+import { SessionPublic } from '../src/schemas/session.js'
+import { OAuthErrorResponse, TokenResponse } from '../src/schemas/token.js'
+import { UserPublic } from '../src/schemas/user.js'
+
+/** The schemas that routes of several modules refer to by `$id` (`Type.Ref(UserPublic)`). */
+export const SHARED_SCHEMAS = [HttpError, OAuthErrorResponse, TokenResponse, UserPublic, SessionPublic]
+
+/**
+ * The one owner of the shared schemas, as @fastify/sensible owns `HttpError`: registered before
+ * any route that refers to them (the auth plugin registers it when the app has not), so a route
+ * module works with or without the swagger plugin.
+ */
+const sharedSchemas: FastifyPluginAsync = async (fastify) => {
+  for (const schema of SHARED_SCHEMAS) fastify.addSchema(schema)
+}
+
+export default fp(sharedSchemas, { fastify: '5.x', name: 'shared-schemas' })

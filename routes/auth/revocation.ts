@@ -1,0 +1,29 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { OAuthError } from '../../src/http/errors.js'
+import { RevokeRequest } from '../../src/schemas/token.js'
+import { clientIdOf } from './client-auth.js'
+import { oauthErrors, perAddressLimit } from './token.js'
+
+/** POST /token/revoke: the revocation endpoint (RFC 7009). */
+const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fastify, options) => {
+  fastify.post('/token/revoke', {
+    config: { rateLimit: perAddressLimit(options.rateLimit) },
+    schema: {
+      tags: ['auth'],
+      summary: 'Revoke a token (RFC 7009)',
+      description: 'Ends the session of a refresh or access token. Answers 200 for unknown tokens too.',
+      consumes: ['application/x-www-form-urlencoded'],
+      body: RevokeRequest,
+      response: { 200: Type.Unsafe<undefined>({ description: 'Revoked, or nothing to revoke (empty body)' }), ...oauthErrors }
+    }
+  }, async (request, reply) => {
+    clientIdOf(request.headers.authorization, request.body)
+    if (!request.body.token) throw new OAuthError('invalid_request', 'token is required')
+    const revoked = await fastify.authSessions.revoke(request.body.token, request.body.token_type_hint)
+    request.log.info({ event: 'revoke', revoked }, 'revocation request')
+    return reply.code(200).send(undefined)
+  })
+}
+
+export default revocation

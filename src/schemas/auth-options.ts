@@ -1,0 +1,30 @@
+import { availableParallelism } from 'node:os'
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * The auth plugin's settings, declared once: their bounds and defaults. The environment
+ * (src/config.ts) produces this shape, and the plugin checks what it is given against it.
+ * Times are in seconds.
+ */
+export const AuthSettings = Type.Object({
+  jwt: Type.Object({
+    secret: Type.Optional(Type.String({ minLength: 32, description: 'HS256 secret (at least 32 bytes); without it, EdDSA keys kept in the store' })),
+    issuer: Type.String({ minLength: 1, default: 'urn:fastify-oauth2-jwt', description: '`iss` of access tokens, checked on every request' }),
+    audience: Type.Optional(Type.String({ minLength: 1, description: '`aud` of access tokens; default: the issuer' }))
+  }, { default: {} }),
+  accessTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900 }),
+  refreshTokenTtlSeconds: Type.Integer({ minimum: 86_400, maximum: 365 * 86_400, default: 14 * 86_400, description: 'absolute session lifetime' }),
+  sessionIdleSeconds: Type.Integer({ minimum: 86_400, maximum: 365 * 86_400, default: 7 * 86_400, description: 'a session unused this long ends' }),
+  defaultClientId: Type.String({ minLength: 1, maxLength: 200, default: 'public', description: '`client_id` claim when the client sends none' }),
+  jwksMaxAgeSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'Cache-Control max-age of the JWK set, and how often instances re-read the keys: a new key signs 2 × this after its rotation' }),
+  passwordMinLength: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),
+  passwordHashConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'argon2 computations at once; default: defaultHashConcurrency()' }))
+})
+export type AuthSettings = Static<typeof AuthSettings>
+
+/**
+ * One argon2 computation per core, leaving at least one thread of libuv's pool free for DNS
+ * and file reads. `threadPoolSize` is UV_THREADPOOL_SIZE (Node's default: 4).
+ */
+export const defaultHashConcurrency = (threadPoolSize = 4): number =>
+  Math.max(1, Math.min(availableParallelism(), threadPoolSize - 1))

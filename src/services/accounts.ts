@@ -1,0 +1,140 @@
+import { NotFoundError, PolicyError } from '../errors.js'
+import type { UserCreate, UserPublic, UserRecord } from '../schemas/user.js'
+import type { AuthStore, UserPatch } from '../stores/auth-store.js'
+import { passwordPolicyViolation, type PasswordHasher } from './passwords.js'
+import type { ScopeRegistry } from './scopes.js'
+
+/** Who acts on an account: the user of the request (or the command line, as an admin). */
+export interface Actor { id: string, token_scopes: readonly string[] }
+
+/**
+ * The rules of accounts, free of Fastify: registration, profile and admin updates, disabling,
+ * deletion, password changes. The only producer of the public user shape. Throws the domain
+ * errors of src/errors.ts: DuplicateUserError, PolicyError, NotFoundError.
+ */
+export function createAccountService (deps: {
+  store: AuthStore
+  passwords: PasswordHasher
+  scopes: ScopeRegistry
+  settings: { passwordMinLength: number }
+}) {
+  const { store, passwords, scopes, settings } = deps
+
+  /** The public shape of a stored user (never the hash): what every route and the CLI answer. */
+  const toPublic = (user: UserRecord): UserPublic => ({
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    full_name: user.full_name,
+    disabled: user.disabled,
+    is_admin: user.is_admin,
+    scopes: scopes.allowedFor(user),
+    created_at: user.created_at
+  })
+
+  /** @throws PolicyError when the password policy refuses it */
+  async function hashNewPassword (password: string, username: string): Promise<string> {
+    const violation = passwordPolicyViolation(password, settings.passwordMinLength, username)
+    if (violation !== undefined) throw new PolicyError(violation)
+    return passwords.hash(password)
+  }
+
+  async function found (id: string): Promise<UserRecord> {
+    const user = await store.users.findById(id)
+    if (user === undefined) throw new NotFoundError('User')
+    return user
+  }
+
+  /** Applies a patch; disabling a user ends their sessions (ASVS 7.4.2). */
+  async function update (id: string, patch: UserPatch): Promise<UserPublic> {
+    const user = await store.users.update(id, patch)
+    if (user === undefined) throw new NotFoundError('User')
+    if (patch.disabled === true) await store.sessions.endAllForUser(id, Date.now())
+    return toPublic(user)
+  }
+
+  async function register (input: UserCreate & { is_admin?: boolean }): Promise<UserPublic> {
+    const passwordHash = await hashNewPassword(input.password, input.username)
+    const user = await store.users.create({
+      username: input.username,
+      email: input.email ?? null,
+      full_name: input.full_name ?? null,
+      password_hash: passwordHash,
+      is_admin: input.is_admin ?? false
+    })
+    return toPublic(user)
+  }
+
+  return {
+    toPublic,
+    register,
+
+    /** The admin account named `login` (FIRST_SUPERUSER), created if missing; true if it was. */
+    async ensureAdmin (login: string, password: string): Promise<boolean> {
+      if (await store.users.findByLogin(login) !== undefined) return false
+      try {
+        await register({ username: login, password, is_admin: true })
+        return true
+      } catch (error) {
+        // Another instance starting at the same moment created it.
+        if (await store.users.findByLogin(login) !== undefined) return false
+        throw error
+      }
+    },
+
+    /** A user by username or e-mail (ignoring case). @throws NotFoundError */
+    async getByLogin (login: string): Promise<UserPublic> {
+      const user = await store.users.findByLogin(login)
+      if (user === undefined) throw new NotFoundError('User')
+      return toPublic(user)
+    },
+
+    /** A user as `viewer` may see them: themself, or anyone with scope admin; else NotFoundError (no existence leak). */
+    async getVisibleTo (viewer: Actor, id: string): Promise<UserPublic> {
+      if (id !== viewer.id && !viewer.token_scopes.includes('admin')) throw new NotFoundError('User')
+      return toPublic(await found(id))
+    },
+
+    /** A page of users, oldest first. */
+    async list (limit: number, offset: number): Promise<{ items: UserPublic[], total: number }> {
+      const { items, total } = await store.users.list(limit, offset)
+      return { items: items.map(toPublic), total }
+    },
+
+    /** The user's own profile fields. @throws DuplicateUserError, NotFoundError */
+    updateProfile: (id: string, patch: Pick<UserPatch, 'email' | 'full_name'>) => update(id, patch),
+
+    /**
+     * An administrator's update; admins cannot disable or demote themselves.
+     * @throws PolicyError, DuplicateUserError, NotFoundError
+     */
+    async updateByAdmin (actor: Actor, id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'disabled' | 'is_admin'>): Promise<UserPublic> {
+      if (id === actor.id && (patch.disabled === true || patch.is_admin === false)) {
+        throw new PolicyError('You cannot disable yourself or remove your own admin rights')
+      }
+      return update(id, patch)
+    },
+
+    /** Disables (ending every session) or enables a user. @throws NotFoundError */
+    setDisabled: (id: string, disabled: boolean) => update(id, { disabled }),
+
+    /** Deletes a user with their sessions and items; not oneself. @throws PolicyError, NotFoundError */
+    async delete (actor: Actor, id: string): Promise<void> {
+      if (id === actor.id) throw new PolicyError('You cannot delete yourself')
+      if (!await store.users.delete(id)) throw new NotFoundError('User')
+    },
+
+    /**
+     * Changes a password after checking the current one (same cost as a login), and ends every
+     * other session of the user (ASVS 7.4.3). @throws PolicyError for a wrong current password or a refused new one
+     */
+    async changePassword (user: { id: string, username: string }, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void> {
+      const stored = await store.users.findById(user.id)
+      if (!await passwords.verify(stored?.password_hash, currentPassword)) throw new PolicyError('Current password is incorrect')
+      const passwordHash = await hashNewPassword(newPassword, user.username)
+      await store.users.update(user.id, { password_hash: passwordHash })
+      await store.sessions.endAllForUser(user.id, Date.now(), keepSessionId)
+    }
+  }
+}
+export type AccountService = ReturnType<typeof createAccountService>

@@ -1,0 +1,189 @@
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { InvalidGrantError, InvalidScopeError, NotFoundError } from '../errors.js'
+import { hashToken, newId, newRefreshToken } from '../identifiers.js'
+import { AccessTokenClaims, type TokenResponse } from '../schemas/token.js'
+import type { SessionPublic } from '../schemas/session.js'
+import type { AuthUser, UserRecord } from '../schemas/user.js'
+import type { AuthStore, SessionRecord } from '../stores/auth-store.js'
+import type { AccessTokenContent } from '../tokens/access-tokens.js'
+import type { AccountService } from './accounts.js'
+import type { PasswordHasher } from './passwords.js'
+import { grantScopes, parseScope, type ScopeRegistry } from './scopes.js'
+
+const claimsCheck = TypeCompiler.Compile(AccessTokenClaims)
+/** last_used_at is written at most this often per session, so the per-request check stays a read. */
+const TOUCH_INTERVAL_MS = 60_000
+
+export interface SessionSettings {
+  accessTokenTtlSeconds: number
+  refreshTokenTtlSeconds: number
+  sessionIdleSeconds: number
+  defaultClientId: string
+}
+
+/**
+ * The rules of sessions and their tokens, free of Fastify: the password and refresh grants
+ * (RFC 6749 §4.3, §6), the per-request check, revocation (RFC 7009), listing and ending sessions.
+ * Throws InvalidGrantError, InvalidScopeError and NotFoundError (src/errors.ts).
+ */
+export function createSessionService (deps: {
+  store: AuthStore
+  passwords: PasswordHasher
+  scopes: ScopeRegistry
+  accounts: AccountService
+  settings: SessionSettings
+  /** signs an access token (src/tokens/access-tokens.ts) */
+  signAccessToken: (claims: AccessTokenContent) => string
+  /** verifies an access token's signature and pinned claims; rejects when invalid */
+  verifyAccessToken: (token: string) => Promise<unknown>
+}) {
+  const { store, passwords, scopes, accounts, settings, signAccessToken, verifyAccessToken } = deps
+
+  /** Not ended, within its absolute lifetime, and used recently enough. */
+  const isActive = (session: SessionRecord, now: number) =>
+    session.ended_at === null &&
+    session.expires_at > now &&
+    session.last_used_at > now - settings.sessionIdleSeconds * 1000
+  const isLive = (session: SessionRecord, user: UserRecord, now: number) => isActive(session, now) && !user.disabled
+
+  function issueTokens (session: SessionRecord, user: UserRecord, granted: string[], refreshToken: string): TokenResponse {
+    const scope = granted.join(' ')
+    return {
+      access_token: signAccessToken({ sub: user.id, jti: newId(), scope, sid: session.id, client_id: session.client_id }),
+      token_type: 'bearer',
+      expires_in: settings.accessTokenTtlSeconds,
+      refresh_token: refreshToken,
+      scope
+    }
+  }
+
+  const end = (sessionId: string) => store.sessions.end(sessionId, Date.now())
+
+  async function listActive (userId: string): Promise<SessionRecord[]> {
+    const now = Date.now()
+    return (await store.sessions.listForUser(userId)).filter(s => isActive(s, now))
+  }
+
+  return {
+    /**
+     * grant_type=password: checks the password and starts a session. An unknown user, a wrong
+     * password and a disabled user fail alike. @throws InvalidGrantError, InvalidScopeError
+     */
+    async passwordGrant (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
+      const user = await store.users.findByLogin(input.username)
+      const passwordOk = await passwords.verify(user?.password_hash, input.password)
+      if (user === undefined || !passwordOk || user.disabled) throw new InvalidGrantError()
+      const granted = grantScopes(parseScope(input.scope), scopes.allowedFor(user))
+      if (granted === undefined) throw new InvalidScopeError('The requested scope is not available to this user')
+
+      const now = Date.now()
+      const session: SessionRecord = {
+        id: newId(),
+        user_id: user.id,
+        scope: granted.join(' '),
+        client_id: input.clientId ?? settings.defaultClientId,
+        user_agent: input.userAgent?.slice(0, 512) ?? null,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + settings.refreshTokenTtlSeconds * 1000,
+        ended_at: null
+      }
+      const refreshToken = newRefreshToken()
+      await store.sessions.create(session, hashToken(refreshToken))
+      return { tokens: issueTokens(session, user, granted, refreshToken), user }
+    },
+
+    /**
+     * grant_type=refresh_token: single use and rotated; a used token coming back ends its
+     * session (RFC 9700 §4.14). @throws InvalidGrantError, InvalidScopeError
+     */
+    async refreshGrant (input: { refreshToken: string, scope?: string, clientId?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
+      const successor = newRefreshToken()
+      const now = Date.now()
+      let granted: string[] = []
+      // Checked inside the rotation: a refused request leaves the refresh token usable.
+      const approve = (session: SessionRecord, user: UserRecord) => {
+        if (!isLive(session, user, now)) throw new InvalidGrantError()
+        // A client that names itself must be the one the session was issued to (RFC 6749 §6).
+        if (input.clientId !== undefined && input.clientId !== session.client_id) throw new InvalidGrantError()
+        const allowed = scopes.allowedFor(user)
+        const available = parseScope(session.scope).filter(s => allowed.includes(s))
+        const scopesGranted = grantScopes(parseScope(input.scope), available)
+        if (scopesGranted === undefined) throw new InvalidScopeError('The requested scope exceeds the scope originally granted')
+        granted = scopesGranted
+      }
+      const result = await store.sessions.rotateRefreshToken(hashToken(input.refreshToken), hashToken(successor), now, approve)
+      if (result.status === 'reused') {
+        await store.sessions.end(result.session.id, now)
+        throw new InvalidGrantError()
+      }
+      if (result.status === 'unknown') throw new InvalidGrantError()
+      return { tokens: issueTokens(result.session, result.user, granted, successor), user: result.user }
+    },
+
+    /**
+     * The per-request check behind `authenticate`, after the signature: the claims' shape, then
+     * the session and its user in one lookup. Undefined for anything that must be refused.
+     */
+    async authenticate (claims: unknown): Promise<AuthUser | undefined> {
+      if (!claimsCheck.Check(claims)) return undefined
+      const found = await store.sessions.findWithUser(claims.sid)
+      const now = Date.now()
+      if (found === undefined || found.session.user_id !== claims.sub || !isLive(found.session, found.user, now)) return undefined
+      if (now - found.session.last_used_at > TOUCH_INTERVAL_MS) await store.sessions.touch(found.session.id, now)
+      const user = accounts.toPublic(found.user)
+      // A scope the user has since lost (an admin demoted) no longer counts.
+      const tokenScopes = parseScope(claims.scope).filter(s => user.scopes.includes(s))
+      // Properties added to the object toPublic made, not `{ ...user, token_scopes, … }`: that
+      // spread made V8 build new hidden classes on every request, old-space garbage (BENCHMARKS.md, memory).
+      return Object.assign(user, { token_scopes: tokenScopes, session_id: claims.sid, client_id: claims.client_id })
+    },
+
+    /**
+     * RFC 7009: ends the session of a refresh or access token. Unknown, invalid or foreign
+     * tokens are ignored (the caller answers 200 all the same); a forged JWT ends nothing.
+     */
+    async revoke (token: string, hint?: string): Promise<boolean> {
+      const asRefresh = async () => {
+        const session = await store.sessions.findByRefreshToken(hashToken(token))
+        return session !== undefined && await end(session.id)
+      }
+      const asAccess = async () => {
+        const claims = await verifyAccessToken(token).catch(() => undefined)
+        return claimsCheck.Check(claims) && await end(claims.sid)
+      }
+      const looksLikeJwt = token.split('.').length === 3
+      const order = hint === 'access_token' || (hint !== 'refresh_token' && looksLikeJwt) ? [asAccess, asRefresh] : [asRefresh, asAccess]
+      for (const attempt of order) if (await attempt()) return true
+      return false
+    },
+
+    /** Ends one session of this user (logout, or one row of their list). @throws NotFoundError */
+    async end (userId: string, sessionId: string): Promise<void> {
+      const sessions = await listActive(userId)
+      if (!sessions.some(s => s.id === sessionId)) throw new NotFoundError('Session')
+      await end(sessionId)
+    },
+
+    /** Ends a session by id (the command line, as an admin); false if it was not active. */
+    endById: (sessionId: string) => end(sessionId),
+
+    /** Ends every session of a user but `exceptSessionId`; the number ended. */
+    endAll: (userId: string, exceptSessionId?: string) => store.sessions.endAllForUser(userId, Date.now(), exceptSessionId),
+
+    /** The user's active sessions, newest first; `current` marks `currentSessionId`'s. */
+    async list (userId: string, currentSessionId?: string): Promise<SessionPublic[]> {
+      return (await listActive(userId)).map(s => ({
+        id: s.id,
+        created_at: new Date(s.created_at).toISOString(),
+        last_used_at: new Date(s.last_used_at).toISOString(),
+        user_agent: s.user_agent,
+        current: s.id === currentSessionId
+      }))
+    },
+
+    /** Deletes sessions that ended or expired before now; the number deleted. */
+    purge: () => store.sessions.purge(Date.now())
+  }
+}
+export type SessionService = ReturnType<typeof createSessionService>

@@ -1,0 +1,64 @@
+import { createSigner } from 'fast-jwt'
+import type { AccessTokenClaims } from '../schemas/token.js'
+import type { KeyRing } from './keys.js'
+
+/** The claims the server chooses per token; `iss`, `aud`, `iat` and `exp` are added when signing. */
+export type AccessTokenContent = Omit<AccessTokenClaims, 'iss' | 'aud' | 'exp' | 'iat'>
+
+/** Every claim of RFC 9068 §2.2 that this server issues; a token without one is refused. */
+const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'scope', 'sid', 'client_id']
+const TYP = 'at+jwt'
+
+/**
+ * How access tokens (RFC 9068 JWTs) are signed and verified, over one key ring:
+ * - `verifyOptions` pin the algorithm, `typ`, `iss` and `aud` as exact strings (RFC 8725; strings,
+ *   never RegExp: SECURITY.md) and require every claim; @fastify/jwt verifies with them, and
+ *   `keyFor` gives it the key of a token's `kid`;
+ * - `sign` uses one fast-jwt signer per signing key, made when the key changes (rotation):
+ *   @fastify/jwt's sign() with a per-call key builds a signer per token, which costs more than signing.
+ */
+export function createAccessTokens (keys: KeyRing, settings: { issuer: string, audience: string, ttlSeconds: number }) {
+  let signer: { kid: string | undefined, sign: (claims: AccessTokenContent) => string } | undefined
+
+  return {
+    algorithm: keys.algorithm,
+    verifyOptions: {
+      algorithms: [keys.algorithm],
+      allowedIss: settings.issuer,
+      allowedAud: settings.audience,
+      checkTyp: TYP,
+      requiredClaims: REQUIRED_CLAIMS
+    },
+
+    /**
+     * The key that verifies a token whose header carries this `kid` (none for HS256).
+     * @throws Error for a kid the ring does not know (the token is then invalid)
+     */
+    async keyFor (kid: unknown): Promise<string> {
+      const key = await keys.verificationKey(kid)
+      if (key === undefined) throw new Error('unknown key id')
+      return key
+    },
+
+    /** Signs the claims with the current signing key, `expires_in` from now: a compact JWS. */
+    sign (claims: AccessTokenContent): string {
+      const { key, kid } = keys.signingKey()
+      if (signer === undefined || signer.kid !== kid) {
+        signer = {
+          kid,
+          sign: createSigner({
+            key,
+            algorithm: keys.algorithm,
+            iss: settings.issuer,
+            aud: settings.audience,
+            expiresIn: settings.ttlSeconds * 1000,
+            header: { alg: keys.algorithm, typ: TYP },
+            ...kid === undefined ? {} : { kid }
+          })
+        }
+      }
+      return signer.sign(claims)
+    }
+  }
+}
+export type AccessTokens = ReturnType<typeof createAccessTokens>
