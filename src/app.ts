@@ -10,7 +10,6 @@ import auth from '../plugins/auth/index.js'
 import rateLimit from '../plugins/rate-limit.js'
 import swagger from '../plugins/swagger.js'
 import authRoutes from '../routes/auth/index.js'
-import usersMe from '../routes/users/me.js'
 import usersAdmin from '../routes/users/admin.js'
 import items from '../routes/items.js'
 import wellKnown from '../routes/well-known.js'
@@ -58,7 +57,6 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(swagger)
 
   await fastify.register(authRoutes, { rateLimit: config.rateLimit.tokenPerMinute, usernameRateLimit: config.rateLimit.loginsPerUsername })
-  await fastify.register(usersMe)
   await fastify.register(usersAdmin)
   await fastify.register(items)
   await fastify.register(wellKnown)

@@ -8,6 +8,8 @@
 export { default, type AuthPluginOptions } from '../plugins/auth/index.js'
 export { AuthSettings } from './schemas/auth-options.js'
 export { default as authRoutes, type AuthRoutesOptions } from '../routes/auth/index.js'
+export { default as adminRoutes } from '../routes/users/admin.js'
+export { default as wellKnownRoutes } from '../routes/well-known.js'
 export { default as app, createApp, fastifyOptions, type AppOptions } from './app.js'
 export { loadConfig, type Config } from './config.js'
 export { createDatabase } from './db/connection.js'
