@@ -63,6 +63,17 @@ const migrations: Record<string, Migration> = {
         .execute()
       await db.schema.createIndex('items_owner_id_idx').on('items').columns(['owner_id', 'created_at']).execute()
     }
+  },
+  '0002_login_throttle': {
+    async up (db: Kysely<any>) {
+      // Failed password logins per account (the normalised login), shared by every instance.
+      await db.schema.createTable('login_failures')
+        .addColumn('login_key', 'text', c => c.primaryKey())
+        .addColumn('failures', 'integer', c => c.notNull())
+        .addColumn('window_start', 'bigint', c => c.notNull())
+        .addColumn('locked_until', 'bigint')
+        .execute()
+    }
   }
 }
 

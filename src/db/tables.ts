@@ -58,10 +58,21 @@ export interface ItemsTable {
   created_at: number
 }
 
+export interface LoginFailuresTable {
+  /** identityKey() of the login as typed (username or e-mail), known account or not */
+  login_key: string
+  failures: number
+  /** start of the counting window (epoch ms) */
+  window_start: number
+  /** password logins of this key are refused until then (epoch ms) */
+  locked_until: number | null
+}
+
 export interface Database {
   users: UsersTable
   sessions: SessionsTable
   refresh_tokens: RefreshTokensTable
   signing_keys: SigningKeysTable
   items: ItemsTable
+  login_failures: LoginFailuresTable
 }
