@@ -2,14 +2,18 @@ import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyPluginAsync } from 'fastify'
 import { isUnavailable } from '../src/db/errors.js'
-import { DomainError, DuplicateUserError, NotFoundError, PolicyError } from '../src/errors.js'
+import { DomainError, DuplicateUserError, LoginLockedError, NotFoundError, OverloadedError } from '../src/errors.js'
 
-/** The HTTP status of a domain error (src/errors.ts); the OAuth endpoints map theirs apart. */
-export function statusOfDomainError (error: DomainError): number {
-  if (error instanceof NotFoundError) return 404
-  if (error instanceof DuplicateUserError) return 409
-  if (error instanceof PolicyError) return 400
-  return 400
+/**
+ * The HTTP answer to a domain error (src/errors.ts): its status, and a Retry-After where the
+ * client should come back. The OAuth endpoints map the grant errors apart (routes/auth/oauth.ts).
+ */
+export function httpOfDomainError (error: DomainError): { statusCode: number, headers?: Record<string, string> } {
+  if (error instanceof NotFoundError) return { statusCode: 404 }
+  if (error instanceof DuplicateUserError) return { statusCode: 409 }
+  if (error instanceof LoginLockedError) return { statusCode: 429, headers: { 'retry-after': String(error.retryAfterSeconds) } }
+  if (error instanceof OverloadedError) return { statusCode: 503, headers: { 'retry-after': String(error.retryAfterSeconds) } }
+  return { statusCode: 400 } // PolicyError and any other refusal of the input
 }
 
 /**
@@ -19,17 +23,19 @@ export function statusOfDomainError (error: DomainError): number {
  */
 const errorsPlugin: FastifyPluginAsync = async (fastify) => {
   fastify.setErrorHandler((error: FastifyError & { headers?: Record<string, string> }, request, reply) => {
-    let statusCode = error instanceof DomainError ? statusOfDomainError(error) : error.statusCode ?? 500
+    const domain = error instanceof DomainError ? httpOfDomainError(error) : undefined
+    let statusCode = domain?.statusCode ?? error.statusCode ?? 500
+    const headers = domain?.headers ?? error.headers
     if (error.validation !== undefined) statusCode = 400
-    if (statusCode >= 500 && isUnavailable(error)) statusCode = 503
+    if (statusCode >= 500 && domain === undefined && isUnavailable(error)) statusCode = 503
 
-    if (statusCode >= 500) {
+    if (statusCode >= 500 && domain === undefined) {
       if (statusCode === 503) request.log.warn({ err: error }, 'dependency unavailable')
       else request.log.error({ err: error }, 'request failed')
       return reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode], message: STATUS_CODES[statusCode] })
     }
     if (statusCode === 401 || statusCode === 403) request.log.info({ code: error.code }, 'request refused')
-    if (error.headers !== undefined) reply.headers(error.headers)
+    if (headers !== undefined) reply.headers(headers)
     return reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message })
   })
 }

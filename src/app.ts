@@ -1,12 +1,14 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Config } from './config.js'
+import { ConfigError, type Config } from './config.js'
+import { PolicyError } from './errors.js'
 import configPlugin from '../plugins/config.js'
 import validation from '../plugins/validation.js'
 import errors from '../plugins/errors.js'
 import sharedSchemas from '../plugins/shared-schemas.js'
 import database from '../plugins/database.js'
 import auth from '../plugins/auth/index.js'
+import redis from '../plugins/redis.js'
 import rateLimit from '../plugins/rate-limit.js'
 import swagger from '../plugins/swagger.js'
 import authRoutes from '../routes/auth/index.js'
@@ -14,6 +16,7 @@ import usersAdmin from '../routes/users/admin.js'
 import items from '../routes/items.js'
 import wellKnown from '../routes/well-known.js'
 import health from '../routes/health.js'
+import { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
 import { createSqlStore } from './stores/sql-store.js'
 
 export interface AppOptions {
@@ -47,16 +50,27 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(errors)
   await fastify.register(sharedSchemas)
   await fastify.register(database)
-  await fastify.register(auth, { ...config.auth, store: createSqlStore(fastify.db) })
+  await fastify.register(redis)
+  const sqlStore = createSqlStore(fastify.db)
+  // Login failures in Redis when it is configured (shared, expiring), else in the database.
+  const loginFailures = fastify.redis === null ? sqlStore.loginFailures : createRedisLoginFailureStore(fastify.redis)
+  await fastify.register(auth, { ...config.auth, store: { ...sqlStore, loginFailures } })
   if (config.auth.jwt.secret === undefined) fastify.log.info('JWT_SECRET unset: EdDSA keys from the database, served at /.well-known/jwks.json')
   if (config.firstSuperuser !== undefined) {
-    const created = await fastify.authAccounts.ensureAdmin(config.firstSuperuser.username, config.firstSuperuser.password)
+    let created: boolean
+    try {
+      created = await fastify.authAccounts.ensureAdmin(config.firstSuperuser.username, config.firstSuperuser.password)
+    } catch (error) {
+      // A name or password /register would refuse stops the start, naming the variable.
+      if (!(error instanceof PolicyError)) throw error
+      throw new ConfigError(`${error.field === 'password' ? 'FIRST_SUPERUSER_PASSWORD' : 'FIRST_SUPERUSER'}: ${error.message}`)
+    }
     if (created) fastify.log.info({ username: config.firstSuperuser.username }, 'first superuser created')
   }
   await fastify.register(rateLimit)
   await fastify.register(swagger)
 
-  await fastify.register(authRoutes, { rateLimit: config.rateLimit.tokenPerMinute, usernameRateLimit: config.rateLimit.loginsPerUsername })
+  await fastify.register(authRoutes, { rateLimit: config.rateLimit.tokenPerMinute })
   await fastify.register(usersAdmin)
   await fastify.register(items)
   await fastify.register(wellKnown)

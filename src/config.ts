@@ -26,12 +26,13 @@ export const EnvSchema = Type.Object({
   JWKS_MAX_AGE_SECONDS: Type.Optional(Whole()),
   PASSWORD_MIN_LENGTH: Type.Optional(Whole()),
   PASSWORD_HASH_CONCURRENCY: Type.Optional(Whole()),
+  PASSWORD_HASH_QUEUE_LIMIT: Type.Optional(Whole()),
   // Read by Node itself at start (libuv's thread pool); here only to size the default above.
   UV_THREADPOOL_SIZE: Whole({ minimum: 1, maximum: 1024, default: 4 }),
   FIRST_SUPERUSER: Type.Optional(Type.String({ minLength: 1 })),
   FIRST_SUPERUSER_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   TOKEN_RATE_LIMIT: Whole({ minimum: 0, default: 60 }),
-  LOGIN_USERNAME_RATE_LIMIT: Whole({ minimum: 0, default: 10 }),
+  LOGIN_USERNAME_RATE_LIMIT: Type.Optional(Whole()),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
@@ -49,7 +50,9 @@ const AUTH_VARIABLES: Record<string, [keyof Env, number]> = {
   defaultClientId: ['DEFAULT_CLIENT_ID', 1],
   jwksMaxAgeSeconds: ['JWKS_MAX_AGE_SECONDS', 1],
   passwordMinLength: ['PASSWORD_MIN_LENGTH', 1],
-  passwordHashConcurrency: ['PASSWORD_HASH_CONCURRENCY', 1]
+  passwordHashConcurrency: ['PASSWORD_HASH_CONCURRENCY', 1],
+  passwordHashQueueLimit: ['PASSWORD_HASH_QUEUE_LIMIT', 1],
+  loginFailureLimit: ['LOGIN_USERNAME_RATE_LIMIT', 1]
 }
 
 export class ConfigError extends Error {
@@ -75,7 +78,9 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
     defaultClientId: env.DEFAULT_CLIENT_ID,
     jwksMaxAgeSeconds: env.JWKS_MAX_AGE_SECONDS,
     passwordMinLength: env.PASSWORD_MIN_LENGTH,
-    passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(env.UV_THREADPOOL_SIZE)
+    passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(env.UV_THREADPOOL_SIZE),
+    passwordHashQueueLimit: env.PASSWORD_HASH_QUEUE_LIMIT,
+    loginFailureLimit: env.LOGIN_USERNAME_RATE_LIMIT
   }
   // Omitted settings take the schema's defaults; JSON drops the undefined ones.
   const settings = parseOrThrow(AuthSettings, JSON.parse(JSON.stringify(options)), problems => invalid(problems.map(problem => {
@@ -125,7 +130,9 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     firstSuperuser: env.FIRST_SUPERUSER !== undefined && env.FIRST_SUPERUSER_PASSWORD !== undefined
       ? { username: env.FIRST_SUPERUSER, password: env.FIRST_SUPERUSER_PASSWORD }
       : undefined,
-    rateLimit: { tokenPerMinute: env.TOKEN_RATE_LIMIT, loginsPerUsername: env.LOGIN_USERNAME_RATE_LIMIT, redisUrl: env.REDIS_URL }
+    /** per client address, on /token, /token/revoke and /register (0: off) */
+    rateLimit: { tokenPerMinute: env.TOKEN_RATE_LIMIT },
+    redisUrl: env.REDIS_URL
   }
 }
 

@@ -26,6 +26,10 @@ export class DuplicateUserError extends DomainError {
 /** A rule refused the input: the password policy, a wrong current password, an admin demoting themself. */
 export class PolicyError extends DomainError {
   override name = 'PolicyError'
+  /** @param field the input the rule refused, where one did (e.g. 'username', 'password') */
+  constructor (message: string, readonly field?: string) {
+    super(message)
+  }
 }
 
 /** A password or refresh grant failed. One message for every cause, so it tells nothing about why. */
@@ -39,4 +43,20 @@ export class InvalidGrantError extends DomainError {
 /** The requested scope exceeds what the user (or the session) may have. */
 export class InvalidScopeError extends DomainError {
   override name = 'InvalidScopeError'
+}
+
+/** Too many failed password logins for this account: refused until `retryAfterSeconds` have passed. */
+export class LoginLockedError extends DomainError {
+  override name = 'LoginLockedError'
+  constructor (readonly retryAfterSeconds: number) {
+    super(`Too many failed logins for this account: retry in ${retryAfterSeconds} seconds`)
+  }
+}
+
+/** More password hashes wait than the queue allows: the server is saturated, retry shortly. */
+export class OverloadedError extends DomainError {
+  override name = 'OverloadedError'
+  constructor (readonly retryAfterSeconds = 1) {
+    super('Too many logins in progress: retry shortly')
+  }
 }

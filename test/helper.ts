@@ -12,13 +12,14 @@ import type { UserPublic } from '../src/schemas/user.js'
 export const PASSWORD = 'correct horse battery staple'
 export const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
-/** Test defaults: an in-memory database (or TEST_DATABASE_URL), quiet logs, no rate limits. */
+/**
+ * Test defaults: an in-memory database (or TEST_DATABASE_URL) and quiet logs. Protections stay
+ * as shipped (rate limits, login locks): a test that needs one off says so in its `env`.
+ */
 export function testConfig (env: Record<string, string> = {}) {
   return loadConfig({
     DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'sqlite::memory:',
     LOG_LEVEL: 'silent',
-    TOKEN_RATE_LIMIT: '0',
-    LOGIN_USERNAME_RATE_LIMIT: '0',
     ...env
   })
 }

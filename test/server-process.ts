@@ -34,8 +34,6 @@ export async function startServerProcess (t: TestContext, env: Record<string, st
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
-    TOKEN_RATE_LIMIT: '0',
-    LOGIN_USERNAME_RATE_LIMIT: '0',
     ...env
   }
   if (env.JWT_SECRET === undefined) delete childEnv.JWT_SECRET // EdDSA keys kept in the database

@@ -1,5 +1,8 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
+// Kept in the emitted .d.ts (tsc drops the default import there): a consumer's compiler loads
+// @fastify/jwt's declarations, which type `request.user` from the FastifyJWT merge below.
+import '@fastify/jwt'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { insufficientScope, invalidToken, missingToken } from '../../src/http/errors.js'
 import { bearerToken } from '../../src/http/bearer.js'
@@ -7,6 +10,7 @@ import { AuthSettings, defaultHashConcurrency } from '../../src/schemas/auth-opt
 import { parseOrThrow } from '../../src/schemas/parse.js'
 import type { AuthUser } from '../../src/schemas/user.js'
 import { createAccountService } from '../../src/services/accounts.js'
+import { createLoginThrottle } from '../../src/services/login-throttle.js'
 import { createPasswordHasher } from '../../src/services/passwords.js'
 import { createScopeRegistry, type ScopeDefinition } from '../../src/services/scopes.js'
 import { createSessionService } from '../../src/services/sessions.js'
@@ -88,13 +92,17 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   }
 
   const scopes = createScopeRegistry(declaredScopes)
-  const passwords = await createPasswordHasher(settings.passwordHashConcurrency ?? defaultHashConcurrency())
-  const accounts = createAccountService({ store, passwords, scopes, settings })
+  const passwords = await createPasswordHasher({ concurrency: settings.passwordHashConcurrency ?? defaultHashConcurrency(), queueLimit: settings.passwordHashQueueLimit })
+  // Requests waiting for argon2 are in flight, so Fastify waits for them; this waits for the rest.
+  fastify.addHook('onClose', passwords.drain)
+  const throttle = createLoginThrottle({ store: store.loginFailures, limit: settings.loginFailureLimit, windowSeconds: settings.loginFailureWindowSeconds, log: fastify.log })
+  const accounts = createAccountService({ store, passwords, scopes, throttle, settings })
   const sessions = createSessionService({
     store,
     passwords,
     scopes,
     accounts,
+    throttle,
     settings,
     signAccessToken: (claims: AccessTokenContent) => tokens.sign(claims),
     verifyAccessToken
@@ -135,7 +143,9 @@ export default fp(authPlugin, { fastify: '5.x', name: 'auth' })
 
 declare module 'fastify' {
   interface FastifyInstance {
-    authenticate: (request: FastifyRequest) => Promise<void>
+    // `import('fastify')`: tsc elides a named import used only in an augmentation of its own
+    // module, and the emitted .d.ts would then not find FastifyRequest (TS2304 for consumers).
+    authenticate: (request: import('fastify').FastifyRequest) => Promise<void>
     authAccounts: ReturnType<typeof createAccountService>
     authSessions: ReturnType<typeof createSessionService>
     authKeys: KeyRing

@@ -7,8 +7,6 @@ import me from '../users/me.js'
 export interface AuthRoutesOptions {
   /** requests per minute per client address on /token, /token/revoke and /register (0: off; needs @fastify/rate-limit) */
   rateLimit?: number
-  /** password attempts per username per 15 minutes (0: off; needs @fastify/rate-limit) */
-  usernameRateLimit?: number
 }
 
 /**
@@ -19,7 +17,7 @@ export interface AuthRoutesOptions {
  */
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
   const rateLimit = options.rateLimit ?? 0
-  await fastify.register(oauth, { rateLimit, usernameRateLimit: options.usernameRateLimit ?? 0 })
+  await fastify.register(oauth, { rateLimit })
   await fastify.register(register, { rateLimit })
   await fastify.register(logout)
   await fastify.register(me)

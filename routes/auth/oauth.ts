@@ -49,7 +49,7 @@ const oauth: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
   })
 
   await fastify.register(token, options)
-  await fastify.register(revocation, { rateLimit: options.rateLimit })
+  await fastify.register(revocation, options)
 }
 
 export default oauth

@@ -15,14 +15,14 @@ const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fast
       description: 'Ends the session of a refresh or access token. Answers 200 for unknown tokens too.',
       consumes: ['application/x-www-form-urlencoded'],
       body: RevokeRequest,
-      response: { 200: Type.Unsafe<undefined>({ description: 'Revoked, or nothing to revoke (empty body)' }), ...oauthErrors }
+      response: { 200: Type.Object({}, { additionalProperties: false, description: 'Revoked, or nothing to revoke: `{}` (RFC 7009 clients ignore the body; JSON-only client libraries need one)' }), ...oauthErrors }
     }
-  }, async (request, reply) => {
+  }, async (request) => {
     clientIdOf(request.headers.authorization, request.body)
     if (!request.body.token) throw new OAuthError('invalid_request', 'token is required')
     const revoked = await fastify.authSessions.revoke(request.body.token, request.body.token_type_hint)
     request.log.info({ event: 'revoke', revoked }, 'revocation request')
-    return reply.code(200).send(undefined)
+    return {}
   })
 }
 

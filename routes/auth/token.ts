@@ -1,23 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { OAuthError } from '../../src/http/errors.js'
-import { identityKey } from '../../src/identifiers.js'
 import { HttpError } from '../../src/schemas/common.js'
 import { OAuthErrorResponse, TokenRequest, TokenResponse } from '../../src/schemas/token.js'
 import { clientIdOf } from './client-auth.js'
 
 export interface TokenEndpointOptions {
-  /** requests per minute per client address (0: off) */
+  /** requests per minute per client address (0: off); failed logins per account are the auth plugin's */
   rateLimit: number
-  /** password attempts per username per 15 minutes (0: off) */
-  usernameRateLimit: number
 }
 
 /** The error responses of both OAuth endpoints (RFC 6749 §5.2), for their schemas. */
 export const oauthErrors = {
   400: Type.Ref(OAuthErrorResponse, { description: 'RFC 6749 §5.2 error' }),
   401: Type.Ref(OAuthErrorResponse, { description: 'invalid_client' }),
-  429: Type.Ref(HttpError, { description: 'Too many requests (see Retry-After)' })
+  429: Type.Ref(HttpError, { description: 'Too many requests from this address, or too many failed logins for this account (see Retry-After)' }),
+  503: Type.Ref(HttpError, { description: 'Too many logins in progress (see Retry-After)' })
 }
 
 /** Per-address rate limit of an OAuth endpoint, as @fastify/rate-limit's route config. */
@@ -25,20 +23,8 @@ export const perAddressLimit = (max: number) => max > 0 ? { max, timeWindow: '1 
 
 /** POST /token: the token endpoint (RFC 6749 §3.2), password (§4.3) and refresh_token (§6) grants. */
 const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, options) => {
-  // A second limit per username, whoever asks: slows credential guessing spread over many addresses.
-  const perUsername = options.usernameRateLimit > 0 && fastify.hasDecorator('rateLimit')
-    ? fastify.rateLimit({
-      max: options.usernameRateLimit,
-      timeWindow: '15 minutes',
-      keyGenerator: request => `login:${identityKey((request.body as { username?: string }).username ?? '')}`
-    })
-    : undefined
-
   fastify.post('/token', {
     config: { rateLimit: perAddressLimit(options.rateLimit) },
-    preHandler: async (request, reply) => {
-      if (perUsername !== undefined && (request.body.grant_type ?? 'password') === 'password') await perUsername.call(fastify, request, reply)
-    },
     schema: {
       tags: ['auth'],
       summary: 'Get tokens: password login or refresh',

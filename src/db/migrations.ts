@@ -71,8 +71,47 @@ const migrations: Record<string, Migration> = {
         .addColumn('login_key', 'text', c => c.primaryKey())
         .addColumn('failures', 'integer', c => c.notNull())
         .addColumn('window_start', 'bigint', c => c.notNull())
-        .addColumn('locked_until', 'bigint')
         .execute()
+    }
+  },
+  '0003_mail': {
+    async up (db: Kysely<any>) {
+      // Set by /verify (or an admin); cleared when the address changes (issue 13).
+      await db.schema.alterTable('users').addColumn('email_verified', 'integer', c => c.notNull().defaultTo(0)).execute()
+
+      // One-time tokens sent by e-mail: password reset and address verification. Only their
+      // SHA-256 is stored; `email` is the address the token was sent to (and, for 'verify', verifies).
+      await db.schema.createTable('email_tokens')
+        .addColumn('token_hash', 'text', c => c.primaryKey())
+        .addColumn('user_id', 'text', c => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('purpose', 'text', c => c.notNull())
+        .addColumn('email', 'text', c => c.notNull())
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute()
+      await db.schema.createIndex('email_tokens_user_purpose_idx').on('email_tokens').columns(['user_id', 'purpose']).execute()
+
+      // The outbox: a message is written in the transaction that creates its token and sent
+      // afterwards by a worker, which claims it (claimed_until, claimed_by), retries it with
+      // backoff (attempts, next_attempt_at, last_error) and ends it (sent_at or failed_at).
+      await db.schema.createTable('mail_outbox')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('recipient', 'text', c => c.notNull())
+        .addColumn('subject', 'text', c => c.notNull())
+        .addColumn('text', 'text', c => c.notNull())
+        .addColumn('html', 'text')
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('attempts', 'integer', c => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'bigint', c => c.notNull())
+        .addColumn('claimed_until', 'bigint')
+        .addColumn('claimed_by', 'text')
+        .addColumn('sent_at', 'bigint')
+        .addColumn('failed_at', 'bigint')
+        .addColumn('last_error', 'text')
+        .execute()
+      await db.schema.createIndex('mail_outbox_next_attempt_idx').on('mail_outbox').column('next_attempt_at').execute()
     }
   }
 }

@@ -16,6 +16,8 @@ export interface UsersTable {
   password_hash: string
   disabled: Flag
   is_admin: Flag
+  /** the address was proven by a link sent to it (/verify), or set so by an admin */
+  email_verified: Flag
   created_at: number
   updated_at: number
 }
@@ -62,10 +64,41 @@ export interface LoginFailuresTable {
   /** identityKey() of the login as typed (username or e-mail), known account or not */
   login_key: string
   failures: number
-  /** start of the counting window (epoch ms) */
+  /** start of the counting window (epoch ms): failures before window_start + window count */
   window_start: number
-  /** password logins of this key are refused until then (epoch ms) */
-  locked_until: number | null
+}
+
+export interface EmailTokensTable {
+  /** SHA-256 of the token: the token itself is only in the e-mail */
+  token_hash: string
+  user_id: string
+  purpose: 'reset' | 'verify'
+  /** the address the token was sent to: it must still be the account's when the token is used */
+  email: string
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+
+export interface MailOutboxTable {
+  id: string
+  recipient: string
+  subject: string
+  /** the body, erased once the message is sent or given up (it carries a token) */
+  text: string
+  html: string | null
+  created_at: number
+  /** not sent after this (the link in it has expired) */
+  expires_at: number | null
+  attempts: number
+  next_attempt_at: number
+  /** a worker's claim: others leave the message alone until then */
+  claimed_until: number | null
+  claimed_by: string | null
+  sent_at: number | null
+  /** given up: refused by the mail server, expired, or out of attempts */
+  failed_at: number | null
+  last_error: string | null
 }
 
 export interface Database {
@@ -75,4 +108,6 @@ export interface Database {
   signing_keys: SigningKeysTable
   items: ItemsTable
   login_failures: LoginFailuresTable
+  email_tokens: EmailTokensTable
+  mail_outbox: MailOutboxTable
 }

@@ -18,7 +18,10 @@ export const AuthSettings = Type.Object({
   defaultClientId: Type.String({ minLength: 1, maxLength: 200, default: 'public', description: '`client_id` claim when the client sends none' }),
   jwksMaxAgeSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'Cache-Control max-age of the JWK set, and how often instances re-read the keys: a new key signs 2 × this after its rotation' }),
   passwordMinLength: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),
-  passwordHashConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'argon2 computations at once; default: defaultHashConcurrency()' }))
+  passwordHashConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'argon2 computations at once; default: defaultHashConcurrency()' })),
+  passwordHashQueueLimit: Type.Integer({ minimum: 0, maximum: 100_000, default: 64, description: 'argon2 computations that may wait; past it, logins and registrations answer 503 with Retry-After at once' }),
+  loginFailureLimit: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'failed password logins per account in a window before its logins answer 429 (0: off)' }),
+  loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' })
 })
 export type AuthSettings = Static<typeof AuthSettings>
 

@@ -11,7 +11,8 @@ export const TokenRequest = Type.Object({
   grant_type: Param(64, '`password` (the default, as in FastAPI) or `refresh_token`'),
   username: Param(254, 'username or e-mail (password grant)'),
   password: Param(1024, 'password (password grant)'),
-  refresh_token: Param(512, 'refresh token (refresh_token grant)'),
+  // No length bound of its own: any value that is not a live refresh token is invalid_grant (the body limit bounds it).
+  refresh_token: Type.Optional(Type.String({ description: 'refresh token (refresh_token grant)' })),
   scope: Param(256, 'space-separated scopes; default: all the user may have'),
   client_id: Param(200, 'optional: public clients need none'),
   client_secret: Param(200, 'optional')
@@ -40,7 +41,7 @@ export const OAuthErrorResponse = Type.Object({
 export type OAuthErrorResponse = Static<typeof OAuthErrorResponse>
 
 export const RevokeRequest = Type.Object({
-  token: Param(2048, 'the access or refresh token to revoke'),
+  token: Type.Optional(Type.String({ description: 'the access or refresh token to revoke' })),
   token_type_hint: Param(64, '`access_token` or `refresh_token`'),
   client_id: Param(200, 'optional'),
   client_secret: Param(200, 'optional')

@@ -20,6 +20,7 @@ export const UserPublic = Type.Object({
   id: Id,
   username: Type.String(),
   email: Nullable(Type.String()),
+  email_verified: Type.Boolean({ description: 'The e-mail address was proven by a link sent to it (POST /verify); false again when it changes' }),
   full_name: Nullable(Type.String()),
   disabled: Type.Boolean(),
   is_admin: Type.Boolean(),
@@ -38,7 +39,8 @@ export const UserUpdateAdmin = Type.Object({
   email: Type.Optional(Nullable(Email)),
   full_name: Type.Optional(Nullable(FullName)),
   disabled: Type.Optional(Type.Boolean()),
-  is_admin: Type.Optional(Type.Boolean())
+  is_admin: Type.Optional(Type.Boolean()),
+  email_verified: Type.Optional(Type.Boolean({ description: 'Mark the address verified (or not) without a verification e-mail' }))
 }, { additionalProperties: false, minProperties: 1 })
 export type UserUpdateAdmin = Static<typeof UserUpdateAdmin>
 

@@ -2,6 +2,8 @@ import { NotFoundError, PolicyError } from '../errors.js'
 import type { UserCreate, UserPublic, UserRecord } from '../schemas/user.js'
 import type { AuthStore, UserPatch } from '../stores/auth-store.js'
 import { passwordPolicyViolation, type PasswordHasher } from './passwords.js'
+import { isEmailLogin, loginNameProblem } from './login-names.js'
+import { throttleKey, type LoginThrottle } from './login-throttle.js'
 import type { ScopeRegistry } from './scopes.js'
 
 /** Who acts on an account: the user of the request (or the command line, as an admin). */
@@ -16,9 +18,10 @@ export function createAccountService (deps: {
   store: AuthStore
   passwords: PasswordHasher
   scopes: ScopeRegistry
+  throttle: LoginThrottle
   settings: { passwordMinLength: number }
 }) {
-  const { store, passwords, scopes, settings } = deps
+  const { store, passwords, scopes, throttle, settings } = deps
 
   /** The public shape of a stored user (never the hash): what every route and the CLI answer. */
   const toPublic = (user: UserRecord): UserPublic => ({
@@ -35,7 +38,7 @@ export function createAccountService (deps: {
   /** @throws PolicyError when the password policy refuses it */
   async function hashNewPassword (password: string, username: string): Promise<string> {
     const violation = passwordPolicyViolation(password, settings.passwordMinLength, username)
-    if (violation !== undefined) throw new PolicyError(violation)
+    if (violation !== undefined) throw new PolicyError(violation, 'password')
     return passwords.hash(password)
   }
 
@@ -69,11 +72,17 @@ export function createAccountService (deps: {
     toPublic,
     register,
 
-    /** The admin account named `login` (FIRST_SUPERUSER), created if missing; true if it was. */
+    /**
+     * The admin account named `login` (FIRST_SUPERUSER: a username, or an e-mail address that
+     * becomes both username and e-mail), created if missing; true if it was.
+     * @throws PolicyError (field 'username' or 'password') for a name or password /register would refuse
+     */
     async ensureAdmin (login: string, password: string): Promise<boolean> {
+      const problem = loginNameProblem(login)
+      if (problem !== undefined) throw new PolicyError(problem, 'username')
       if (await store.users.findByLogin(login) !== undefined) return false
       try {
-        await register({ username: login, password, is_admin: true })
+        await register({ username: login, email: isEmailLogin(login) ? login : undefined, password, is_admin: true })
         return true
       } catch (error) {
         // Another instance starting at the same moment created it.
@@ -117,6 +126,12 @@ export function createAccountService (deps: {
 
     /** Disables (ending every session) or enables a user. @throws NotFoundError */
     setDisabled: (id: string, disabled: boolean) => update(id, { disabled }),
+
+    /** Ends the account's brute-force lock early (an admin); true if failures were counted. @throws NotFoundError */
+    async unlock (id: string): Promise<boolean> {
+      await found(id)
+      return throttle.unlock(throttleKey({ id }, ''))
+    },
 
     /** Deletes a user with their sessions and items; not oneself. @throws PolicyError, NotFoundError */
     async delete (actor: Actor, id: string): Promise<void> {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hash, verify, type Options } from '@node-rs/argon2'
 import { dictionary } from '@zxcvbn-ts/language-common'
 import pLimit from 'p-limit'
+import { OverloadedError } from '../errors.js'
 
 /**
  * argon2id with OWASP's parameters (m=19 MiB, t=2, p=1), passed explicitly because the
@@ -27,17 +28,32 @@ export function hashPassword (password: string): Promise<string> {
  * `verify(undefined, …)` checks the password against a dummy hash made at start, so an
  * unknown user costs as much as a known one and response time does not tell them apart.
  */
-export async function createPasswordHasher (concurrency: number) {
-  const limit = pLimit(concurrency)
+export async function createPasswordHasher (options: { concurrency: number, queueLimit: number }) {
+  const limit = pLimit(options.concurrency)
+  const inFlight = new Set<Promise<unknown>>()
   const dummyHash = await hashPassword(randomBytes(16).toString('base64url'))
+
+  /** Runs one argon2 computation through the queue. @throws OverloadedError when `queueLimit` already wait */
+  function queued<T> (work: () => Promise<T>): Promise<T> {
+    if (limit.activeCount >= options.concurrency && limit.pendingCount >= options.queueLimit) throw new OverloadedError()
+    const task = limit(work)
+    inFlight.add(task)
+    task.finally(() => inFlight.delete(task)).catch(() => {})
+    return task
+  }
+
   return {
     /** argon2 computations running and waiting */
     load: () => ({ active: limit.activeCount, pending: limit.pendingCount }),
-    hash: (password: string) => limit(() => hashPassword(password)),
+    /** Resolves when every queued computation has finished (shutdown). */
+    drain: async () => { await Promise.allSettled([...inFlight]) },
+    /** @throws OverloadedError */
+    hash: async (password: string) => queued(() => hashPassword(password)),
+    /** True if the password matches the stored hash; false for a malformed hash. @throws OverloadedError */
     async verify (passwordHash: string | undefined, password: string): Promise<boolean> {
+      const task = queued(() => verify(passwordHash ?? dummyHash, normalize(password)))
       try {
-        const ok = await limit(() => verify(passwordHash ?? dummyHash, normalize(password)))
-        return ok && passwordHash !== undefined
+        return await task && passwordHash !== undefined
       } catch {
         return false // a malformed stored hash is a failed login, never a 500
       }

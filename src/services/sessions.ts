@@ -1,12 +1,13 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { InvalidGrantError, InvalidScopeError, NotFoundError } from '../errors.js'
-import { hashToken, newId, newRefreshToken } from '../identifiers.js'
+import { hashToken, identityKey, newId, newRefreshToken } from '../identifiers.js'
 import { AccessTokenClaims, type TokenResponse } from '../schemas/token.js'
 import type { SessionPublic } from '../schemas/session.js'
 import type { AuthUser, UserRecord } from '../schemas/user.js'
 import type { AuthStore, SessionRecord } from '../stores/auth-store.js'
 import type { AccessTokenContent } from '../tokens/access-tokens.js'
 import type { AccountService } from './accounts.js'
+import { throttleKey, type LoginThrottle } from './login-throttle.js'
 import type { PasswordHasher } from './passwords.js'
 import { grantScopes, parseScope, type ScopeRegistry } from './scopes.js'
 
@@ -31,13 +32,14 @@ export function createSessionService (deps: {
   passwords: PasswordHasher
   scopes: ScopeRegistry
   accounts: AccountService
+  throttle: LoginThrottle
   settings: SessionSettings
   /** signs an access token (src/tokens/access-tokens.ts) */
   signAccessToken: (claims: AccessTokenContent) => string
   /** verifies an access token's signature and pinned claims; rejects when invalid */
   verifyAccessToken: (token: string) => Promise<unknown>
 }) {
-  const { store, passwords, scopes, accounts, settings, signAccessToken, verifyAccessToken } = deps
+  const { store, passwords, scopes, accounts, throttle, settings, signAccessToken, verifyAccessToken } = deps
 
   /** Not ended, within its absolute lifetime, and used recently enough. */
   const isActive = (session: SessionRecord, now: number) =>
@@ -67,12 +69,20 @@ export function createSessionService (deps: {
   return {
     /**
      * grant_type=password: checks the password and starts a session. An unknown user, a wrong
-     * password and a disabled user fail alike. @throws InvalidGrantError, InvalidScopeError
+     * password and a disabled user fail alike; failures count toward the account's lock.
+     * @throws InvalidGrantError, InvalidScopeError, LoginLockedError, OverloadedError
      */
     async passwordGrant (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
       const user = await store.users.findByLogin(input.username)
+      const key = throttleKey(user, identityKey(input.username))
+      await throttle.check(key)
       const passwordOk = await passwords.verify(user?.password_hash, input.password)
-      if (user === undefined || !passwordOk || user.disabled) throw new InvalidGrantError()
+      if (user === undefined || !passwordOk) {
+        await throttle.failed(key)
+        throw new InvalidGrantError()
+      }
+      await throttle.succeeded(key)
+      if (user.disabled) throw new InvalidGrantError()
       const granted = grantScopes(parseScope(input.scope), scopes.allowedFor(user))
       if (granted === undefined) throw new InvalidScopeError('The requested scope is not available to this user')
 
@@ -182,8 +192,11 @@ export function createSessionService (deps: {
       }))
     },
 
-    /** Deletes sessions that ended or expired before now; the number deleted. */
-    purge: () => store.sessions.purge(Date.now())
+    /** Deletes sessions that ended or expired before now, and ended login-failure windows. */
+    async purge () {
+      await throttle.purge()
+      return store.sessions.purge(Date.now())
+    }
   }
 }
 export type SessionService = ReturnType<typeof createSessionService>

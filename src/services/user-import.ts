@@ -5,6 +5,7 @@ import { Nullable } from '../schemas/common.js'
 import { UserCreate } from '../schemas/user.js'
 import { formatOf, hashProblem } from './hash-formats.js'
 import { identityKey } from '../identifiers.js'
+import { isEmailLogin, loginNameProblem } from './login-names.js'
 
 /*
  * Parsing and validation of a user import file (CONTRACT.md, "Importing users"), without a
@@ -27,8 +28,8 @@ import { identityKey } from '../identifiers.js'
  */
 
 // The project's own rules, taken from the registration schema so both stay the same.
-const { username: Username, email: Email, full_name: FullName } =
-  Type.Required(Type.Pick(UserCreate, ['username', 'email', 'full_name'])).properties
+const { email: Email, full_name: FullName } =
+  Type.Required(Type.Pick(UserCreate, ['email', 'full_name'])).properties
 
 /** Any non-empty text: which hash formats are accepted is checked by hash-formats.ts. */
 const HashedPassword = Type.String({ minLength: 1, maxLength: 1024 })
@@ -100,10 +101,6 @@ const checks = {
   fake_users_db: ajv.compile<FakeUsersDbEntry>(FakeUsersDbEntrySchema),
   fullstack: ajv.compile<FullstackUserRow>(FullstackUserRowSchema)
 }
-const usernameCheck = ajv.compile(Username)
-const emailCheck = ajv.compile(Email)
-const isUsername = (value: string): boolean => usernameCheck(value)
-const isEmail = (value: string): boolean => emailCheck(value)
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -145,16 +142,12 @@ function describeErrors (errors: ErrorObject[]): Map<string, string> {
   return byField
 }
 
-/** Why `username` cannot be used (the project's Username rules, or the e-mail-as-username form), or undefined. */
+/** Why `username` cannot be used (login-names.ts), or undefined; an e-mail username's `email` must match it. */
 function usernameProblem (username: string, email: string | null): string | undefined {
-  const quoted = JSON.stringify(username)
-  if (isUsername(username)) return undefined
-  if (!username.includes('@')) {
-    return `username ${quoted} must be 3 to 64 letters, digits, "_", "." or "-", starting with a letter or digit (or be an e-mail address)`
-  }
-  if (!isEmail(username)) return `username ${quoted} contains "@" but is not a valid e-mail address`
-  if (email !== null && identityKey(email) !== identityKey(username)) {
-    return `username ${quoted} is an e-mail address, so email must be left out or be the same address`
+  const problem = loginNameProblem(username)
+  if (problem !== undefined) return `username ${problem}`
+  if (isEmailLogin(username) && email !== null && identityKey(email) !== identityKey(username)) {
+    return `username ${JSON.stringify(username)} is an e-mail address, so email must be left out or be the same address`
   }
   return undefined
 }

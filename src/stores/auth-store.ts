@@ -15,8 +15,9 @@ export interface NewUser {
   full_name?: string | null
   password_hash: string
   is_admin?: boolean
+  email_verified?: boolean
 }
-export type UserPatch = Partial<Pick<UserRecord, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'password_hash'>>
+export type UserPatch = Partial<Pick<UserRecord, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'password_hash' | 'email_verified'>>
 
 /** Thrown by `users.create` and `users.update` when the username or e-mail is taken (ignoring case). */
 export { DuplicateUserError } from '../errors.js'
@@ -26,6 +27,7 @@ export interface UserStore {
   /** by username or e-mail, ignoring case */
   findByLogin (login: string): Promise<UserRecord | undefined>
   findById (id: string): Promise<UserRecord | undefined>
+  /** A new e-mail (other than the stored one, ignoring case) clears email_verified, unless the patch sets it. */
   update (id: string, patch: UserPatch): Promise<UserRecord | undefined>
   delete (id: string): Promise<boolean>
   list (limit: number, offset: number): Promise<{ items: UserRecord[], total: number }>
@@ -64,15 +66,29 @@ export interface KeyStore {
   deleteRetiredBefore (before: number): Promise<number>
 }
 
+/** Failed password logins per login key, in fixed windows; every instance must see the same counts. */
+export interface LoginFailureStore {
+  /** The failures counted in the window that contains `now`, and when that window ends (epoch ms). */
+  get (key: string, now: number, windowMs: number): Promise<{ failures: number, windowEnds: number }>
+  /** Counts one failure atomically (a window starts at the first failure); the new count and window end. */
+  add (key: string, now: number, windowMs: number): Promise<{ failures: number, windowEnds: number }>
+  /** Forgets the key's failures (a successful login, an admin unlock); true if there were any. */
+  clear (key: string): Promise<boolean>
+  /** Deletes windows that ended before `before`. */
+  purge (before: number): Promise<number>
+}
+
 export interface AuthStore {
   users: UserStore
   sessions: SessionStore
   keys: KeyStore
+  loginFailures: LoginFailureStore
 }
 
 /** The methods an AuthStore must have: the auth plugin checks a given store against them at register. */
 export const AUTH_STORE_METHODS: { [K in keyof AuthStore]: ReadonlyArray<keyof AuthStore[K]> } = {
   users: ['create', 'findByLogin', 'findById', 'update', 'delete', 'list'],
   sessions: ['create', 'findWithUser', 'findByRefreshToken', 'touch', 'rotateRefreshToken', 'end', 'endAllForUser', 'listForUser', 'purge'],
-  keys: ['list', 'insert', 'retire', 'deleteRetiredBefore']
+  keys: ['list', 'insert', 'retire', 'deleteRetiredBefore'],
+  loginFailures: ['get', 'add', 'clear', 'purge']
 }

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Updateable } from 'kysely'
+import { sql, type Kysely, type Selectable, type Updateable } from 'kysely'
 import { compileOnce } from '../db/compile-once.js'
 import { createDatabase } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrations.js'
@@ -7,19 +7,20 @@ import type { Database, UsersTable } from '../db/tables.js'
 import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
 import { identityKey, newId } from '../identifiers.js'
-import type { AuthStore, KeyStore, SessionStore, UserStore } from './auth-store.js'
+import type { AuthStore, KeyStore, LoginFailureStore, SessionStore, UserStore } from './auth-store.js'
 
 /** The columns a UserRecord is made of. */
 const USER_COLUMNS = [
-  'users.id', 'users.username', 'users.email', 'users.full_name',
+  'users.id', 'users.username', 'users.email', 'users.email_verified', 'users.full_name',
   'users.password_hash', 'users.disabled', 'users.is_admin', 'users.created_at'
 ] as const
-type UserRow = Pick<Selectable<UsersTable>, 'id' | 'username' | 'email' | 'full_name' | 'password_hash' | 'disabled' | 'is_admin' | 'created_at'>
+type UserRow = Pick<Selectable<UsersTable>, 'id' | 'username' | 'email' | 'email_verified' | 'full_name' | 'password_hash' | 'disabled' | 'is_admin' | 'created_at'>
 
 const toUser = (row: UserRow): UserRecord => ({
   id: row.id,
   username: row.username,
   email: row.email,
+  email_verified: row.email_verified === 1,
   full_name: row.full_name,
   disabled: row.disabled === 1,
   is_admin: row.is_admin === 1,
@@ -51,6 +52,7 @@ function userStore (db: Kysely<Database>): UserStore {
         password_hash: user.password_hash,
         disabled: 0,
         is_admin: user.is_admin === true ? 1 : 0,
+        email_verified: user.email_verified === true ? 1 : 0,
         created_at: now,
         updated_at: now
       }
@@ -64,8 +66,11 @@ function userStore (db: Kysely<Database>): UserStore {
     async findByLogin (login) {
       if (login.includes('\u0000')) return undefined // no account has one, and PostgreSQL refuses it in a query
       const key = identityKey(login)
-      const column = key.includes('@') ? 'email_key' : 'username_key'
-      const row = await db.selectFrom('users').select(USER_COLUMNS).where(column, '=', key).executeTakeFirst()
+      // A login with '@' is an e-mail; accounts named by an e-mail address (FIRST_SUPERUSER,
+      // imports) have it as their username too, and older ones only there.
+      const row = await db.selectFrom('users').select(USER_COLUMNS)
+        .where(key.includes('@') ? eb => eb.or([eb('email_key', '=', key), eb('username_key', '=', key)]) : eb => eb('username_key', '=', key))
+        .orderBy(sql`case when email_key = ${key} then 0 else 1 end`).limit(1).executeTakeFirst()
       return row && toUser(row)
     },
     findById: byId,
@@ -79,8 +84,14 @@ function userStore (db: Kysely<Database>): UserStore {
       if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0
       if (patch.is_admin !== undefined) values.is_admin = patch.is_admin ? 1 : 0
       if (patch.password_hash !== undefined) values.password_hash = patch.password_hash
+      if (patch.email_verified !== undefined) values.email_verified = patch.email_verified ? 1 : 0
+      let query = db.updateTable('users').set(values).where('id', '=', id)
+      if (patch.email !== undefined && patch.email_verified === undefined) {
+        // A new address is unverified; the stored one (ignoring case) keeps its flag. SET reads the old row.
+        query = query.set(eb => ({ email_verified: eb.case().when('email_key', '=', values.email_key ?? null).then(eb.ref('email_verified')).else(0).end() }))
+      }
       try {
-        const result = await db.updateTable('users').set(values).where('id', '=', id).executeTakeFirst()
+        const result = await query.executeTakeFirst()
         if (result.numUpdatedRows === 0n) return undefined
       } catch (error) {
         throw asDuplicate(error)
@@ -106,13 +117,13 @@ function sessionStore (db: Kysely<Database>): SessionStore {
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .selectAll('sessions')
     .select([
-      'users.username', 'users.email', 'users.full_name', 'users.password_hash',
+      'users.username', 'users.email', 'users.email_verified', 'users.full_name', 'users.password_hash',
       'users.disabled', 'users.is_admin', 'users.created_at as user_created_at'
     ])
   type Joined = Awaited<ReturnType<ReturnType<typeof withUser>['executeTakeFirstOrThrow']>>
   const split = (row: Joined) => {
-    const { username, email, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, user_created_at: userCreatedAt, ...session } = row
-    const user = toUser({ id: session.user_id, username, email, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, created_at: userCreatedAt })
+    const { username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, user_created_at: userCreatedAt, ...session } = row
+    const user = toUser({ id: session.user_id, username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, created_at: userCreatedAt })
     return { session, user }
   }
 
@@ -205,9 +216,40 @@ function keyStore (db: Kysely<Database>): KeyStore {
   }
 }
 
+function loginFailureStore (db: Kysely<Database>): LoginFailureStore {
+  return {
+    async get (key, now, windowMs) {
+      const row = await db.selectFrom('login_failures').select(['failures', 'window_start'])
+        .where('login_key', '=', key).where('window_start', '>', now - windowMs).executeTakeFirst()
+      return row === undefined ? { failures: 0, windowEnds: now } : { failures: row.failures, windowEnds: row.window_start + windowMs }
+    },
+    async add (key, now, windowMs) {
+      // One statement: concurrent failures (even on two instances) each count.
+      const expired = sql<boolean>`login_failures.window_start <= ${now - windowMs}`
+      const row = await db.insertInto('login_failures')
+        .values({ login_key: key, failures: 1, window_start: now })
+        .onConflict(oc => oc.column('login_key').doUpdateSet({
+          failures: sql`case when ${expired} then 1 else login_failures.failures + 1 end`,
+          window_start: sql`case when ${expired} then ${now} else login_failures.window_start end`
+        }))
+        .returning(['failures', 'window_start'])
+        .executeTakeFirstOrThrow()
+      return { failures: Number(row.failures), windowEnds: Number(row.window_start) + windowMs }
+    },
+    async clear (key) {
+      const result = await db.deleteFrom('login_failures').where('login_key', '=', key).executeTakeFirst()
+      return result.numDeletedRows > 0n
+    },
+    async purge (before) {
+      const result = await db.deleteFrom('login_failures').where('window_start', '<', before).executeTakeFirst()
+      return Number(result.numDeletedRows)
+    }
+  }
+}
+
 /** The default AuthStore: SQL through Kysely, the same queries on SQLite and PostgreSQL. */
 export function createSqlStore (db: Kysely<Database>): AuthStore {
-  return { users: userStore(db), sessions: sessionStore(db), keys: keyStore(db) }
+  return { users: userStore(db), sessions: sessionStore(db), keys: keyStore(db), loginFailures: loginFailureStore(db) }
 }
 
 /** The SQL store on a migrated in-memory SQLite database: the auth plugin's default (tests, demos). */

@@ -207,7 +207,8 @@ describe('invalid plugin options', () => {
         store: {
           users: { create: noop, findByLogin: noop },
           sessions: { create: noop, findWithUser: noop, purge: async () => 0 },
-          keys: { list: async () => [] }
+          keys: { list: async () => [] },
+          loginFailures: { get: noop }
         } satisfies Record<keyof AuthStore, unknown>
       },
       message: /store/

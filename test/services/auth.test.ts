@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { grantScopes, parseScope } from '../../src/services/scopes.js'
+import { OverloadedError } from '../../src/errors.js'
 import { createPasswordHasher, passwordPolicyViolation } from '../../src/services/passwords.js'
 import { build, registerAndLogin } from '../helper.js'
 
@@ -38,13 +39,25 @@ describe('password policy', () => {
 
 describe('password hasher', () => {
   it('runs at most `concurrency` argon2 computations at once and queues the rest', async () => {
-    const passwords = await createPasswordHasher(2)
+    const passwords = await createPasswordHasher({ concurrency: 2, queueLimit: 10 })
     const stored = await passwords.hash('correct horse battery staple')
     const attempts = ['correct horse battery staple', 'wrong password', 'correct horse battery staple'].map(p => passwords.verify(stored, p))
     const unknownUser = passwords.verify(undefined, 'correct horse battery staple')
     assert.deepEqual(passwords.load(), { active: 2, pending: 2 })
     assert.deepEqual(await Promise.all([...attempts, unknownUser]), [true, false, true, false])
     assert.deepEqual(passwords.load(), { active: 0, pending: 0 })
+  })
+
+  it('refuses at once, with OverloadedError, a computation past the queue bound, and drains the rest', async () => {
+    const passwords = await createPasswordHasher({ concurrency: 1, queueLimit: 2 })
+    const stored = await passwords.hash('correct horse battery staple')
+    const accepted = [1, 2, 3].map(() => passwords.verify(stored, 'correct horse battery staple'))
+    assert.deepEqual(passwords.load(), { active: 1, pending: 2 })
+    await assert.rejects(passwords.verify(stored, 'correct horse battery staple'), OverloadedError)
+    await assert.rejects(passwords.hash('another password 1'), OverloadedError)
+    await passwords.drain()
+    assert.deepEqual(passwords.load(), { active: 0, pending: 0 })
+    assert.deepEqual(await Promise.all(accepted), [true, true, true])
   })
 })
 
