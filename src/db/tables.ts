@@ -3,6 +3,8 @@
  * TypeBox schemas in src/schemas). Times are epoch milliseconds and flags are 0/1 integers,
  * so SQLite and PostgreSQL return the same values through the same queries.
  */
+import type { Generated } from 'kysely'
+
 type Flag = number
 
 export interface UsersTable {
@@ -16,8 +18,8 @@ export interface UsersTable {
   password_hash: string
   disabled: Flag
   is_admin: Flag
-  /** the address was proven by a link sent to it (/verify), or set so by an admin */
-  email_verified: Flag
+  /** the address was proven by a link sent to it (/verify), or set so by an admin; 0 by default */
+  email_verified: Generated<Flag>
   created_at: number
   updated_at: number
 }

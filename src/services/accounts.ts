@@ -10,6 +10,18 @@ import type { ScopeRegistry } from './scopes.js'
 export interface Actor { id: string, token_scopes: readonly string[] }
 
 /**
+ * E-mail verification as the mail plugin (plugins/mail.ts) plugs it into the account rules: a
+ * verification message for every new, unverified address, and optionally no password login
+ * until the address is verified.
+ */
+export interface EmailVerification {
+  /** queues a verification message to the user's address; reports its own failures, never throws */
+  send (user: UserRecord): Promise<void>
+  /** REQUIRE_VERIFIED_EMAIL: refuse password logins of users whose address is not verified */
+  required: boolean
+}
+
+/**
  * The rules of accounts, free of Fastify: registration, profile and admin updates, disabling,
  * deletion, password changes. The only producer of the public user shape. Throws the domain
  * errors of src/errors.ts: DuplicateUserError, PolicyError, NotFoundError.
@@ -22,12 +34,15 @@ export function createAccountService (deps: {
   settings: { passwordMinLength: number }
 }) {
   const { store, passwords, scopes, throttle, settings } = deps
+  /** Set by the mail plugin; without it no verification e-mail is sent and none is required. */
+  let verification: EmailVerification | undefined
 
   /** The public shape of a stored user (never the hash): what every route and the CLI answer. */
   const toPublic = (user: UserRecord): UserPublic => ({
     id: user.id,
     username: user.username,
     email: user.email,
+    email_verified: user.email_verified,
     full_name: user.full_name,
     disabled: user.disabled,
     is_admin: user.is_admin,
@@ -42,6 +57,11 @@ export function createAccountService (deps: {
     return passwords.hash(password)
   }
 
+  /** A verification e-mail for an address that is set and not verified (a new one is not). */
+  async function verifyAddress (user: UserRecord): Promise<void> {
+    if (verification !== undefined && user.email !== null && !user.email_verified) await verification.send(user)
+  }
+
   async function found (id: string): Promise<UserRecord> {
     const user = await store.users.findById(id)
     if (user === undefined) throw new NotFoundError('User')
@@ -53,24 +73,36 @@ export function createAccountService (deps: {
     const user = await store.users.update(id, patch)
     if (user === undefined) throw new NotFoundError('User')
     if (patch.disabled === true) await store.sessions.endAllForUser(id, Date.now())
+    if (patch.email != null) await verifyAddress(user)
     return toPublic(user)
   }
 
-  async function register (input: UserCreate & { is_admin?: boolean }): Promise<UserPublic> {
+  async function register (input: UserCreate & { is_admin?: boolean, email_verified?: boolean }): Promise<UserPublic> {
     const passwordHash = await hashNewPassword(input.password, input.username)
     const user = await store.users.create({
       username: input.username,
       email: input.email ?? null,
       full_name: input.full_name ?? null,
       password_hash: passwordHash,
-      is_admin: input.is_admin ?? false
+      is_admin: input.is_admin ?? false,
+      email_verified: input.email_verified ?? false
     })
+    await verifyAddress(user)
     return toPublic(user)
   }
 
   return {
     toPublic,
     register,
+    hashNewPassword,
+
+    /** Plugs in e-mail verification: the mail plugin does, once, at start. */
+    useEmailVerification (plugged: EmailVerification): void {
+      verification = plugged
+    },
+
+    /** Whether a user whose password was just checked may log in with it (REQUIRE_VERIFIED_EMAIL). */
+    passwordLoginAllowed: (user: UserRecord): boolean => verification?.required !== true || user.email_verified,
 
     /**
      * The admin account named `login` (FIRST_SUPERUSER: a username, or an e-mail address that
@@ -82,7 +114,7 @@ export function createAccountService (deps: {
       if (problem !== undefined) throw new PolicyError(problem, 'username')
       if (await store.users.findByLogin(login) !== undefined) return false
       try {
-        await register({ username: login, email: isEmailLogin(login) ? login : undefined, password, is_admin: true })
+        await register({ username: login, email: isEmailLogin(login) ? login : undefined, password, is_admin: true, email_verified: true })
         return true
       } catch (error) {
         // Another instance starting at the same moment created it.
@@ -117,7 +149,7 @@ export function createAccountService (deps: {
      * An administrator's update; admins cannot disable or demote themselves.
      * @throws PolicyError, DuplicateUserError, NotFoundError
      */
-    async updateByAdmin (actor: Actor, id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'disabled' | 'is_admin'>): Promise<UserPublic> {
+    async updateByAdmin (actor: Actor, id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'email_verified'>): Promise<UserPublic> {
       if (id === actor.id && (patch.disabled === true || patch.is_admin === false)) {
         throw new PolicyError('You cannot disable yourself or remove your own admin rights')
       }
