@@ -4,7 +4,9 @@ import { ConfigError, type Config } from './config.js'
 import { PolicyError } from './errors.js'
 import configPlugin from '../plugins/config.js'
 import validation from '../plugins/validation.js'
+import requestBody from '../plugins/request-body.js'
 import errors from '../plugins/errors.js'
+import securityHeaders from '../plugins/security-headers.js'
 import sharedSchemas from '../plugins/shared-schemas.js'
 import database from '../plugins/database.js'
 import auth from '../plugins/auth/index.js'
@@ -47,7 +49,9 @@ export function fastifyOptions (config: Config): FastifyServerOptions {
 const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(configPlugin, { config })
   await fastify.register(validation)
+  await fastify.register(requestBody)
   await fastify.register(errors)
+  await fastify.register(securityHeaders)
   await fastify.register(sharedSchemas)
   await fastify.register(database)
   await fastify.register(redis)

@@ -35,6 +35,7 @@ export const EnvSchema = Type.Object({
   LOGIN_USERNAME_RATE_LIMIT: Type.Optional(Whole()),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   TRUST_PROXY: Type.Boolean({ default: false }),
+  CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^\\s,]+(,\\s*https?://[^\\s,]+)*$', description: 'comma-separated origins, e.g. https://app.example.com' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
 type Env = Static<typeof EnvSchema>
@@ -124,6 +125,8 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
+    /** browser origins allowed to call the API (CORS); none by default */
+    corsOrigins: env.CORS_ORIGINS === undefined ? [] : env.CORS_ORIGINS.split(',').map(origin => origin.trim().replace(/\/$/, '')),
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
     /** the auth plugin's options, as `app.register(auth, …)` takes them */
     auth: authSettings(env),
