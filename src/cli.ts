@@ -12,6 +12,7 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
   users list [--limit N] [--offset N]
   users disable <username>       disables the user and ends their sessions
   users enable <username>
+  users unlock <username>        ends a login lock (too many failed password logins)
   sessions list <username>
   sessions end <session-id>
   sessions end-all <username>    log the user out everywhere
@@ -73,6 +74,11 @@ async function main (argv: string[]): Promise<number> {
       case 'users enable': {
         const user = await accounts.setDisabled((await named(arg)).id, command === 'disable')
         out({ username: user.username, disabled: user.disabled })
+        return 0
+      }
+      case 'users unlock': {
+        const user = await named(arg)
+        out({ username: user.username, unlocked: await accounts.unlock(user.id) })
         return 0
       }
       case 'sessions list':

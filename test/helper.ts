@@ -70,6 +70,16 @@ export const uniqueName = (prefix = 'user') => `${prefix}${process.pid}x${++coun
 export const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
+/** POST /token with these form fields (and extra headers). */
+export const postToken = (app: FastifyInstance, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url: '/token', headers: { ...FORM, ...headers }, payload: form(fields) })
+
+/** The caching headers every token endpoint answer carries (RFC 6749 §5.1, §5.2). */
+export function assertNoStore (res: LightMyRequestResponse) {
+  assert.equal(res.headers['cache-control'], 'no-store')
+  assert.equal(res.headers.pragma, 'no-cache')
+}
+
 export async function registerUser (app: FastifyInstance, fields: Partial<{ username: string, password: string, email: string, full_name: string }> = {}) {
   const body = { username: fields.username ?? uniqueName(), password: fields.password ?? PASSWORD, ...fields }
   const res = await app.inject({ method: 'POST', url: '/register', payload: body })

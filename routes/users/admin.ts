@@ -11,7 +11,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/users', {
     config,
-    schema: { tags: ['users'], summary: 'List users', querystring: Pagination, response: { 200: UserList } }
+    schema: { tags: ['users'], operationId: 'listUsers', summary: 'List users', querystring: Pagination, response: { 200: UserList } }
   }, async (request) => {
     const { limit, offset } = request.query
     return { ...await accounts.list(limit, offset), limit, offset }
@@ -21,6 +21,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { scopes: [] },
     schema: {
       tags: ['users'],
+      operationId: 'readUser',
       summary: 'A user: yourself, or anyone with scope admin',
       description: 'Answers 404, not 403, for another user without scope admin, so ids reveal nothing.',
       params: IdParams,
@@ -32,6 +33,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     config,
     schema: {
       tags: ['users'],
+      operationId: 'updateUser',
       summary: 'Update a user: disable, make admin, e-mail, full name',
       description: 'Disabling a user ends all their sessions at once.',
       params: IdParams,
@@ -46,10 +48,26 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.delete('/users/:id', {
     config,
-    schema: { tags: ['users'], summary: 'Delete a user (and their sessions and items)', params: IdParams, response: { 204: Type.Null(), 400: Type.Ref(HttpError), ...notFound } }
+    schema: { tags: ['users'], operationId: 'deleteUser', summary: 'Delete a user (and their sessions and items)', params: IdParams, response: { 204: Type.Null(), 400: Type.Ref(HttpError), ...notFound } }
   }, async (request, reply) => {
     await accounts.delete(request.user, request.params.id)
     request.log.info({ event: 'admin-delete', userId: request.params.id, by: request.user.id }, 'user deleted')
+    return reply.code(204).send(null)
+  })
+
+  fastify.delete('/users/:id/lockout', {
+    config,
+    schema: {
+      tags: ['users'],
+      operationId: 'unlockUser',
+      summary: 'End a login lock: the user\'s failed password logins no longer count',
+      description: 'After too many failed password logins an account\'s logins answer 429 until the window passes (see the README, "Brute force"); this ends the lock at once.',
+      params: IdParams,
+      response: { 204: Type.Null(), ...notFound }
+    }
+  }, async (request, reply) => {
+    const cleared = await accounts.unlock(request.params.id)
+    request.log.info({ event: 'admin-unlock', userId: request.params.id, by: request.user.id, cleared }, 'login lock ended')
     return reply.code(204).send(null)
   })
 }
