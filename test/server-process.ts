@@ -64,5 +64,16 @@ export async function startServerProcess (t: TestContext, env: Record<string, st
     } catch {}
     await sleep(100)
   }
-  return { base, pid: child.pid, alive, output: () => output }
+  return {
+    base,
+    pid: child.pid,
+    alive,
+    output: () => output,
+    /** Sends a signal to the server and resolves with how it exited (its exit code, or the signal that killed it). */
+    async stop (signal: NodeJS.Signals = 'SIGTERM') {
+      if (alive()) child.kill(signal)
+      const [code, killedBy] = await exited as [number | null, NodeJS.Signals | null]
+      return { code, signal: killedBy }
+    }
+  }
 }

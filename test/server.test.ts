@@ -1,0 +1,96 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { createApp } from '../src/app.js'
+import { ConfigError } from '../src/config.js'
+import { FORM, form, PASSWORD, testConfig } from './helper.js'
+import { startServerProcess } from './server-process.js'
+
+/** A SQLite file of the test's own, removed when it ends. */
+function databaseFile (t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'server-test-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return `sqlite:${join(dir, 'app.db')}`
+}
+
+const tokenAt = (base: string, username: string, password: string) =>
+  fetch(`${base}/token`, { method: 'POST', headers: FORM, body: form({ username, password }) })
+
+describe('FIRST_SUPERUSER', () => {
+  it('may be an e-mail address, as in FastAPI\'s full-stack template: that admin logs in with exactly it, also after a restart', async (t) => {
+    const env = { DATABASE_URL: databaseFile(t), FIRST_SUPERUSER: 'admin@example.com', FIRST_SUPERUSER_PASSWORD: 'a long admin password 1' }
+    for (const round of ['first start', 'restart']) {
+      const server = await startServerProcess(t, env)
+      const res = await tokenAt(server.base, 'admin@example.com', 'a long admin password 1')
+      assert.equal(res.status, 200, `${round}: ${await res.clone().text()}`)
+      const { scope, access_token: token } = await res.json() as { scope: string, access_token: string }
+      assert.deepEqual(scope.split(' ').sort(), ['admin', 'items', 'me'])
+      const users = await (await fetch(`${server.base}/users`, { headers: { authorization: `Bearer ${token}` } })).json() as { total: number, items: Array<{ username: string, email: string }> }
+      assert.equal(users.total, 1, `${round}: one admin, not two`)
+      assert.deepEqual([users.items[0]?.username, users.items[0]?.email], ['admin@example.com', 'admin@example.com'])
+      assert.equal((await server.stop()).code, 0)
+    }
+  })
+
+  const refused: Array<[string, Record<string, string>, RegExp]> = [
+    ['a username /register refuses', { FIRST_SUPERUSER: 'a!', FIRST_SUPERUSER_PASSWORD: 'a long admin password 1' }, /^FIRST_SUPERUSER: /],
+    ['a name with @ that is no e-mail address', { FIRST_SUPERUSER: 'admin@', FIRST_SUPERUSER_PASSWORD: 'a long admin password 1' }, /^FIRST_SUPERUSER: /],
+    ['a password shorter than the policy', { FIRST_SUPERUSER: 'root', FIRST_SUPERUSER_PASSWORD: 'short' }, /^FIRST_SUPERUSER_PASSWORD: /],
+    ['a common password', { FIRST_SUPERUSER: 'root', FIRST_SUPERUSER_PASSWORD: 'password1' }, /^FIRST_SUPERUSER_PASSWORD: .*common/]
+  ]
+  for (const [name, env, message] of refused) {
+    it(`stops the start for ${name}, naming the variable`, async () => {
+      await assert.rejects(createApp(testConfig(env)), (error: Error) => {
+        assert.ok(error instanceof ConfigError, String(error))
+        assert.match(error.message, message)
+        return true
+      })
+    })
+  }
+
+  it('makes the server process exit 1 with that message', async (t) => {
+    await assert.rejects(
+      startServerProcess(t, { DATABASE_URL: databaseFile(t), FIRST_SUPERUSER: 'admin@', FIRST_SUPERUSER_PASSWORD: 'a long admin password 1' }),
+      /server exited \(1\):[\s\S]*FIRST_SUPERUSER: /
+    )
+  })
+})
+
+/** POST /token on a new connection (no keep-alive pool); the status, or the error's code. */
+function loginOnOwnConnection (base: string, username: string): Promise<number | string> {
+  const body = form({ username, password: PASSWORD })
+  return new Promise(resolve => {
+    const req = request(`${base}/token`, { method: 'POST', agent: false, headers: { ...FORM, 'content-length': Buffer.byteLength(body), connection: 'close' } }, res => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+    req.end(body)
+  })
+}
+
+describe('graceful shutdown (SIGTERM)', () => {
+  it('lets in-flight logins finish, then stops taking requests and exits 0', async (t) => {
+    // One argon2 computation at a time, so twenty logins are still queued when the signal comes.
+    const server = await startServerProcess(t, { DATABASE_URL: databaseFile(t), PASSWORD_HASH_CONCURRENCY: '1' })
+    const username = 'shutdown'
+    const registered = await fetch(`${server.base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) })
+    assert.equal(registered.status, 201)
+
+    // Each login on a connection of its own, sent whole at once; argon2 one at a time makes them
+    // take a few hundred milliseconds together, so the signal comes while most still wait.
+    const answeredAt: number[] = []
+    const logins = Array.from({ length: 20 }, () => loginOnOwnConnection(server.base, username).then(status => { answeredAt.push(Date.now()); return status }))
+    await new Promise(resolve => setTimeout(resolve, 150)) // every request reaches the server
+    const signalledAt = Date.now()
+    const stopped = server.stop('SIGTERM')
+    assert.deepEqual(await Promise.all(logins), Array(20).fill(200), 'every request in flight was answered')
+    assert.ok(answeredAt.some(time => time > signalledAt), 'some were still in flight when the signal came')
+    assert.deepEqual(await stopped, { code: 0, signal: null })
+    await assert.rejects(fetch(`${server.base}/health`), 'no longer listening')
+  })
+})
