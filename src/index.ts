@@ -4,9 +4,11 @@
  *   import auth, { authRoutes } from 'fastify-oauth2-jwt'
  *   await app.register(auth, { store, jwt: { secret } })
  *   await app.register(authRoutes, { prefix: '/auth' })
+ *
+ * Its declarations carry the plugin's type augmentations: `request.user`, `app.authenticate`
+ * and `config.scopes` are typed for any app that imports this module.
  */
 export { default, type AuthPluginOptions } from '../plugins/auth/index.js'
-export { AuthSettings } from './schemas/auth-options.js'
 export { default as authRoutes, type AuthRoutesOptions } from '../routes/auth/index.js'
 export { default as adminRoutes } from '../routes/users/admin.js'
 export { default as wellKnownRoutes } from '../routes/well-known.js'
@@ -18,5 +20,4 @@ export { createSqlStore } from './stores/sql-store.js'
 export { DomainError, DuplicateUserError, InvalidGrantError, InvalidScopeError, NotFoundError, PolicyError } from './errors.js'
 export type { ScopeDefinition } from './services/scopes.js'
 export type { AuthStore, UserStore, SessionStore, KeyStore, SessionRecord, SigningKeyRecord, RotationResult } from './stores/auth-store.js'
-export type { AuthUser, UserPublic, UserRecord } from './schemas/user.js'
-export type { AccessTokenClaims } from './schemas/token.js'
+export * from './schemas/index.js'
