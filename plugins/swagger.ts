@@ -1,8 +1,49 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import type { FastifyPluginAsync } from 'fastify'
+import { createRequire } from 'node:module'
+import type { FastifyPluginAsync, FastifySchema } from 'fastify'
 import { SECURITY_SCHEMES } from './auth/protect.js'
+
+// The package's own version (a self-reference through package.json "exports").
+const { version } = createRequire(import.meta.url)('fastify-oauth2-jwt/package.json') as { version: string }
+
+/**
+ * A route's operationId when its schema names none (every route of this package names one):
+ * method and path in camelCase, e.g. `getUsersMeSessions`, `deleteUsersById`. It depends on
+ * the route alone, never on the instance, so generated clients keep their names.
+ */
+export function defaultOperationId (method: string, url: string): string {
+  const words = [method.toLowerCase(), ...url.split('/').flatMap(segment =>
+    segment.startsWith(':') ? ['by', segment.slice(1)] : segment.split(/[^A-Za-z0-9]+/))]
+  return words.filter(w => w !== '').map((w, i) => i === 0 ? w : w[0]!.toUpperCase() + w.slice(1)).join('')
+}
+
+/*
+ * Swagger UI plugins, serialized into the page's initializer by @fastify/swagger-ui (browser
+ * code: no imports, no closures). Every auth form of the Authorize dialog asks for focus, and the
+ * last one wins: the pasted-token field, below the password flow, so the dialog opened scrolled
+ * past the login form. Only the password flow's username field (a plain <input>, not Swagger UI's
+ * Input component) keeps it. Setting `plugins` replaces Swagger UI's default list, so its
+ * DownloadUrl plugin (which loads the document) is restated.
+ */
+const downloadUrl = (system: unknown) => (globalThis as unknown as { SwaggerUIBundle: { plugins: { DownloadUrl: (system: unknown) => object } } }).SwaggerUIBundle.plugins.DownloadUrl(system)
+const passwordFlowFocused = () => ({
+  wrapComponents: {
+    Input: (Original: unknown, system: { React: { createElement: (type: unknown, props: object) => unknown } }) =>
+      (props: object) => system.React.createElement(Original, { ...props, autoFocus: false })
+  }
+})
+
+/** The origin of the issuer, when it is an http(s) URL: where generated clients send requests. */
+function originOf (issuer: string): string | undefined {
+  try {
+    const url = new URL(issuer)
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined
+  } catch {
+    return undefined
+  }
+}
 
 const DESCRIPTION = `OAuth2 password flow with JWT access tokens, as in FastAPI's tutorial, done for real.
 
@@ -25,11 +66,18 @@ token again ends the whole session (RFC 9700 reuse detection), so refresh one re
 const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
   const tokenUrl = '/token'
   const scopes = fastify.authScopes.definitions
+  const origin = originOf(fastify.authIssuer.issuer)
 
   await fastify.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Fastify OAuth2 + JWT', version: '0.1.0', description: DESCRIPTION },
+      info: { title: 'Fastify OAuth2 + JWT', version, description: DESCRIPTION },
+      // Absolute first, for generated clients (a relative URL fails outside a browser); then the
+      // origin /docs was opened from, for a browser that reached this server by another name.
+      servers: [
+        ...(origin === undefined ? [] : [{ url: origin, description: 'This server (the token issuer)' }]),
+        { url: '/', description: 'The origin this document was loaded from' }
+      ],
       tags: [
         { name: 'auth', description: 'Register, log in, refresh, revoke, log out' },
         { name: 'users', description: 'Your account and sessions; user administration' },
@@ -47,12 +95,17 @@ const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
         }
       }
     },
+    transform: ({ schema, url, route }) => {
+      const operationId = (schema as { operationId?: string } | undefined)?.operationId ??
+        (typeof route.method === 'string' ? defaultOperationId(route.method, url) : undefined)
+      return { schema: { ...schema, ...(operationId === undefined ? {} : { operationId }) } as FastifySchema, url }
+    },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
 
   await fastify.register(swaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { persistAuthorization: true, docExpansion: 'list', deepLinking: true },
+    uiConfig: { persistAuthorization: true, docExpansion: 'list', deepLinking: true, plugins: [downloadUrl, passwordFlowFocused] },
     initOAuth: { scopes: Object.keys(scopes).filter(name => scopes[name]?.adminOnly !== true) }
   })
 

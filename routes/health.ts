@@ -8,6 +8,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     logLevel: 'warn',
     schema: {
       tags: ['meta'],
+      operationId: 'health',
       summary: 'Health check',
       response: { 200: Type.Object({ status: Type.Literal('ok') }), 503: Type.Ref(HttpError) }
     }

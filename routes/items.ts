@@ -14,17 +14,17 @@ const items: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/items', {
     config,
-    schema: { tags: ['items'], summary: 'Your items', querystring: Pagination, response: { 200: Type.Array(Type.Ref(ItemPublic)) } }
+    schema: { tags: ['items'], operationId: 'listItems', summary: 'Your items', querystring: Pagination, response: { 200: Type.Array(Type.Ref(ItemPublic)) } }
   }, async (request) => store.list(request.user.id, request.query.limit, request.query.offset))
 
   fastify.post('/items', {
     config,
-    schema: { tags: ['items'], summary: 'Create an item', body: ItemCreate, response: { 201: Type.Ref(ItemPublic), 400: Type.Ref(HttpError) } }
+    schema: { tags: ['items'], operationId: 'createItem', summary: 'Create an item', body: ItemCreate, response: { 201: Type.Ref(ItemPublic), 400: Type.Ref(HttpError) } }
   }, async (request, reply) => reply.code(201).send(await store.create(request.user.id, request.body)))
 
   fastify.get('/items/:id', {
     config,
-    schema: { tags: ['items'], summary: 'One of your items', params: IdParams, response: { 200: Type.Ref(ItemPublic), ...notFound } }
+    schema: { tags: ['items'], operationId: 'readItem', summary: 'One of your items', params: IdParams, response: { 200: Type.Ref(ItemPublic), ...notFound } }
   }, async (request) => {
     const item = await store.get(request.user.id, request.params.id)
     if (item === undefined) throw new NotFoundError('Item')
@@ -33,7 +33,7 @@ const items: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.delete('/items/:id', {
     config,
-    schema: { tags: ['items'], summary: 'Delete one of your items', params: IdParams, response: { 204: Type.Null(), ...notFound } }
+    schema: { tags: ['items'], operationId: 'deleteItem', summary: 'Delete one of your items', params: IdParams, response: { 204: Type.Null(), ...notFound } }
   }, async (request, reply) => {
     if (!await store.delete(request.user.id, request.params.id)) throw new NotFoundError('Item')
     return reply.code(204).send(null)

@@ -14,6 +14,7 @@ const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/.well-known/jwks.json', {
     schema: {
       tags: ['meta'],
+      operationId: 'jwks',
       summary: 'Public keys that verify access tokens (empty in HS256 mode)',
       response: { 200: JwkSet }
     }
@@ -26,6 +27,7 @@ const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/.well-known/oauth-authorization-server', {
     schema: {
       tags: ['meta'],
+      operationId: 'authorizationServerMetadata',
       summary: 'OAuth 2.0 authorization server metadata (RFC 8414)',
       response: { 200: Type.Object({}, { additionalProperties: true }) }
     }

@@ -111,6 +111,40 @@ describe('GET /openapi.json', () => {
     for (const field of ['grant_type', 'username', 'password', 'refresh_token', 'scope']) assert.ok(field in properties, field)
   })
 
+  it('pre-fills forms with values the server accepts: POST /register\'s example, then POST /token and /token/revoke with theirs', async (t) => {
+    // Swagger UI's "Try it out" fills each field with the schema's example, or `string` when it has
+    // none; an empty value is left out of a form. test/e2e/swagger-ui.test.ts does it in a browser.
+    const { app, doc } = await openapi(t)
+    const prefilled = (path: string, type: string) => {
+      const properties = doc.paths[path].post.requestBody.content[type].schema.properties as Record<string, Json>
+      return Object.fromEntries(Object.entries(properties).map(([name, p]) => [name, p.example ?? p.default ?? 'string']))
+    }
+    const asForm = (fields: Record<string, unknown>) => new URLSearchParams(Object.entries(fields).filter(([, v]) => v !== '') as Array<[string, string]>).toString()
+
+    const user = prefilled('/register', 'application/json')
+    assert.deepEqual(user, { username: 'johndoe', password: 'correct horse battery staple', email: 'johndoe@example.com', full_name: 'John Doe' })
+    const registered = await app.inject({ method: 'POST', url: '/register', payload: user })
+    assert.equal(registered.statusCode, 201, registered.body)
+
+    const token = await app.inject({ method: 'POST', url: '/token', headers: { 'content-type': FORM }, payload: asForm(prefilled('/token', FORM)) })
+    assert.equal(token.statusCode, 200, token.body)
+    assert.equal(token.json().scope, 'me items')
+
+    const revoke = { ...prefilled('/token/revoke', FORM), token: token.json().refresh_token }
+    const revoked = await app.inject({ method: 'POST', url: '/token/revoke', headers: { 'content-type': FORM }, payload: asForm(revoke) })
+    assert.equal(revoked.statusCode, 200, revoked.body)
+  })
+
+  it('gives every operation a unique operationId, and lists the issuer\'s origin first in servers', async (t) => {
+    const { doc } = await openapi(t)
+    const ids = operations(doc).map(({ key, op }) => { assert.equal(typeof op.operationId, 'string', key); return op.operationId as string })
+    assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), [])
+    for (const [key, id] of [['get /users/me', 'readUserMe'], ['post /register', 'register'], ['get /users', 'listUsers'], ['get /health', 'health']]) {
+      assert.equal(operations(doc).find(o => o.key === key)?.op.operationId, id, key)
+    }
+    assert.deepEqual(doc.servers.map((s: Json) => s.url), ['http://127.0.0.1:3000', '/'])
+  })
+
   it('tags every operation with a declared tag', async (t) => {
     const { doc } = await openapi(t)
     const declared = new Set((doc.tags ?? []).map((tag: Json) => tag.name))

@@ -7,6 +7,7 @@ const logout: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { scopes: [] },
     schema: {
       tags: ['auth'],
+      operationId: 'logout',
       summary: 'Log out: end this session',
       response: { 204: Type.Null({ description: 'Session ended' }) }
     }

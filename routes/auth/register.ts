@@ -10,6 +10,7 @@ const register: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fastif
     config: { rateLimit: perAddressLimit(options.rateLimit) },
     schema: {
       tags: ['auth'],
+      operationId: 'register',
       summary: 'Register a user',
       description: 'Passwords: 8 to 1024 characters, any composition, not one of the most common passwords.',
       body: UserCreate,

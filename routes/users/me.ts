@@ -12,13 +12,14 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/users/me', {
     config,
-    schema: { tags: ['users'], summary: 'Your account', response: { 200: Type.Ref(UserPublic) } }
+    schema: { tags: ['users'], operationId: 'readUserMe', summary: 'Your account', response: { 200: Type.Ref(UserPublic) } }
   }, async (request) => request.user)
 
   fastify.patch('/users/me', {
     config,
     schema: {
       tags: ['users'],
+      operationId: 'updateUserMe',
       summary: 'Update your e-mail or full name',
       body: UserUpdateMe,
       response: { 200: Type.Ref(UserPublic), 400: Type.Ref(HttpError), 409: Type.Ref(HttpError) }
@@ -29,6 +30,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
     config,
     schema: {
       tags: ['users'],
+      operationId: 'changePassword',
       summary: 'Change your password',
       description: 'Needs the current password. Ends every other session of yours; this one stays.',
       body: PasswordChange,
@@ -48,12 +50,12 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/users/me/sessions', {
     config,
-    schema: { tags: ['users'], summary: 'Your active sessions', response: { 200: Type.Array(Type.Ref(SessionPublic)) } }
+    schema: { tags: ['users'], operationId: 'listMySessions', summary: 'Your active sessions', response: { 200: Type.Array(Type.Ref(SessionPublic)) } }
   }, async (request) => sessions.list(request.user.id, request.user.session_id))
 
   fastify.delete('/users/me/sessions', {
     config,
-    schema: { tags: ['users'], summary: 'Log out everywhere: end all your sessions', response: { 204: Type.Null() } }
+    schema: { tags: ['users'], operationId: 'endAllMySessions', summary: 'Log out everywhere: end all your sessions', response: { 204: Type.Null() } }
   }, async (request, reply) => {
     await sessions.endAll(request.user.id)
     return reply.code(204).send(null)
@@ -63,6 +65,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
     config,
     schema: {
       tags: ['users'],
+      operationId: 'endMySession',
       summary: 'End one of your sessions',
       params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
       response: { 204: Type.Null(), 404: Type.Ref(HttpError) }

@@ -1,7 +1,7 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 
 /** Free text: any characters but NUL, which PostgreSQL cannot store in text columns. */
-export const Text = (options: { minLength?: number, maxLength: number, description?: string }) =>
+export const Text = (options: { minLength?: number, maxLength: number, description?: string, examples?: string[] }) =>
   Type.String({ ...options, pattern: '^[^\\u0000]*$' })
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])

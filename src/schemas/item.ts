@@ -2,8 +2,8 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Id, Nullable, Text, Timestamp } from './common.js'
 
 export const ItemCreate = Type.Object({
-  title: Text({ minLength: 1, maxLength: 200 }),
-  description: Type.Optional(Text({ maxLength: 2000 }))
+  title: Text({ minLength: 1, maxLength: 200, examples: ['Buy milk'] }),
+  description: Type.Optional(Text({ maxLength: 2000, examples: ['Two litres'] }))
 }, { additionalProperties: false })
 export type ItemCreate = Static<typeof ItemCreate>
 

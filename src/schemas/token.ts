@@ -5,17 +5,18 @@ import { Type, type Static } from '@sinclair/typebox'
  * Unknown parameters are ignored (RFC 6749 §3.2), so no additionalProperties: false here.
  * A parameter sent twice arrives as an array and fails these string types (RFC 6749 §3.2).
  */
-const Param = (maxLength: number, description: string) => Type.Optional(Type.String({ maxLength, description }))
+/** `examples[0]` is what Swagger UI's "Try it out" pre-fills (else `string`); `''` leaves the field out. */
+const Param = (maxLength: number, description: string, examples?: [string]) => Type.Optional(Type.String({ maxLength, description, ...(examples && { examples }) }))
 
 export const TokenRequest = Type.Object({
-  grant_type: Param(64, '`password` (the default, as in FastAPI) or `refresh_token`'),
-  username: Param(254, 'username or e-mail (password grant)'),
-  password: Param(1024, 'password (password grant)'),
+  grant_type: Param(64, '`password` (the default, as in FastAPI) or `refresh_token`', ['password']),
+  username: Param(254, 'username or e-mail (password grant)', ['johndoe']),
+  password: Param(1024, 'password (password grant)', ['correct horse battery staple']),
   // No length bound of its own: any value that is not a live refresh token is invalid_grant (the body limit bounds it).
-  refresh_token: Type.Optional(Type.String({ description: 'refresh token (refresh_token grant)' })),
-  scope: Param(256, 'space-separated scopes; default: all the user may have'),
-  client_id: Param(200, 'optional: public clients need none'),
-  client_secret: Param(200, 'optional')
+  refresh_token: Type.Optional(Type.String({ description: 'refresh token (refresh_token grant)', examples: [''] })),
+  scope: Param(256, 'space-separated scopes; default: all the user may have', ['me items']),
+  client_id: Param(200, 'optional: public clients need none', ['']),
+  client_secret: Param(200, 'optional', [''])
 })
 export type TokenRequest = Static<typeof TokenRequest>
 
@@ -42,9 +43,9 @@ export type OAuthErrorResponse = Static<typeof OAuthErrorResponse>
 
 export const RevokeRequest = Type.Object({
   token: Type.Optional(Type.String({ description: 'the access or refresh token to revoke' })),
-  token_type_hint: Param(64, '`access_token` or `refresh_token`'),
-  client_id: Param(200, 'optional'),
-  client_secret: Param(200, 'optional')
+  token_type_hint: Param(64, 'optional: `access_token` or `refresh_token`', ['']),
+  client_id: Param(200, 'optional', ['']),
+  client_secret: Param(200, 'optional', [''])
 })
 
 /** The claims of an access token (RFC 9068 §2.2). */

@@ -3,8 +3,9 @@ import { Id, Nullable, Text, Timestamp } from './common.js'
 
 // Usernames may not contain '@', so the login field can tell a username from an e-mail.
 const Username = Type.String({ minLength: 3, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', examples: ['johndoe'] })
-const Email = Type.String({ format: 'email', maxLength: 254, examples: ['johndoe@example.com'] })
-const FullName = Text({ minLength: 1, maxLength: 200, description: 'e.g. John Doe' })
+export const Email = Type.String({ format: 'email', maxLength: 254, examples: ['johndoe@example.com'] })
+// An example, or Swagger UI would show a random string matching Text's pattern.
+const FullName = Text({ minLength: 1, maxLength: 200, examples: ['John Doe'] })
 /** 8 to 1024 characters (code points), any composition; see the password policy for the rest. */
 export const Password = Type.String({ minLength: 8, maxLength: 1024, examples: ['correct horse battery staple'] })
 

@@ -1,49 +1,169 @@
-import { describe, it } from 'node:test'
+import { describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
-import { chromium } from 'playwright-core'
+import { chromium, type Page } from 'playwright-core'
 import app, { fastifyOptions } from '../../src/app.js'
 import { PASSWORD, testConfig, uniqueName } from '../helper.js'
+import { freePort } from '../server-process.js'
+
+/*
+ * Swagger UI at /docs as a person uses it, in Chromium (playwright-core): "Try it out" with what
+ * the page pre-fills, the Authorize dialog's password flow, scopes, and a reload. Screenshots go
+ * to test-artifacts/ (git-ignored; CI keeps them as artefacts).
+ */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const skip = existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM}`
+const ARTIFACTS = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../test-artifacts/' : '../../../test-artifacts/', import.meta.url))
 
-describe('Swagger UI at /docs', () => {
-  // A browser is needed; .ci/run installs Debian's chromium, a bare dev machine may not have it.
-  it('logs in through Authorize and "Try it out" of GET /users/me answers 200', { skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM}` }, async (t) => {
-    const server = Fastify(fastifyOptions(testConfig()))
-    await server.register(app, { config: testConfig() })
-    const origin = await server.listen({ port: 0, host: '127.0.0.1' })
-    t.after(() => server.close())
+/**
+ * The app on a port chosen first, so the issuer (and with it the document's first server, where
+ * Swagger UI sends its requests) is the origin the browser opens.
+ */
+async function serve (t: TestContext) {
+  const port = await freePort()
+  const config = testConfig({ PORT: String(port) })
+  const server = Fastify(fastifyOptions(config))
+  await server.register(app, { config })
+  const origin = await server.listen({ port, host: '127.0.0.1' })
+  t.after(() => server.close())
+  return origin
+}
 
+async function registerUser (origin: string, username: string) {
+  const res = await fetch(`${origin}/register`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD })
+  })
+  assert.equal(res.status, 201, await res.text())
+}
+
+async function openDocs (t: TestContext, origin: string) {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  t.after(() => browser.close())
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+  page.setDefaultTimeout(15_000)
+  await page.goto(`${origin}/docs`)
+  await page.locator('.opblock').first().waitFor()
+  return page
+}
+
+async function screenshot (page: Page, name: string) {
+  mkdirSync(ARTIFACTS, { recursive: true })
+  const path = join(ARTIFACTS, `swagger-ui-${name}.png`)
+  await page.screenshot({ path, fullPage: true })
+  return path
+}
+
+/** One operation's block, found by method and path (whatever its operationId). */
+const operation = (page: Page, method: string, path: string) =>
+  page.locator(`.opblock.opblock-${method}`, { has: page.locator(`.opblock-summary-path[data-path="${path}"]`) })
+
+/** Expands the operation, presses "Try it out", lets `fill` type, executes: the status shown and the response body. */
+async function tryItOut (page: Page, method: string, path: string, fill: (op: ReturnType<typeof operation>) => Promise<void> = async () => {}) {
+  const op = operation(page, method, path)
+  if (await op.locator('.try-out__btn').count() === 0) await op.locator('.opblock-summary').click()
+  const button = op.locator('.try-out__btn')
+  if ((await button.textContent())?.trim() === 'Try it out') await button.click()
+  await fill(op)
+  await op.locator('.execute').click()
+  const row = op.locator('.live-responses-table tbody tr.response').first()
+  const status = (await row.locator('.response-col_status').textContent())?.trim()
+  const body = await row.locator('.response-col_description pre').first().textContent() ?? ''
+  const headers = await row.locator('.response-col_description').textContent() ?? ''
+  return { op, status, body, headers }
+}
+
+/** Logs in through the Authorize dialog's password flow, granting exactly `scopes`. */
+async function authorize (page: Page, username: string, scopes: string[]) {
+  await page.click('.auth-wrapper button.authorize')
+  const flow = page.locator('.modal-ux .auth-container').first()
+  await flow.locator('#oauth_username').fill(username)
+  await flow.locator('#oauth_password').fill(PASSWORD)
+  await flow.getByText('select none').click()
+  for (const scope of scopes) await flow.locator(`label[for^="${scope}-"]`).first().click()
+  await screenshot(page, 'authorize-dialog')
+  await flow.locator('.auth-btn-wrapper button.authorize').click()
+  // Swagger UI shows Logout once the password flow has obtained a token.
+  await flow.locator('button', { hasText: 'Logout' }).waitFor()
+  await page.locator('.modal-ux button.btn-done, .modal-ux button', { hasText: 'Close' }).first().click()
+}
+
+describe('Swagger UI at /docs', { skip }, () => {
+  it('POST /token: "Try it out" answers 200 after typing only the username and the password', { timeout: 120_000 }, async (t) => {
+    const origin = await serve(t)
     const username = uniqueName('swagger')
-    const registered = await fetch(`${origin}/register`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD })
+    await registerUser(origin, username)
+    const page = await openDocs(t, origin)
+
+    const { status, body } = await tryItOut(page, 'post', '/token', async (op) => {
+      await op.locator('tr[data-property-name="username"] input[type="text"]').fill(username)
+      await op.locator('tr[data-property-name="password"] input[type="text"]').fill(PASSWORD)
     })
-    assert.equal(registered.status, 201)
+    await screenshot(page, 'token-try-it-out')
+    assert.equal(status, '200', body)
+    const tokens = JSON.parse(body) as Record<string, unknown>
+    assert.equal(tokens.token_type, 'bearer')
+    assert.equal(tokens.scope, 'me items')
+  })
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-    })
-    t.after(() => browser.close())
-    const page = await browser.newPage()
-    await page.goto(`${origin}/docs`)
+  it('POST /register then POST /token: "Try it out" works with the values it pre-fills, untouched', { timeout: 120_000 }, async (t) => {
+    const origin = await serve(t)
+    const page = await openDocs(t, origin)
 
-    await page.click('button.authorize')
-    await page.fill('#oauth_username', username)
-    await page.fill('#oauth_password', PASSWORD)
-    await page.click('.auth-btn-wrapper button.authorize')
-    // Swagger UI shows Logout once the password flow has obtained a token.
-    await page.locator('.modal-ux button', { hasText: 'Logout' }).first().waitFor({ timeout: 10_000 })
-    await page.locator('.modal-ux button', { hasText: 'Close' }).first().click()
+    const registered = await tryItOut(page, 'post', '/register')
+    assert.equal(registered.status, '201', registered.body)
+    assert.deepEqual(
+      (({ username, email, full_name: fullName }) => ({ username, email, fullName }))(JSON.parse(registered.body) as Record<string, unknown>),
+      { username: 'johndoe', email: 'johndoe@example.com', fullName: 'John Doe' })
 
-    await page.click('#operations-users-get_users_me .opblock-summary')
-    await page.click('#operations-users-get_users_me .try-out__btn')
-    await page.click('#operations-users-get_users_me .execute')
-    const status = await page.textContent('#operations-users-get_users_me .live-responses-table tbody .response-col_status', { timeout: 10_000 })
-    assert.equal(status?.trim(), '200')
-    const body = await page.textContent('#operations-users-get_users_me .live-responses-table tbody .response-col_description pre')
-    assert.match(body ?? '', new RegExp(`"username": "${username}"`))
+    const token = await tryItOut(page, 'post', '/token')
+    assert.equal(token.status, '200', token.body)
+  })
+
+  it('opens the Authorize dialog on the password flow, listed first', { timeout: 120_000 }, async (t) => {
+    const origin = await serve(t)
+    const page = await openDocs(t, origin)
+    await page.click('.auth-wrapper button.authorize')
+    const schemes = await page.locator('.modal-ux .auth-container h4').allTextContents()
+    assert.match(schemes[0] ?? '', /OAuth2PasswordBearer \(OAuth2, password\)/)
+    assert.match(schemes.at(-1) ?? '', /bearerAuth/)
+    // The username field has the focus, so the dialog is scrolled to the login form.
+    await page.waitForFunction('document.activeElement?.id === "oauth_username"')
+    const field = await page.locator('#oauth_username').boundingBox()
+    assert.ok(field !== null && field.y > 0 && field.y < 900, `the username field is in view: ${JSON.stringify(field)}`)
+    await screenshot(page, 'authorize-opened')
+  })
+
+  it('Authorize with chosen scopes: GET /users/me 200, a scope not granted 403, and the login survives a reload', { timeout: 120_000 }, async (t) => {
+    const origin = await serve(t)
+    const username = uniqueName('swagger')
+    await registerUser(origin, username)
+    const page = await openDocs(t, origin)
+
+    await authorize(page, username, ['me'])
+
+    const me = await tryItOut(page, 'get', '/users/me')
+    const shot = await screenshot(page, 'users-me-authorized')
+    assert.equal(me.status, '200', me.body)
+    assert.match(me.body, new RegExp(`"username": "${username}"`))
+    t.diagnostic(`screenshot of an authorized "Try it out": ${shot}`)
+
+    const items = await tryItOut(page, 'get', '/items')
+    await screenshot(page, 'items-insufficient-scope')
+    assert.equal(items.status, '403', items.body)
+    assert.match(items.headers, /insufficient_scope/)
+
+    await page.reload()
+    await page.locator('.opblock').first().waitFor()
+    assert.equal(await page.locator('.auth-wrapper button.authorize.locked').count(), 1, 'the Authorize button shows a login after the reload')
+    const again = await tryItOut(page, 'get', '/users/me')
+    await screenshot(page, 'users-me-after-reload')
+    assert.equal(again.status, '200', again.body)
   })
 })
