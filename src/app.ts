@@ -10,6 +10,7 @@ import securityHeaders from '../plugins/security-headers.js'
 import sharedSchemas from '../plugins/shared-schemas.js'
 import database from '../plugins/database.js'
 import auth from '../plugins/auth/index.js'
+import mail from '../plugins/mail.js'
 import redis from '../plugins/redis.js'
 import rateLimit from '../plugins/rate-limit.js'
 import swagger from '../plugins/swagger.js'
@@ -19,6 +20,7 @@ import items from '../routes/items.js'
 import wellKnown from '../routes/well-known.js'
 import health from '../routes/health.js'
 import { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
+import { createSqlMailStore } from './stores/sql-mail-store.js'
 import { createSqlStore } from './stores/sql-store.js'
 
 export interface AppOptions {
@@ -60,6 +62,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   const loginFailures = fastify.redis === null ? sqlStore.loginFailures : createRedisLoginFailureStore(fastify.redis)
   await fastify.register(auth, { ...config.auth, store: { ...sqlStore, loginFailures } })
   if (config.auth.jwt.secret === undefined) fastify.log.info('JWT_SECRET unset: EdDSA keys from the database, served at /.well-known/jwks.json')
+  // Recovery and verification e-mails, through an outbox in the same database (issue 13).
+  await fastify.register(mail, { ...config.mail, store: createSqlMailStore(fastify.db) })
   if (config.firstSuperuser !== undefined) {
     let created: boolean
     try {
@@ -74,7 +78,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(rateLimit)
   await fastify.register(swagger)
 
-  await fastify.register(authRoutes, { rateLimit: config.rateLimit.tokenPerMinute })
+  await fastify.register(authRoutes, { rateLimit: config.rateLimit.tokenPerMinute, emailRateLimit: config.emailRateLimit })
   await fastify.register(usersAdmin)
   await fastify.register(items)
   await fastify.register(wellKnown)

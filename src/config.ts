@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { AuthSettings, defaultHashConcurrency } from './schemas/auth-options.js'
 import { parseOrThrow } from './schemas/parse.js'
+import { defaultMailFrom, defaultPublicUrl, type MailOptions } from './schemas/mail-options.js'
 
 /**
  * The environment, declared once. `loadConfig` is the only place that reads it; everything
@@ -36,6 +37,11 @@ export const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   TRUST_PROXY: Type.Boolean({ default: false }),
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^\\s,]+(,\\s*https?://[^\\s,]+)*$', description: 'comma-separated origins, e.g. https://app.example.com' })),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://\\S+$' })),
+  MAIL_FROM: Type.Optional(Type.String({ minLength: 3, maxLength: 320, pattern: '@' })),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$' })),
+  REQUIRE_VERIFIED_EMAIL: Type.Boolean({ default: false }),
+  EMAIL_RATE_LIMIT: Whole({ minimum: 0, default: 5 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
 type Env = Static<typeof EnvSchema>
@@ -92,6 +98,23 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
   return { ...settings, passwordHashConcurrency: options.passwordHashConcurrency }
 }
 
+/**
+ * The mail plugin's settings (issue 13). PUBLIC_URL defaults to the issuer (when it is an http(s)
+ * URL, else this server's origin), MAIL_FROM to no-reply@ and the issuer's hostname, without port.
+ */
+function mailSettings (env: Env, issuer: string, production: boolean): MailOptions {
+  if (env.SMTP_URL !== undefined && !URL.canParse(env.SMTP_URL)) throw new ConfigError('SMTP_URL: not a URL (smtp://user:pass@host:587 or smtps://…)')
+  const origin = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`
+  const publicUrl = (env.PUBLIC_URL ?? defaultPublicUrl(issuer, origin) ?? origin).replace(/\/+$/, '')
+  return {
+    smtpUrl: env.SMTP_URL,
+    from: env.MAIL_FROM ?? defaultMailFrom(defaultPublicUrl(issuer) ?? publicUrl),
+    publicUrl,
+    requireVerifiedEmail: env.REQUIRE_VERIFIED_EMAIL,
+    production
+  }
+}
+
 /** Reads and validates the environment once; throws a ConfigError that names every bad key. */
 export function loadConfig (source: Record<string, string | undefined> = {}) {
   // Empty strings mean "unset", as in most .env tooling.
@@ -119,6 +142,7 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     throw new ConfigError('FIRST_SUPERUSER_PASSWORD is a default value: refusing to start in production')
   }
 
+  const auth = authSettings(env)
   return {
     production,
     port: env.PORT,
@@ -129,12 +153,16 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     corsOrigins: env.CORS_ORIGINS === undefined ? [] : env.CORS_ORIGINS.split(',').map(origin => origin.trim().replace(/\/$/, '')),
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
     /** the auth plugin's options, as `app.register(auth, …)` takes them */
-    auth: authSettings(env),
+    auth,
     firstSuperuser: env.FIRST_SUPERUSER !== undefined && env.FIRST_SUPERUSER_PASSWORD !== undefined
       ? { username: env.FIRST_SUPERUSER, password: env.FIRST_SUPERUSER_PASSWORD }
       : undefined,
     /** per client address, on /token, /token/revoke and /register (0: off) */
     rateLimit: { tokenPerMinute: env.TOKEN_RATE_LIMIT },
+    /** e-mails asked for per address per hour at /forgot-password and /request-verify-token (0: off) */
+    emailRateLimit: env.EMAIL_RATE_LIMIT,
+    /** the mail plugin's options (plugins/mail.ts) */
+    mail: mailSettings(env, auth.jwt.issuer, production),
     redisUrl: env.REDIS_URL
   }
 }

@@ -3,17 +3,22 @@ import oauth from './oauth.js'
 import register from './register.js'
 import logout from './logout.js'
 import me from '../users/me.js'
+import recovery from './recovery.js'
 
 export interface AuthRoutesOptions {
   /** requests per minute per client address on /token, /token/revoke and /register (0: off; needs @fastify/rate-limit) */
   rateLimit?: number
+  /** e-mails asked for per address per hour at /forgot-password and /request-verify-token (default 5; 0: off; needs @fastify/rate-limit) */
+  emailRateLimit?: number
 }
 
 /**
  * The self-service auth endpoints, mountable under any prefix: POST /token, /token/revoke,
  * /register, /logout, and the account routes /users/me and below. Needs the auth plugin
- * registered first. The admin routes (routes/users/admin.ts) and the well-known documents
- * (routes/well-known.ts) are separate plugins.
+ * registered first. With the mail plugin (plugins/mail.ts) registered too, also account recovery
+ * and e-mail verification: /forgot-password, /reset-password, /request-verify-token, /verify.
+ * The admin routes (routes/users/admin.ts) and the well-known documents (routes/well-known.ts)
+ * are separate plugins.
  */
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
   const rateLimit = options.rateLimit ?? 0
@@ -21,6 +26,7 @@ const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, option
   await fastify.register(register, { rateLimit })
   await fastify.register(logout)
   await fastify.register(me)
+  if (fastify.hasDecorator('authRecovery')) await fastify.register(recovery, { rateLimit, emailRateLimit: options.emailRateLimit ?? 5 })
 }
 
 export default authRoutes

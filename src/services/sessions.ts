@@ -83,6 +83,7 @@ export function createSessionService (deps: {
       }
       await throttle.succeeded(key)
       if (user.disabled) throw new InvalidGrantError()
+      if (!accounts.passwordLoginAllowed(user)) throw new InvalidGrantError() // REQUIRE_VERIFIED_EMAIL, after the password check
       const granted = grantScopes(parseScope(input.scope), scopes.allowedFor(user))
       if (granted === undefined) throw new InvalidScopeError('The requested scope is not available to this user')
 

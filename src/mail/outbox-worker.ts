@@ -1,0 +1,143 @@
+import { newId } from '../identifiers.js'
+import type { OutboxRecord, OutboxStore } from '../stores/mail-store.js'
+import type { OutboxWorkerSettings } from '../schemas/mail-options.js'
+
+/** The part of a pino logger the worker uses. */
+export interface WorkerLog {
+  info (object: object, message: string): void
+  warn (object: object, message: string): void
+  error (object: object, message: string): void
+}
+
+/** Sent messages and given-up ones are kept this long (without their bodies), then deleted. */
+const KEEP_DONE_MS = 7 * 86_400_000
+/** Expired tokens are kept a day (a late click still finds "used or expired"), then deleted. */
+const KEEP_EXPIRED_TOKENS_MS = 86_400_000
+const PURGE_EVERY_MS = 3_600_000
+
+/** The wait before the attempt after `attempts` failed ones: base, 2 × base, 4 × base, … up to the maximum. */
+export const backoffMs = (attempts: number, settings: Pick<OutboxWorkerSettings, 'backoffBaseMs' | 'backoffMaxMs'>) =>
+  Math.min(settings.backoffMaxMs, settings.backoffBaseMs * 2 ** Math.min(30, Math.max(0, attempts - 1)))
+
+/**
+ * The mail server refused this message for good (a 5xx to the recipient or the content):
+ * retrying cannot help. Connection failures, timeouts, 4xx and refused logins are retried.
+ */
+export function isPermanentFailure (error: unknown): boolean {
+  const { code, responseCode } = (error ?? {}) as { code?: unknown, responseCode?: unknown }
+  return typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600 && (code === 'EENVELOPE' || code === 'EMESSAGE')
+}
+
+const describe = (error: unknown) => {
+  const { code, message } = (error ?? {}) as { code?: unknown, message?: unknown }
+  return `${typeof code === 'string' ? `${code}: ` : ''}${String(message ?? error)}`.slice(0, 500)
+}
+
+/**
+ * Sends what the outbox holds, out of band of any request: it claims due messages (so no other
+ * worker, in this instance or another, sends them meanwhile), sends them in parallel, and marks
+ * each sent, or failed with its next attempt after an exponential backoff. Every send is bounded
+ * by `sendTimeoutMs`; a message whose link has expired is given up. Delivery is at least once:
+ * an instance that dies between the server's acceptance and the mark has its message resent
+ * (with the same Message-ID) once the claim lapses.
+ */
+export function createOutboxWorker (deps: {
+  outbox: OutboxStore
+  send: (message: OutboxRecord, signal: AbortSignal) => Promise<void>
+  settings: OutboxWorkerSettings
+  log: WorkerLog
+  /** deletes expired tokens (hourly, beside the outbox's own purge) */
+  purgeTokens?: (before: number) => Promise<number>
+}) {
+  const { outbox, send, settings, log, purgeTokens } = deps
+  const aborter = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<unknown> | undefined
+  let stopped = false
+  let purgedAt = 0
+
+  async function deliver (message: OutboxRecord, claimId: string): Promise<'sent' | 'failed'> {
+    const context = { messageId: message.id, attempt: message.attempts }
+    if (message.expires_at !== null && message.expires_at <= Date.now()) {
+      await outbox.failed(message.id, claimId, 'expired before it could be sent', null, Date.now())
+      log.warn(context, 'e-mail given up: its link expired before it could be sent')
+      return 'failed'
+    }
+    try {
+      await send(message, AbortSignal.any([aborter.signal, AbortSignal.timeout(settings.sendTimeoutMs)]))
+    } catch (error) {
+      const now = Date.now()
+      const retryAt = now + backoffMs(message.attempts, settings)
+      const giveUp = isPermanentFailure(error) || message.attempts >= settings.maxAttempts ||
+        (message.expires_at !== null && retryAt >= message.expires_at)
+      await outbox.failed(message.id, claimId, describe(error), giveUp ? null : retryAt, now)
+      if (giveUp) log.error({ ...context, error: describe(error) }, 'e-mail given up')
+      else log.warn({ ...context, error: describe(error), retryInMs: retryAt - now }, 'e-mail not sent: will retry')
+      return 'failed'
+    }
+    if (!await outbox.sent(message.id, claimId, Date.now())) log.warn(context, 'e-mail sent after its claim lapsed')
+    log.info(context, 'e-mail sent')
+    return 'sent'
+  }
+
+  /** Sends every due message, batch after batch; the counts of this run. */
+  async function runOnce (): Promise<{ sent: number, failed: number }> {
+    const counts = { sent: 0, failed: 0 }
+    for (;;) {
+      if (stopped) break
+      const claimId = newId()
+      const batch = await outbox.claim(claimId, Date.now(), settings.leaseMs, settings.batchSize)
+      for (const result of await Promise.allSettled(batch.map(message => deliver(message, claimId)))) {
+        if (result.status === 'fulfilled') counts[result.value]++
+        else {
+          counts.failed++
+          log.error({ err: result.reason }, 'e-mail outcome not recorded')
+        }
+      }
+      if (batch.length < settings.batchSize) break
+    }
+    const now = Date.now()
+    if (now - purgedAt >= PURGE_EVERY_MS) {
+      purgedAt = now
+      await outbox.purge(now - KEEP_DONE_MS)
+      await purgeTokens?.(now - KEEP_EXPIRED_TOKENS_MS)
+    }
+    return counts
+  }
+
+  function schedule () {
+    if (stopped) return
+    timer = setTimeout(() => {
+      running = runOnce()
+        .catch(err => log.warn({ err }, 'outbox run failed'))
+        .finally(() => { running = undefined; schedule() })
+    }, settings.intervalMs)
+    timer.unref()
+  }
+
+  return {
+    runOnce,
+    /** Polls the outbox every `intervalMs` until stopped. */
+    start (): void {
+      if (timer === undefined && !stopped) schedule()
+    },
+    /** Stops polling; waits `closeTimeoutMs` for sends in progress, then aborts them (they are retried later). */
+    async stop (): Promise<void> {
+      stopped = true
+      clearTimeout(timer)
+      const current = running
+      if (current === undefined) return
+      let wait: NodeJS.Timeout | undefined
+      const gaveUp = await Promise.race([
+        current.then(() => false),
+        new Promise<boolean>(resolve => { wait = setTimeout(resolve, settings.closeTimeoutMs, true) })
+      ])
+      clearTimeout(wait)
+      if (gaveUp) {
+        aborter.abort()
+        await current
+      }
+    }
+  }
+}
+export type OutboxWorker = ReturnType<typeof createOutboxWorker>

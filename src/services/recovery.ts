@@ -1,0 +1,89 @@
+import { DomainError } from '../errors.js'
+import { hashToken, identityKey, newId, newRefreshToken } from '../identifiers.js'
+import { resetPasswordMessage, verifyEmailMessage } from '../mail/templates.js'
+import type { UserPublic, UserRecord } from '../schemas/user.js'
+import type { EmailTokenPurpose, MailStore } from '../stores/mail-store.js'
+import type { AccountService } from './accounts.js'
+
+/** A reset or verification token that is unknown, used, replaced by a newer one, or expired: one message for all. */
+export class InvalidEmailTokenError extends DomainError {
+  override name = 'InvalidEmailTokenError'
+  constructor () {
+    super('Invalid or expired token: it may have been used, or replaced by a newer one')
+  }
+}
+
+export interface RecoverySettings {
+  /** base of the links, without a trailing slash */
+  publicUrl: string
+  resetTokenTtlSeconds: number
+  verifyTokenTtlSeconds: number
+}
+
+/**
+ * Account recovery and e-mail verification, free of Fastify. A request never sends mail: it
+ * writes the token and its message in one transaction (the store's outbox), which a worker sends
+ * afterwards. Tokens are 256 random bits, stored as SHA-256, single use, and a newer one replaces
+ * the older of the same user and purpose. Throws InvalidEmailTokenError and PolicyError.
+ */
+export function createRecoveryService (deps: { store: MailStore, accounts: AccountService, settings: RecoverySettings }) {
+  const { store, accounts, settings } = deps
+  const publicUrl = settings.publicUrl.replace(/\/+$/, '')
+
+  /**
+   * Issues a token and queues its message when an account has this address; the same work
+   * (the same statements, in one transaction) when none has. The user id, for the log only.
+   */
+  async function issue (email: string, purpose: EmailTokenPurpose): Promise<string | undefined> {
+    const token = newRefreshToken()
+    const now = Date.now()
+    const ttl = purpose === 'reset' ? settings.resetTokenTtlSeconds : settings.verifyTokenTtlSeconds
+    const message = purpose === 'reset'
+      ? resetPasswordMessage(`${publicUrl}/reset-password?token=${token}`, ttl)
+      : verifyEmailMessage(`${publicUrl}/verify?token=${token}`, ttl)
+    return store.tokens.issue({
+      emailKey: identityKey(email), purpose, tokenHash: hashToken(token), messageId: newId(), message, now, expiresAt: now + ttl * 1000
+    })
+  }
+
+  return {
+    /** POST /forgot-password: a reset link to the active account with this address, if there is one. */
+    requestPasswordReset: (email: string) => issue(email, 'reset'),
+
+    /** POST /request-verify-token: a verification link to the account with this unverified address, if there is one. */
+    requestVerification: (email: string) => issue(email, 'verify'),
+
+    /** A verification link to a user's new address (registration, change); nothing when it has none. */
+    async sendVerification (user: UserRecord): Promise<void> {
+      if (user.email !== null) await issue(user.email, 'verify')
+    },
+
+    /** Whether a token is live (for the page its link opens); consumes nothing. */
+    async isLive (token: string, purpose: EmailTokenPurpose): Promise<boolean> {
+      return await store.tokens.findLive(hashToken(token), purpose, Date.now()) !== undefined
+    },
+
+    /**
+     * POST /reset-password: the password policy, then the token is used, the password set and
+     * every session of the user ended, atomically. A refused password leaves the token usable.
+     * @throws InvalidEmailTokenError, PolicyError
+     */
+    async resetPassword (token: string, password: string): Promise<UserPublic> {
+      const tokenHash = hashToken(token)
+      const user = await store.tokens.findLive(tokenHash, 'reset', Date.now())
+      if (user === undefined) throw new InvalidEmailTokenError()
+      const passwordHash = await accounts.hashNewPassword(password, user.username)
+      const updated = await store.tokens.consumeReset(tokenHash, passwordHash, Date.now())
+      if (updated === undefined) throw new InvalidEmailTokenError() // used meanwhile, by a racing request
+      return accounts.toPublic(updated)
+    },
+
+    /** POST /verify: marks the address the token was sent to verified. @throws InvalidEmailTokenError */
+    async verifyEmail (token: string): Promise<UserPublic> {
+      const user = await store.tokens.consumeVerify(hashToken(token), Date.now())
+      if (user === undefined) throw new InvalidEmailTokenError()
+      return accounts.toPublic(user)
+    }
+  }
+}
+export type RecoveryService = ReturnType<typeof createRecoveryService>

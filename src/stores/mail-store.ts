@@ -1,0 +1,82 @@
+import type { Selectable } from 'kysely'
+import type { MailOutboxTable } from '../db/tables.js'
+import type { UserRecord } from '../schemas/user.js'
+
+/*
+ * The storage of e-mail recovery and verification, as interfaces: one-time tokens and the
+ * outbox of messages that carry them. A token and its message are written in one transaction,
+ * so neither exists without the other. The SQL implementation is createSqlMailStore.
+ */
+
+export type EmailTokenPurpose = 'reset' | 'verify'
+
+/** A rendered message (src/mail/templates.ts). */
+export interface MailContent {
+  subject: string
+  text: string
+  html: string | null
+}
+
+export type OutboxRecord = Selectable<MailOutboxTable>
+/** A row of the outbox without its body, for listings. */
+export type OutboxSummary = Omit<OutboxRecord, 'text' | 'html'>
+
+export interface IssueTokenInput {
+  /** identityKey() of the address asked for */
+  emailKey: string
+  purpose: EmailTokenPurpose
+  tokenHash: string
+  /** the id of the queued message (also its Message-ID) */
+  messageId: string
+  message: MailContent
+  now: number
+  expiresAt: number
+}
+
+export interface EmailTokenStore {
+  /**
+   * In one transaction, for the active account whose address is `emailKey` (for 'verify', one
+   * not yet verified): drops its unused tokens of this purpose (a newer one replaces them),
+   * stores the new token and queues the message to the account's address. The same statements
+   * run whether or not such an account exists, so the time taken tells nothing.
+   * @returns the id of the user a token was issued for, or undefined
+   */
+  issue (input: IssueTokenInput): Promise<string | undefined>
+  /** The user of an unused, unexpired token of this purpose sent to their current address; consumes nothing. */
+  findLive (tokenHash: string, purpose: EmailTokenPurpose, now: number): Promise<UserRecord | undefined>
+  /**
+   * Uses a live reset token atomically (of two racing uses, one wins): sets the password hash,
+   * marks the address verified (the link reached it) and ends every session of the user, in one
+   * transaction. Undefined for a token that is not live, or sent to an address the account no longer has.
+   */
+  consumeReset (tokenHash: string, passwordHash: string, now: number): Promise<UserRecord | undefined>
+  /** Uses a live verification token atomically and marks the address it was sent to verified; undefined as above. */
+  consumeVerify (tokenHash: string, now: number): Promise<UserRecord | undefined>
+  /** Deletes tokens that expired before `before`. */
+  purge (before: number): Promise<number>
+}
+
+export interface OutboxStore {
+  /**
+   * Claims up to `limit` due messages (unsent, not given up, next attempt reached, no live claim)
+   * for `claimId` until `now + leaseMs`, counting the attempt. Two workers never hold a claim
+   * on one message at once, whichever instance they run in.
+   */
+  claim (claimId: string, now: number, leaseMs: number, limit: number): Promise<OutboxRecord[]>
+  /** Marks a message this claim holds sent, and erases its body (it carries a token). False if the claim was lost. */
+  sent (id: string, claimId: string, now: number): Promise<boolean>
+  /**
+   * Records a failed attempt of a message this claim holds: retried from `retryAt`, or given up
+   * (body erased) when `retryAt` is null. False if the claim was lost.
+   */
+  failed (id: string, claimId: string, error: string, retryAt: number | null, now: number): Promise<boolean>
+  /** The newest messages first, without their bodies. */
+  list (limit: number): Promise<OutboxSummary[]>
+  /** Deletes messages sent or given up before `before`. */
+  purge (before: number): Promise<number>
+}
+
+export interface MailStore {
+  tokens: EmailTokenStore
+  outbox: OutboxStore
+}

@@ -1,0 +1,175 @@
+import { PostgresAdapter, type Kysely } from 'kysely'
+import type { Database } from '../db/tables.js'
+import { identityKey } from '../identifiers.js'
+import type { EmailTokenPurpose, EmailTokenStore, MailStore, OutboxStore } from './mail-store.js'
+import { createSqlStore } from './sql-store.js'
+
+/** The active account with this address; for verification, one whose address is not verified yet. */
+function accountOf (db: Kysely<Database>, emailKey: string, purpose: EmailTokenPurpose) {
+  let query = db.selectFrom('users').where('users.email_key', '=', emailKey).where('users.disabled', '=', 0)
+  if (purpose === 'verify') query = query.where('users.email_verified', '=', 0)
+  return query
+}
+
+function tokenStore (db: Kysely<Database>): EmailTokenStore {
+  const users = createSqlStore(db).users
+
+  /** Marks a live token of this purpose used; of two racing uses only one matches `used_at IS NULL`. */
+  const claim = (trx: Kysely<Database>, tokenHash: string, purpose: EmailTokenPurpose, now: number) =>
+    trx.updateTable('email_tokens').set({ used_at: now })
+      .where('token_hash', '=', tokenHash).where('purpose', '=', purpose)
+      .where('used_at', 'is', null).where('expires_at', '>', now)
+      .returning(['user_id', 'email'])
+      .executeTakeFirst()
+
+  return {
+    async issue ({ emailKey, purpose, tokenHash, messageId, message, now, expiresAt }) {
+      return db.transaction().execute(async trx => {
+        await trx.deleteFrom('email_tokens')
+          .where('purpose', '=', purpose).where('used_at', 'is', null)
+          .where('user_id', 'in', accountOf(trx, emailKey, purpose).select('users.id'))
+          .execute()
+        // INSERT … SELECT: a row only when the account exists, with the same statements either way.
+        // Values are cast so that PostgreSQL knows the parameters' types inside the SELECT.
+        const issued = await trx.insertInto('email_tokens')
+          .columns(['token_hash', 'user_id', 'purpose', 'email', 'created_at', 'expires_at'])
+          .expression(accountOf(trx, emailKey, purpose).select(eb => [
+            eb.cast<string>(eb.val(tokenHash), 'text').as('token_hash'),
+            'users.id as user_id',
+            eb.cast<EmailTokenPurpose>(eb.val(purpose), 'text').as('purpose'),
+            eb.fn.coalesce('users.email', eb.val('')).as('email'),
+            eb.cast<number>(eb.val(now), 'bigint').as('created_at'),
+            eb.cast<number>(eb.val(expiresAt), 'bigint').as('expires_at')
+          ]))
+          .returning('user_id')
+          .executeTakeFirst()
+        // The message goes to the address the token was issued for, and exists exactly when the token does.
+        await trx.insertInto('mail_outbox')
+          .columns(['id', 'recipient', 'subject', 'text', 'html', 'created_at', 'expires_at', 'attempts', 'next_attempt_at'])
+          .expression(trx.selectFrom('email_tokens').select(eb => [
+            eb.cast<string>(eb.val(messageId), 'text').as('id'),
+            'email_tokens.email as recipient',
+            eb.cast<string>(eb.val(message.subject), 'text').as('subject'),
+            eb.cast<string>(eb.val(message.text), 'text').as('text'),
+            eb.cast<string | null>(eb.val(message.html), 'text').as('html'),
+            eb.cast<number>(eb.val(now), 'bigint').as('created_at'),
+            eb.cast<number>(eb.val(expiresAt), 'bigint').as('expires_at'),
+            eb.cast<number>(eb.val(0), 'integer').as('attempts'),
+            eb.cast<number>(eb.val(now), 'bigint').as('next_attempt_at')
+          ]).where('email_tokens.token_hash', '=', tokenHash))
+          .execute()
+        return issued?.user_id
+      })
+    },
+
+    async findLive (tokenHash, purpose, now) {
+      const token = await db.selectFrom('email_tokens').select(['user_id', 'email'])
+        .where('token_hash', '=', tokenHash).where('purpose', '=', purpose)
+        .where('used_at', 'is', null).where('expires_at', '>', now)
+        .executeTakeFirst()
+      if (token === undefined) return undefined
+      const user = await users.findById(token.user_id)
+      const current = user !== undefined && !user.disabled && user.email !== null && identityKey(user.email) === identityKey(token.email)
+      return current ? user : undefined
+    },
+
+    async consumeReset (tokenHash, passwordHash, now) {
+      const userId = await db.transaction().execute(async trx => {
+        const token = await claim(trx, tokenHash, 'reset', now)
+        if (token === undefined) return undefined
+        const changed = await trx.updateTable('users')
+          .set({ password_hash: passwordHash, email_verified: 1, updated_at: now })
+          .where('id', '=', token.user_id).where('email_key', '=', identityKey(token.email)).where('disabled', '=', 0)
+          .executeTakeFirst()
+        if (changed.numUpdatedRows === 0n) return undefined
+        // Whoever knew the old password is logged out everywhere (ASVS 7.4.3).
+        await trx.updateTable('sessions').set({ ended_at: now })
+          .where('user_id', '=', token.user_id).where('ended_at', 'is', null)
+          .execute()
+        return token.user_id
+      })
+      return userId === undefined ? undefined : users.findById(userId)
+    },
+
+    async consumeVerify (tokenHash, now) {
+      const userId = await db.transaction().execute(async trx => {
+        const token = await claim(trx, tokenHash, 'verify', now)
+        if (token === undefined) return undefined
+        // Only the address the link was sent to: a token for a former address verifies nothing.
+        const changed = await trx.updateTable('users').set({ email_verified: 1, updated_at: now })
+          .where('id', '=', token.user_id).where('email_key', '=', identityKey(token.email))
+          .executeTakeFirst()
+        return changed.numUpdatedRows === 0n ? undefined : token.user_id
+      })
+      return userId === undefined ? undefined : users.findById(userId)
+    },
+
+    async purge (before) {
+      const result = await db.deleteFrom('email_tokens').where('expires_at', '<', before).executeTakeFirst()
+      return Number(result.numDeletedRows)
+    }
+  }
+}
+
+function outboxStore (db: Kysely<Database>): OutboxStore {
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
+
+  /** Unsent, not given up, its next attempt reached, and no live claim on it. */
+  const due = (trx: Kysely<Database>, now: number, limit: number) => trx.selectFrom('mail_outbox').select('mail_outbox.id')
+    .where('sent_at', 'is', null).where('failed_at', 'is', null).where('next_attempt_at', '<=', now)
+    .where(eb => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]))
+    .orderBy('next_attempt_at').limit(limit)
+
+  return {
+    async claim (claimId, now, leaseMs, limit) {
+      const claimRows = (trx: Kysely<Database>, ids: string[] | ReturnType<typeof due>) => trx.updateTable('mail_outbox')
+        .set(eb => ({ claimed_by: claimId, claimed_until: now + leaseMs, attempts: eb('attempts', '+', 1) }))
+        .where('id', 'in', ids)
+        .returningAll()
+        .execute()
+      if (postgres) {
+        // Rows another instance is claiming are skipped, not waited for; the claim commits with the lease.
+        return db.transaction().execute(async trx => {
+          const ids = (await due(trx, now, limit).forUpdate().skipLocked().execute()).map(row => row.id)
+          return ids.length === 0 ? [] : claimRows(trx, ids)
+        })
+      }
+      // SQLite has one writer at a time: a single conditional UPDATE is atomic.
+      return claimRows(db, due(db, now, limit))
+    },
+
+    async sent (id, claimId, now) {
+      const result = await db.updateTable('mail_outbox')
+        .set({ sent_at: now, text: '', html: null, claimed_until: null, last_error: null })
+        .where('id', '=', id).where('claimed_by', '=', claimId).where('sent_at', 'is', null)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+
+    async failed (id, claimId, error, retryAt, now) {
+      const values = retryAt === null
+        ? { failed_at: now, text: '', html: null, claimed_until: null, last_error: error }
+        : { next_attempt_at: retryAt, claimed_until: null, last_error: error }
+      const result = await db.updateTable('mail_outbox').set(values)
+        .where('id', '=', id).where('claimed_by', '=', claimId).where('sent_at', 'is', null)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+
+    list: (limit) => db.selectFrom('mail_outbox')
+      .select(['id', 'recipient', 'subject', 'created_at', 'expires_at', 'attempts', 'next_attempt_at', 'claimed_until', 'claimed_by', 'sent_at', 'failed_at', 'last_error'])
+      .orderBy('created_at', 'desc').orderBy('id').limit(limit).execute(),
+
+    async purge (before) {
+      const result = await db.deleteFrom('mail_outbox')
+        .where(eb => eb.or([eb('sent_at', '<', before), eb('failed_at', '<', before)]))
+        .executeTakeFirst()
+      return Number(result.numDeletedRows)
+    }
+  }
+}
+
+/** The default MailStore: SQL through Kysely on the auth store's database (SQLite or PostgreSQL). */
+export function createSqlMailStore (db: Kysely<Database>): MailStore {
+  return { tokens: tokenStore(db), outbox: outboxStore(db) }
+}
