@@ -1,48 +1,13 @@
 import fp from 'fastify-plugin'
 import createError from '@fastify/error'
-import { visit } from 'jsonc-parser'
 import type { FastifyPluginAsync } from 'fastify'
+import { jsonStructureProblem } from '../src/json.js'
 
 const InvalidJsonError = createError('APP_INVALID_JSON', 'Invalid JSON body: %s', 400)
 const BodyTooLargeError = createError('FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large', 413)
 /** Over-limit bodies up to this size are read (and dropped) before the 413; larger ones get it at once. */
 const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
 const utf8 = new TextDecoder('utf-8', { fatal: true })
-
-/** Deeper bodies are refused: no request of this API nests more than a few levels. */
-const MAX_DEPTH = 64
-class TooDeep extends Error {}
-
-/**
- * Why a JSON text is refused before parsing: a member name that appears twice in one object, or
- * nesting deeper than MAX_DEPTH; undefined if neither (jsonc-parser's visitor, strict JSON).
- */
-function structureProblem (text: string): string | undefined {
-  const objects: Array<Set<string> | undefined> = []
-  let duplicate: string | undefined
-  const enter = (names?: Set<string>) => {
-    objects.push(names)
-    if (objects.length > MAX_DEPTH) throw new TooDeep() // stops the visitor's recursion early
-  }
-  try {
-    visit(text, {
-      onObjectBegin: () => enter(new Set()),
-      onArrayBegin: () => enter(),
-      onObjectEnd: () => { objects.pop() },
-      onArrayEnd: () => { objects.pop() },
-      onObjectProperty: (name) => {
-        const names = objects[objects.length - 1]
-        if (names === undefined || duplicate !== undefined) return
-        if (names.has(name)) duplicate = name
-        names.add(name)
-      }
-    }, { disallowComments: true, allowTrailingComma: false })
-  } catch (error) {
-    if (error instanceof TooDeep) return `nested more than ${MAX_DEPTH} levels`
-    throw error
-  }
-  return duplicate === undefined ? undefined : `member ${JSON.stringify(duplicate.slice(0, 64))} appears twice`
-}
 
 /**
  * How request bodies are read:
@@ -74,7 +39,7 @@ const requestBody: FastifyPluginAsync = async (fastify) => {
       done(new InvalidJsonError('not UTF-8'), undefined)
       return
     }
-    const problem = text.length === 0 ? undefined : structureProblem(text)
+    const problem = text.length === 0 ? undefined : jsonStructureProblem(text)
     if (problem !== undefined) {
       done(new InvalidJsonError(problem), undefined)
       return

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { createInterface } from 'node:readline/promises'
 import { createApp } from './app.js'
@@ -12,6 +13,9 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
   users list [--limit N] [--offset N]
   users disable <username>       disables the user and ends their sessions
   users enable <username>
+  users import <file.json> [--dry-run]
+                                 users with their password hashes from a FastAPI app (bcrypt,
+                                 pbkdf2-sha256, argon2): all rows valid or nothing imported
   users unlock <username>        ends a login lock (too many failed password logins)
   sessions list <username>
   sessions end <session-id>
@@ -37,6 +41,7 @@ async function main (argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       admin: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
       email: { type: 'string' },
       'full-name': { type: 'string' },
       limit: { type: 'string', default: '50' },
@@ -75,6 +80,12 @@ async function main (argv: string[]): Promise<number> {
         const user = await accounts.setDisabled((await named(arg)).id, command === 'disable')
         out({ username: user.username, disabled: user.disabled })
         return 0
+      }
+      case 'users import': {
+        if (arg === undefined) throw new ConfigError('users import needs a file: users import <file.json> [--dry-run]')
+        const report = await accounts.importUsers(await readFile(arg, 'utf8'), { dryRun: values['dry-run'] })
+        out(report)
+        return report.ok ? 0 : 1
       }
       case 'users unlock': {
         const user = await named(arg)

@@ -60,6 +60,31 @@ describe('CLI', () => {
     assert.deepEqual(JSON.parse((await cliRun('sessions', 'list', 'alice')).out), [])
   })
 
+  it('imports a FastAPI fake_users_db (--dry-run first), refuses a bad file whole, and unlocks a user', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const cliRun = cliOn(dir)
+    const fixtures = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './fixtures/import/' : '../../test/fixtures/import/', import.meta.url))
+
+    const dry = await cliRun('users', 'import', join(fixtures, 'fake-users-db.json'), '--dry-run')
+    assert.equal(dry.code, 0, dry.out)
+    assert.deepEqual(JSON.parse(dry.out).rows.map((r: { username: string }) => r.username), ['johndoe', 'alice'])
+    assert.equal(JSON.parse((await cliRun('users', 'list')).out).total, 0, 'a dry run stores nothing')
+
+    const bad = await cliRun('users', 'import', join(fixtures, 'invalid-unknown-hash.json'))
+    assert.equal(bad.code, 1)
+    assert.equal(JSON.parse(bad.out).ok, false)
+
+    const done = await cliRun('users', 'import', join(fixtures, 'fake-users-db.json'))
+    assert.equal(done.code, 0, done.out)
+    assert.equal(JSON.parse(done.out).imported, 2)
+    assert.equal(JSON.parse((await cliRun('users', 'list')).out).total, 2)
+
+    const unlocked = await cliRun('users', 'unlock', 'johndoe')
+    assert.equal(unlocked.code, 0, unlocked.out)
+    assert.deepEqual(JSON.parse(unlocked.out), { username: 'johndoe', unlocked: false })
+  })
+
   it('exits 2 with the usage on an unknown command', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))

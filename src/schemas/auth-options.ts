@@ -19,6 +19,11 @@ export const AuthSettings = Type.Object({
   jwksMaxAgeSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'Cache-Control max-age of the JWK set, and how often instances re-read the keys: a new key signs 2 × this after its rotation' }),
   passwordMinLength: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),
   passwordHashConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'argon2 computations at once; default: defaultHashConcurrency()' })),
+  argon2: Type.Object({
+    memoryCost: Type.Integer({ minimum: 7168, maximum: 1_048_576, default: 19_456, description: 'KiB' }),
+    timeCost: Type.Integer({ minimum: 1, maximum: 10, default: 2, description: 'passes' }),
+    parallelism: Type.Integer({ minimum: 1, maximum: 8, default: 1, description: 'lanes' })
+  }, { default: {}, description: 'argon2id parameters of new hashes (OWASP: m=19456, t=2, p=1); a login with an older hash upgrades it' }),
   passwordHashQueueLimit: Type.Integer({ minimum: 0, maximum: 100_000, default: 64, description: 'argon2 computations that may wait; past it, logins and registrations answer 503 with Retry-After at once' }),
   loginFailureLimit: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'failed password logins per account in a window before its logins answer 429 (0: off)' }),
   loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' })

@@ -2,9 +2,16 @@ import { NotFoundError, PolicyError } from '../errors.js'
 import type { UserCreate, UserPublic, UserRecord } from '../schemas/user.js'
 import type { AuthStore, UserPatch } from '../stores/auth-store.js'
 import { passwordPolicyViolation, type PasswordHasher } from './passwords.js'
+import { jsonStructureProblem } from '../json.js'
 import { isEmailLogin, loginNameProblem } from './login-names.js'
+import { findExistingConflicts, parseUserImport, type ImportError } from './user-import.js'
 import { throttleKey, type LoginThrottle } from './login-throttle.js'
 import type { ScopeRegistry } from './scopes.js'
+
+/** What an import did, or why it did nothing (every problem, by 1-based row; 0 for the file). */
+export type ImportReport =
+  | { ok: true, dryRun: boolean, shape: string, imported: number, rows: Array<{ row: number, username: string, hash_format: string }> }
+  | { ok: false, errors: ImportError[] }
 
 /** Who acts on an account: the user of the request (or the command line, as an admin). */
 export interface Actor { id: string, token_scopes: readonly string[] }
@@ -159,6 +166,44 @@ export function createAccountService (deps: {
     /** Disables (ending every session) or enables a user. @throws NotFoundError */
     setDisabled: (id: string, disabled: boolean) => update(id, { disabled }),
 
+    /**
+     * Imports users with the password hashes of another app (CONTRACT.md "Importing users"): the
+     * contract's array, FastAPI's `fake_users_db` object or the full-stack template's rows, as
+     * JSON text. Every row is checked first (format, names, hash, duplicates in the file and
+     * against existing accounts); nothing is stored unless all are valid, and then all are, in one
+     * transaction. `dryRun` checks without storing.
+     */
+    async importUsers (text: string, options: { dryRun?: boolean } = {}): Promise<ImportReport> {
+      let data: unknown
+      const structure = jsonStructureProblem(text)
+      if (structure !== undefined) return { ok: false, errors: [{ row: 0, message: `the file's JSON: ${structure}` }] }
+      try {
+        data = JSON.parse(text)
+      } catch (error) {
+        return { ok: false, errors: [{ row: 0, message: `the file is not JSON: ${(error as Error).message}` }] }
+      }
+      const parsed = parseUserImport(data)
+      if (!parsed.ok) return parsed
+      const conflicts = await findExistingConflicts(parsed.rows, store.users.takenKeys)
+      if (conflicts.length > 0) return { ok: false, errors: conflicts }
+      const users = parsed.rows.map(row => ({
+        username: row.username,
+        email: row.email,
+        full_name: row.full_name,
+        password_hash: row.password_hash,
+        disabled: row.disabled,
+        is_admin: row.is_admin
+      }))
+      if (options.dryRun !== true) await store.users.createMany(users)
+      return {
+        ok: true,
+        dryRun: options.dryRun === true,
+        shape: parsed.shape,
+        imported: options.dryRun === true ? 0 : users.length,
+        rows: parsed.rows.map(row => ({ row: row.row, username: row.username, hash_format: row.hash_format }))
+      }
+    },
+
     /** Ends the account's brute-force lock early (an admin); true if failures were counted. @throws NotFoundError */
     async unlock (id: string): Promise<boolean> {
       await found(id)
@@ -177,7 +222,7 @@ export function createAccountService (deps: {
      */
     async changePassword (user: { id: string, username: string }, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void> {
       const stored = await store.users.findById(user.id)
-      if (!await passwords.verify(stored?.password_hash, currentPassword)) throw new PolicyError('Current password is incorrect')
+      if (!(await passwords.verify(stored?.password_hash, currentPassword)).ok) throw new PolicyError('Current password is incorrect')
       const passwordHash = await hashNewPassword(newPassword, user.username)
       await store.users.update(user.id, { password_hash: passwordHash })
       await store.sessions.endAllForUser(user.id, Date.now(), keepSessionId)

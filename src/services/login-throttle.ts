@@ -1,8 +1,7 @@
 import { LoginLockedError } from '../errors.js'
 import type { LoginFailureStore } from '../stores/auth-store.js'
+import type { ServiceLog } from './log.js'
 
-/** Structured events of the throttle (pino's signature), never with a password. */
-export interface ThrottleLog { info (event: object, message: string): void, warn (event: object, message: string): void }
 
 /**
  * The key failures are counted under: the account (so its username and e-mail share one count),
@@ -19,7 +18,7 @@ export const throttleKey = (user: { id: string } | undefined, normalisedLogin: s
  * attacker keeps a user out only by failing `limit` times every window, which the per-address
  * limit slows and the logs show; an admin unlocks early.
  */
-export function createLoginThrottle (deps: { store: LoginFailureStore, limit: number, windowSeconds: number, log: ThrottleLog }) {
+export function createLoginThrottle (deps: { store: LoginFailureStore, limit: number, windowSeconds: number, log: ServiceLog }) {
   const { store, limit, log } = deps
   const windowMs = deps.windowSeconds * 1000
   const retryAfter = (windowEnds: number, now: number) => Math.max(1, Math.ceil((windowEnds - now) / 1000))

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { hash, verify, type Options } from '@node-rs/argon2'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { hash, type Options } from '@node-rs/argon2'
 import { dictionary } from '@zxcvbn-ts/language-common'
 import pLimit from 'p-limit'
 import { OverloadedError } from '../errors.js'
+import { needsRehash, verifyAnyFormat } from './hash-formats.js'
 
 /**
  * argon2id with OWASP's parameters (m=19 MiB, t=2, p=1), passed explicitly because the
@@ -12,28 +15,47 @@ import { OverloadedError } from '../errors.js'
 export const ARGON2_OPTIONS: Options = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 }
 export const PASSWORD_MAX_LENGTH = 1024
 
+/** How our hashes at these parameters begin (the PHC string up to the salt): others are foreign or older. */
+export const NATIVE_HASH_PREFIX = (options: Omit<Options, 'algorithm'> = {}) => {
+  const { memoryCost, timeCost, parallelism } = { ...ARGON2_OPTIONS, ...options }
+  return `$argon2id$v=19$m=${memoryCost},t=${timeCost},p=${parallelism}$`
+}
+
 /** NFKC, as NIST SP 800-63B advises, so the same password typed on two keyboards matches. No case change, no trimming. */
 const normalize = (password: string) => password.normalize('NFKC')
 
-export function hashPassword (password: string): Promise<string> {
-  return hash(normalize(password), ARGON2_OPTIONS)
+export function hashPassword (password: string, options: Options = ARGON2_OPTIONS): Promise<string> {
+  return hash(normalize(password), { ...options, algorithm: 2 })
 }
 
+/** A verification: whether the password matched, and whether the stored hash should be replaced. */
+export interface Verification { ok: boolean, rehash: boolean }
+
 /**
- * Hashes and verifies through one queue of at most `concurrency` argon2 computations.
- * argon2id is CPU-bound and takes 19 MiB while it runs: more at once than there are cores
- * adds memory and latency, not throughput, and would fill libuv's thread pool, which DNS
- * lookups and file reads share. Hence defaultHashConcurrency (src/schemas/auth-options.ts; BENCHMARKS.md).
+ * Hashes and verifies through one queue of at most `concurrency` computations; past
+ * `queueLimit` waiting, OverloadedError at once. argon2id is CPU-bound and takes 19 MiB while it
+ * runs: more at once than there are cores adds memory and latency, not throughput, and would
+ * fill libuv's thread pool, which DNS lookups and file reads share. Hence defaultHashConcurrency
+ * (src/schemas/auth-options.ts; BENCHMARKS.md).
  *
- * `verify(undefined, …)` checks the password against a dummy hash made at start, so an
- * unknown user costs as much as a known one and response time does not tell them apart.
+ * Stored hashes may be ours (argon2id at `argon2`, or older parameters) or imported
+ * (hash-formats.ts: bcrypt, pbkdf2-sha256, argon2 of any parameters); `rehash` says a
+ * successful login should replace one with ours. Timing tells nothing (ASVS 6.3.8):
+ * - `verify(undefined, …)` checks the password against a dummy hash of ours, so an unknown user
+ *   costs what a known one does;
+ * - `calibrate(samples)` measures one verification of each kind of stored foreign hash (bcrypt
+ *   cost 12 takes ~25 times an argon2id check), and from then on every verification lasts at
+ *   least that long, so the users not migrated yet cannot be told from the others. A foreign
+ *   hash met later (users imported while the server runs) raises that floor on its first check.
  */
-export async function createPasswordHasher (options: { concurrency: number, queueLimit: number }) {
+export async function createPasswordHasher (options: { concurrency: number, queueLimit: number, argon2?: Omit<Options, 'algorithm'> }) {
+  const argon2: Options = { ...ARGON2_OPTIONS, ...options.argon2, algorithm: 2 }
   const limit = pLimit(options.concurrency)
   const inFlight = new Set<Promise<unknown>>()
-  const dummyHash = await hashPassword(randomBytes(16).toString('base64url'))
+  const dummyHash = await hashPassword(randomBytes(16).toString('base64url'), argon2)
+  let floorMs = 0
 
-  /** Runs one argon2 computation through the queue. @throws OverloadedError when `queueLimit` already wait */
+  /** Runs one computation through the queue. @throws OverloadedError when `queueLimit` already wait */
   function queued<T> (work: () => Promise<T>): Promise<T> {
     if (limit.activeCount >= options.concurrency && limit.pendingCount >= options.queueLimit) throw new OverloadedError()
     const task = limit(work)
@@ -42,21 +64,47 @@ export async function createPasswordHasher (options: { concurrency: number, queu
     return task
   }
 
+  const nativePrefix = NATIVE_HASH_PREFIX(argon2)
+
+  /**
+   * One verification in the queue, lasting at least floorMs (the wait is a timer, not work). A
+   * foreign hash that took longer raises the floor (an import made while the server runs).
+   */
+  async function check (storedHash: string, password: string): Promise<boolean> {
+    const started = performance.now()
+    const ok = await queued(() => verifyAnyFormat(storedHash, password))
+    const took = performance.now() - started
+    if (!storedHash.startsWith(nativePrefix)) floorMs = Math.max(floorMs, took)
+    if (floorMs - took > 1) await sleep(floorMs - took)
+    return ok
+  }
+
   return {
-    /** argon2 computations running and waiting */
-    load: () => ({ active: limit.activeCount, pending: limit.pendingCount }),
+    /** computations running and waiting */
+    load: () => ({ active: limit.activeCount, pending: limit.pendingCount, floorMs }),
     /** Resolves when every queued computation has finished (shutdown). */
     drain: async () => { await Promise.allSettled([...inFlight]) },
-    /** @throws OverloadedError */
-    hash: async (password: string) => queued(() => hashPassword(password)),
-    /** True if the password matches the stored hash; false for a malformed hash. @throws OverloadedError */
-    async verify (passwordHash: string | undefined, password: string): Promise<boolean> {
-      const task = queued(() => verify(passwordHash ?? dummyHash, normalize(password)))
-      try {
-        return await task && passwordHash !== undefined
-      } catch {
-        return false // a malformed stored hash is a failed login, never a 500
+    /** A new hash: argon2id at the configured parameters, of the NFKC form. @throws OverloadedError */
+    hash: async (password: string) => queued(() => hashPassword(password, argon2)),
+    /**
+     * Checks a password against a stored hash of any supported format, or against the dummy hash
+     * when there is no user; a malformed hash is a failed check, never a 500. @throws OverloadedError
+     */
+    async verify (storedHash: string | undefined, password: string): Promise<Verification> {
+      const ok = await check(storedHash ?? dummyHash, password) && storedHash !== undefined
+      return { ok, rehash: ok && needsRehash(storedHash, argon2) }
+    },
+    /**
+     * Measures a failed verification of each sample hash (one per stored foreign kind, see
+     * UserStore.foreignHashSamples) and makes the slowest the floor of every verification.
+     */
+    async calibrate (samples: readonly string[]): Promise<number> {
+      for (const sample of samples) {
+        const started = performance.now()
+        await queued(() => verifyAnyFormat(sample, randomBytes(12).toString('base64url')))
+        floorMs = Math.max(floorMs, performance.now() - started)
       }
+      return floorMs
     }
   }
 }

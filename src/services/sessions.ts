@@ -8,6 +8,7 @@ import type { AuthStore, SessionRecord } from '../stores/auth-store.js'
 import type { AccessTokenContent } from '../tokens/access-tokens.js'
 import type { AccountService } from './accounts.js'
 import { throttleKey, type LoginThrottle } from './login-throttle.js'
+import type { ServiceLog } from './log.js'
 import type { PasswordHasher } from './passwords.js'
 import { grantScopes, parseScope, type ScopeRegistry } from './scopes.js'
 
@@ -33,13 +34,14 @@ export function createSessionService (deps: {
   scopes: ScopeRegistry
   accounts: AccountService
   throttle: LoginThrottle
+  log: ServiceLog
   settings: SessionSettings
   /** signs an access token (src/tokens/access-tokens.ts) */
   signAccessToken: (claims: AccessTokenContent) => string
   /** verifies an access token's signature and pinned claims; rejects when invalid */
   verifyAccessToken: (token: string) => Promise<unknown>
 }) {
-  const { store, passwords, scopes, accounts, throttle, settings, signAccessToken, verifyAccessToken } = deps
+  const { store, passwords, scopes, accounts, throttle, log, settings, signAccessToken, verifyAccessToken } = deps
 
   /** Not ended, within its absolute lifetime, and used recently enough. */
   const isActive = (session: SessionRecord, now: number) =>
@@ -61,6 +63,18 @@ export function createSessionService (deps: {
 
   const end = (sessionId: string) => store.sessions.end(sessionId, Date.now())
 
+  /**
+   * After a successful login with a hash that is not ours at the current parameters (imported,
+   * or older): hash the password anew and store it, after the answer (it does not wait), and only
+   * if the stored hash is still the one that verified (a password changed meanwhile stays).
+   */
+  function upgradeHash (user: UserRecord, password: string) {
+    passwords.hash(password)
+      .then(next => store.users.replacePasswordHash(user.id, user.password_hash, next))
+      .then(replaced => log.info({ event: 'password-rehash', userId: user.id, replaced, from: user.password_hash.split('$')[1] }, 'password hash upgraded'),
+        err => log.warn({ event: 'password-rehash', userId: user.id, err }, 'password hash upgrade failed; kept the old hash'))
+  }
+
   async function listActive (userId: string): Promise<SessionRecord[]> {
     const now = Date.now()
     return (await store.sessions.listForUser(userId)).filter(s => isActive(s, now))
@@ -76,12 +90,13 @@ export function createSessionService (deps: {
       const user = await store.users.findByLogin(input.username)
       const key = throttleKey(user, identityKey(input.username))
       await throttle.check(key)
-      const passwordOk = await passwords.verify(user?.password_hash, input.password)
-      if (user === undefined || !passwordOk) {
+      const { ok, rehash } = await passwords.verify(user?.password_hash, input.password)
+      if (user === undefined || !ok) {
         await throttle.failed(key)
         throw new InvalidGrantError()
       }
       await throttle.succeeded(key)
+      if (rehash) upgradeHash(user, input.password)
       if (user.disabled) throw new InvalidGrantError()
       if (!accounts.passwordLoginAllowed(user)) throw new InvalidGrantError() // REQUIRE_VERIFIED_EMAIL, after the password check
       const granted = grantScopes(parseScope(input.scope), scopes.allowedFor(user))

@@ -15,6 +15,7 @@ export interface NewUser {
   full_name?: string | null
   password_hash: string
   is_admin?: boolean
+  disabled?: boolean
   email_verified?: boolean
 }
 export type UserPatch = Partial<Pick<UserRecord, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'password_hash' | 'email_verified'>>
@@ -31,6 +32,14 @@ export interface UserStore {
   update (id: string, patch: UserPatch): Promise<UserRecord | undefined>
   delete (id: string): Promise<boolean>
   list (limit: number, offset: number): Promise<{ items: UserRecord[], total: number }>
+  /** Creates every user or none (one transaction). @throws DuplicateUserError */
+  createMany (users: NewUser[]): Promise<UserRecord[]>
+  /** Of these identity keys (identifiers.ts identityKey), those some account uses as username or e-mail. */
+  takenKeys (keys: string[]): Promise<string[]>
+  /** Replaces the password hash only if it is still `expected` (compare-and-set); true if it was replaced. */
+  replacePasswordHash (id: string, expected: string, next: string): Promise<boolean>
+  /** One stored hash of each kind (scheme and cost) that does not start with `nativePrefix`. */
+  foreignHashSamples (nativePrefix: string): Promise<string[]>
 }
 
 export type RotationResult =
@@ -87,7 +96,7 @@ export interface AuthStore {
 
 /** The methods an AuthStore must have: the auth plugin checks a given store against them at register. */
 export const AUTH_STORE_METHODS: { [K in keyof AuthStore]: ReadonlyArray<keyof AuthStore[K]> } = {
-  users: ['create', 'findByLogin', 'findById', 'update', 'delete', 'list'],
+  users: ['create', 'findByLogin', 'findById', 'update', 'delete', 'list', 'createMany', 'takenKeys', 'replacePasswordHash', 'foreignHashSamples'],
   sessions: ['create', 'findWithUser', 'findByRefreshToken', 'touch', 'rotateRefreshToken', 'end', 'endAllForUser', 'listForUser', 'purge'],
   keys: ['list', 'insert', 'retire', 'deleteRetiredBefore'],
   loginFailures: ['get', 'add', 'clear', 'purge']

@@ -7,7 +7,7 @@ import type { Database, UsersTable } from '../db/tables.js'
 import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
 import { identityKey, newId } from '../identifiers.js'
-import type { AuthStore, KeyStore, LoginFailureStore, SessionStore, UserStore } from './auth-store.js'
+import type { AuthStore, KeyStore, LoginFailureStore, NewUser, SessionStore, UserStore } from './auth-store.js'
 
 /** The columns a UserRecord is made of. */
 const USER_COLUMNS = [
@@ -34,6 +34,23 @@ function asDuplicate (error: unknown): unknown {
   return field === undefined ? error : new DuplicateUserError(field)
 }
 
+function newUserRow (user: NewUser, now: number) {
+  return {
+    id: newId(),
+    username: user.username,
+    username_key: identityKey(user.username),
+    email: user.email ?? null,
+    email_key: user.email == null ? null : identityKey(user.email),
+    full_name: user.full_name ?? null,
+    password_hash: user.password_hash,
+    disabled: user.disabled === true ? 1 : 0,
+    is_admin: user.is_admin === true ? 1 : 0,
+    email_verified: user.email_verified === true ? 1 : 0,
+    created_at: now,
+    updated_at: now
+  }
+}
+
 function userStore (db: Kysely<Database>): UserStore {
   const byId = async (id: string) => {
     const row = await db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst()
@@ -41,27 +58,53 @@ function userStore (db: Kysely<Database>): UserStore {
   }
   return {
     async create (user) {
-      const now = Date.now()
-      const row = {
-        id: newId(),
-        username: user.username,
-        username_key: identityKey(user.username),
-        email: user.email ?? null,
-        email_key: user.email == null ? null : identityKey(user.email),
-        full_name: user.full_name ?? null,
-        password_hash: user.password_hash,
-        disabled: 0,
-        is_admin: user.is_admin === true ? 1 : 0,
-        email_verified: user.email_verified === true ? 1 : 0,
-        created_at: now,
-        updated_at: now
-      }
+      const row = newUserRow(user, Date.now())
       try {
         await db.insertInto('users').values(row).execute()
       } catch (error) {
         throw asDuplicate(error)
       }
       return toUser(row)
+    },
+    async createMany (users) {
+      const now = Date.now()
+      const rows = users.map(user => newUserRow(user, now))
+      try {
+        await db.transaction().execute(async trx => {
+          // In chunks: SQLite allows at most 32766 bound parameters per statement.
+          for (let i = 0; i < rows.length; i += 500) await trx.insertInto('users').values(rows.slice(i, i + 500)).execute()
+        })
+      } catch (error) {
+        throw asDuplicate(error)
+      }
+      return rows.map(toUser)
+    },
+    async takenKeys (keys) {
+      if (keys.length === 0) return []
+      const taken = new Set<string>()
+      for (let i = 0; i < keys.length; i += 500) {
+        const chunk = keys.slice(i, i + 500)
+        const rows = await db.selectFrom('users').select(['username_key', 'email_key'])
+          .where(eb => eb.or([eb('username_key', 'in', chunk), eb('email_key', 'in', chunk)])).execute()
+        for (const row of rows) for (const key of [row.username_key, row.email_key]) if (key !== null && chunk.includes(key)) taken.add(key)
+      }
+      return [...taken]
+    },
+    async replacePasswordHash (id, expected, next) {
+      const result = await db.updateTable('users').set({ password_hash: next, updated_at: Date.now() })
+        .where('id', '=', id).where('password_hash', '=', expected).executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+    async foreignHashSamples (nativePrefix) {
+      const rows = await db.selectFrom('users').select('password_hash')
+        .where(sql`substr(password_hash, 1, ${nativePrefix.length})`, '<>', nativePrefix).limit(10_000).execute()
+      // One per kind: the hash up to its salt ($2b$12$, $pbkdf2-sha256$29000$, $argon2id$v=19$m=…,t=…,p=…$).
+      const kinds = new Map<string, string>()
+      for (const { password_hash: hash } of rows) {
+        const kind = hash.split('$').slice(0, hash.startsWith('$argon2') ? 4 : 3).join('$')
+        if (!kinds.has(kind)) kinds.set(kind, hash)
+      }
+      return [...kinds.values()]
     },
     async findByLogin (login) {
       if (login.includes('\u0000')) return undefined // no account has one, and PostgreSQL refuses it in a query
