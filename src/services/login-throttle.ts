@@ -2,7 +2,6 @@ import { LoginLockedError } from '../errors.js'
 import type { LoginFailureStore } from '../stores/auth-store.js'
 import type { ServiceLog } from './log.js'
 
-
 /**
  * The key failures are counted under: the account (so its username and e-mail share one count),
  * or for a login that names no account the normalised login itself — counted exactly alike.
