@@ -63,8 +63,11 @@ export function createOutboxWorker (deps: {
       log.warn(context, 'e-mail given up: its link expired before it could be sent')
       return 'failed'
     }
+    // A timer of our own, not AbortSignal.timeout(): that one does not keep the process alive.
+    const timeout = new AbortController()
+    const timer = setTimeout(() => timeout.abort(Object.assign(new Error(`no answer within ${settings.sendTimeoutMs} ms`), { code: 'ETIMEDOUT' })), settings.sendTimeoutMs)
     try {
-      await send(message, AbortSignal.any([aborter.signal, AbortSignal.timeout(settings.sendTimeoutMs)]))
+      await send(message, AbortSignal.any([aborter.signal, timeout.signal]))
     } catch (error) {
       const now = Date.now()
       const retryAt = now + backoffMs(message.attempts, settings)
@@ -74,6 +77,8 @@ export function createOutboxWorker (deps: {
       if (giveUp) log.error({ ...context, error: describe(error) }, 'e-mail given up')
       else log.warn({ ...context, error: describe(error), retryInMs: retryAt - now }, 'e-mail not sent: will retry')
       return 'failed'
+    } finally {
+      clearTimeout(timer)
     }
     if (!await outbox.sent(message.id, claimId, Date.now())) log.warn(context, 'e-mail sent after its claim lapsed')
     log.info(context, 'e-mail sent')
