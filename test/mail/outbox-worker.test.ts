@@ -174,16 +174,16 @@ describe('the outbox worker', () => {
   it('stops on close: waits closeTimeoutMs for a send in progress, then aborts it and the message stays queued', async (t) => {
     const db = await database(t)
     const id = await enqueue(db)
-    let markStarted = () => {}
-    const started = new Promise<void>(resolve => { markStarted = resolve })
+    const state = { sending: false }
     const worker = createOutboxWorker({
       outbox: createSqlMailStore(db).outbox,
       settings: settings({ closeTimeoutMs: 100 }),
       log: quiet,
-      send: (_m, signal) => new Promise((_resolve, reject) => { markStarted(); signal.addEventListener('abort', () => reject(signal.reason)) })
+      send: (_m, signal) => new Promise((_resolve, reject) => { state.sending = true; signal.addEventListener('abort', () => reject(signal.reason)) })
     })
     worker.start()
-    await started
+    // Polled with a timer that holds the process: the worker's own timer does not (it never keeps an app alive).
+    while (!state.sending) await sleep(5)
     const stopping = Date.now()
     await worker.stop()
     assert.ok(Date.now() - stopping < 1000)
