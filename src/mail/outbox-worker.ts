@@ -50,6 +50,8 @@ export function createOutboxWorker (deps: {
   purgeTokens?: (before: number) => Promise<number>
 }) {
   const { outbox, send, settings, log, purgeTokens } = deps
+  /** Names this worker in its claims (claimed_by = `<worker>:<batch>`), to tell instances apart. */
+  const workerId = newId().slice(0, 8)
   const aborter = new AbortController()
   let timer: NodeJS.Timeout | undefined
   let running: Promise<unknown> | undefined
@@ -90,7 +92,7 @@ export function createOutboxWorker (deps: {
     const counts = { sent: 0, failed: 0 }
     for (;;) {
       if (stopped) break
-      const claimId = newId()
+      const claimId = `${workerId}:${newId()}`
       const batch = await outbox.claim(claimId, Date.now(), settings.leaseMs, settings.batchSize)
       for (const result of await Promise.allSettled(batch.map(message => deliver(message, claimId)))) {
         if (result.status === 'fulfilled') counts[result.value]++
