@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify } from 'jose'
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose'
 import { FORM, getWithBearer, PASSWORD, register, startInteropServer, uniqueName } from './helpers.js'
 
 /*
@@ -100,9 +100,8 @@ describe('jose: access tokens verified through /.well-known/jwks.json', () => {
     const options = { issuer: base, audience: base, typ: 'at+jwt', algorithms: ['EdDSA'] }
     await jwtVerify(token, jwks, options)
 
-    const [header, body, signature] = token.split('.') as [string, string, string]
-    const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<string, unknown>
-    const forged = [header, Buffer.from(JSON.stringify({ ...claims, scope: 'me items admin' })).toString('base64url'), signature].join('.')
+    const [header, , signature] = token.split('.') as [string, string, string]
+    const forged = [header, Buffer.from(JSON.stringify({ ...decodeJwt(token), scope: 'me items admin' })).toString('base64url'), signature].join('.')
     assert.ok(await rejection(jwtVerify(forged, jwks, options)) instanceof errors.JWSSignatureVerificationFailed)
 
     const otherAudience = await rejection(jwtVerify(token, jwks, { ...options, audience: 'https://elsewhere.example' }))

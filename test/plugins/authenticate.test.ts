@@ -2,7 +2,7 @@ import { describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHmac, createPublicKey, randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
-import { decodeJwt, exportJWK, generateKeyPair, importPKCS8, SignJWT, type JWTPayload } from 'jose'
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importPKCS8, SignJWT, type JWTPayload } from 'jose'
 import app from '../../src/app.js'
 import { bearer, build, registerAndLogin, registerUser, testConfig, storeOf } from '../helper.js'
 import type { UserPublic } from '../../src/schemas/user.js'
@@ -185,7 +185,7 @@ describe('authenticate: invalid tokens (EdDSA mode, no JWT_SECRET)', { concurren
     const jwks = (await app.inject('/.well-known/jwks.json')).json<{ keys: Array<Record<string, string>> }>()
     const serverJwk = jwks.keys[0]
     assert.ok(serverJwk !== undefined, 'the server publishes its key')
-    const header = JSON.parse(Buffer.from(tokens.access_token.split('.')[0] ?? '', 'base64url').toString()) as Record<string, string>
+    const header = decodeProtectedHeader(tokens.access_token)
     assert.equal(header.alg, 'EdDSA')
     assert.equal(header.kid, serverJwk.kid)
     const publicPem = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: serverJwk.x }, format: 'jwk' })

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { decodeJwt } from 'jose'
 import { grantScopes, parseScope } from '../../src/services/scopes.js'
 import { OverloadedError } from '../../src/errors.js'
 import { createPasswordHasher, passwordPolicyViolation } from '../../src/services/passwords.js'
@@ -66,7 +67,7 @@ describe('session clean-up', () => {
     const app = await build(t)
     const live = await registerAndLogin(app)
     const expired = await registerAndLogin(app)
-    const sid = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string
+    const sid = (token: string) => decodeJwt<{ sid: string }>(token).sid
     await app.db.updateTable('sessions').set({ expires_at: Date.now() - 1000 }).where('id', '=', sid(expired.tokens.access_token)).execute()
 
     const purged = await app.authSessions.purge()
