@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline/promises'
 import { createApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { DomainError } from './errors.js'
+import { listEmlFiles, readEmlFile } from './mail/transport.js'
+import { MailSettings } from './schemas/mail-options.js'
 
 const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <command>)
 
@@ -23,8 +25,14 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
   keys rotate                    new signing key: published at once, signs once every verifier
                                  can know it; old keys verify until their tokens expire
   keys list
+  mail list                      the e-mails written as .eml files (without SMTP_URL) to ./data/outbox
+  mail show <id>                 one of them, as the raw message
+  mail queue [--limit N]         the outbox in the database: queued, sent and given-up messages
+  mail send                      sends (or writes) the queued messages that are due now
 
 Reads the same environment as the server (DATABASE_URL, ...).`
+
+const DEFAULT_OUTBOX = MailSettings.properties.outboxDir.default
 
 async function readPassword (): Promise<string> {
   if (process.env.NEW_USER_PASSWORD) return process.env.NEW_USER_PASSWORD
@@ -109,6 +117,27 @@ async function main (argv: string[]): Promise<number> {
       }
       case 'keys list':
         out(await keys.list())
+        return 0
+      case 'mail list': {
+        const dir = config.mail.outboxDir ?? DEFAULT_OUTBOX
+        if (config.mail.smtpUrl !== undefined) console.error('SMTP_URL is set: e-mail goes through SMTP, not to files')
+        const queued = (await fastify.mailOutbox.list(1000)).filter(m => m.sent_at === null && m.failed_at === null).length
+        if (queued > 0) console.error(`${queued} message(s) queued, not written yet: the server's worker writes them (or: mail send)`)
+        out(await listEmlFiles(dir))
+        return 0
+      }
+      case 'mail show': {
+        if (arg === undefined) throw new ConfigError('mail show needs a message id (see mail list)')
+        const raw = await readEmlFile(config.mail.outboxDir ?? DEFAULT_OUTBOX, arg)
+        if (raw === undefined) throw new ConfigError(`no message ${arg} in ${config.mail.outboxDir ?? DEFAULT_OUTBOX}`)
+        process.stdout.write(raw)
+        return 0
+      }
+      case 'mail queue':
+        out(await fastify.mailOutbox.list(Number(values.limit)))
+        return 0
+      case 'mail send':
+        out(await fastify.mailOutbox.runOnce())
         return 0
       default:
         console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`)

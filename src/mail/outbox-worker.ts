@@ -124,6 +124,8 @@ export function createOutboxWorker (deps: {
 
   return {
     runOnce,
+    /** The newest messages of the outbox, without their bodies (the command line's `mail queue`). */
+    list: (limit: number) => outbox.list(limit),
     /** Polls the outbox every `intervalMs` until stopped. */
     start (): void {
       if (timer === undefined && !stopped) schedule()
