@@ -135,6 +135,12 @@ describe('GET /openapi.json', () => {
     assert.equal(revoked.statusCode, 200, revoked.body)
   })
 
+  it('pre-fills one harmless change in the PATCH bodies (not every field, booleans true: a disabled admin)', async (t) => {
+    const { doc } = await openapi(t)
+    assert.deepEqual(doc.paths['/users/me'].patch.requestBody.content['application/json'].example, { full_name: 'John Doe' })
+    assert.deepEqual(doc.paths['/users/{id}'].patch.requestBody.content['application/json'].example, { disabled: false })
+  })
+
   it('gives every operation a unique operationId, and lists the issuer\'s origin first in servers', async (t) => {
     const { doc } = await openapi(t)
     const ids = operations(doc).map(({ key, op }) => { assert.equal(typeof op.operationId, 'string', key); return op.operationId as string })

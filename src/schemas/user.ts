@@ -30,10 +30,12 @@ export const UserPublic = Type.Object({
 }, { $id: 'UserPublic', title: 'UserPublic' })
 export type UserPublic = Static<typeof UserPublic>
 
+// `examples`: what Swagger UI's "Try it out" pre-fills, one harmless change (it would fill every
+// field, the booleans with true: disabled and made admin).
 export const UserUpdateMe = Type.Object({
   email: Type.Optional(Nullable(Email)),
   full_name: Type.Optional(Nullable(FullName))
-}, { additionalProperties: false, minProperties: 1 })
+}, { additionalProperties: false, minProperties: 1, examples: [{ full_name: 'John Doe' }] })
 export type UserUpdateMe = Static<typeof UserUpdateMe>
 
 export const UserUpdateAdmin = Type.Object({
@@ -42,7 +44,7 @@ export const UserUpdateAdmin = Type.Object({
   disabled: Type.Optional(Type.Boolean()),
   is_admin: Type.Optional(Type.Boolean()),
   email_verified: Type.Optional(Type.Boolean({ description: 'Mark the address verified (or not) without a verification e-mail' }))
-}, { additionalProperties: false, minProperties: 1 })
+}, { additionalProperties: false, minProperties: 1, examples: [{ disabled: false }] })
 export type UserUpdateAdmin = Static<typeof UserUpdateAdmin>
 
 export const PasswordChange = Type.Object({
