@@ -60,6 +60,15 @@ export async function build (t: TestContext, env: Record<string, string> = {}): 
   return fastify
 }
 
+/** build(t, env), listening on a free port of 127.0.0.1: the app and its base URL. */
+export async function listening (t: TestContext, env: Record<string, string> = {}) {
+  const app = await build(t, env)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  assert.ok(address !== null && typeof address === 'object')
+  return { app, base: `http://127.0.0.1:${address.port}` }
+}
+
 /** The app's storage read directly, as another process on the same database would: for checks of what was stored. */
 export const storeOf = (app: FastifyInstance) => createSqlStore(app.db)
 

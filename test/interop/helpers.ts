@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -7,6 +6,9 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { startServerProcess } from '../server-process.js'
+
+// The tests' one password (test/helper.ts), for the importers of this module.
+export { PASSWORD } from '../helper.js'
 
 /*
  * Shared by the interop tests: OAuth2 client libraries this project does not control, run
@@ -17,9 +19,6 @@ import { startServerProcess } from '../server-process.js'
 export const PROJECT_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url))
 /** Source files of the interop tests (fixtures are read from here under npm test too). */
 export const INTEROP_DIR = join(PROJECT_ROOT, 'test', 'interop')
-
-export const PASSWORD = 'correct horse battery staple'
-export const FORM = 'application/x-www-form-urlencoded'
 
 /**
  * The server in a process of its own, on a SQLite file of its own (removed afterwards), signing
@@ -44,30 +43,6 @@ export async function startInteropServer (t: TestContext, env: Record<string, st
 }
 
 export const uniqueName = (prefix: string) => `${prefix}_${randomBytes(4).toString('hex')}`
-
-export interface PublicUser { id: string, username: string, [key: string]: unknown }
-
-/** POST /register (plain fetch: registration is not part of OAuth2). */
-export async function register (base: string, username: string, password = PASSWORD): Promise<PublicUser> {
-  const res = await fetch(`${base}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-    signal: AbortSignal.timeout(10_000)
-  })
-  const body = await res.text()
-  assert.equal(res.status, 201, `register ${username}: ${res.status} ${body}`)
-  return JSON.parse(body) as PublicUser
-}
-
-/** GET with a bearer token (plain fetch), to see what the server makes of a token a library holds. */
-export async function getWithBearer (base: string, path: string, accessToken: string) {
-  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${accessToken}` }, signal: AbortSignal.timeout(10_000) })
-  const text = await res.text()
-  let json: unknown
-  try { json = JSON.parse(text) } catch { json = undefined }
-  return { status: res.status, wwwAuthenticate: res.headers.get('www-authenticate'), text, json }
-}
 
 export interface RunResult { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, error?: Error }
 

@@ -1,7 +1,10 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose'
-import { FORM, getWithBearer, PASSWORD, register, startInteropServer, uniqueName } from './helpers.js'
+import type { TokenResponse } from '../../src/schemas/token.js'
+import { bearer, PASSWORD } from '../helper.js'
+import { call, postForm, registerUser } from '../http-client.js'
+import { startInteropServer, uniqueName } from './helpers.js'
 
 /*
  * jose (https://github.com/panva/jose) as a resource server would use it: verify the server's
@@ -12,18 +15,10 @@ import { FORM, getWithBearer, PASSWORD, register, startInteropServer, uniqueName
 const CLIENT_ID = 'resource-check'
 const LIFETIME_MINUTES = 5
 
-interface TokenResponse { access_token: string, refresh_token: string, token_type: string, expires_in: number, scope: string }
-
 async function postToken (base: string, fields: Record<string, string>): Promise<TokenResponse> {
-  const res = await fetch(`${base}/token`, {
-    method: 'POST',
-    headers: { 'content-type': FORM },
-    body: new URLSearchParams(fields).toString(),
-    signal: AbortSignal.timeout(10_000)
-  })
-  const text = await res.text()
-  assert.equal(res.status, 200, `/token: ${res.status} ${text}`)
-  return JSON.parse(text) as TokenResponse
+  const res = await postForm<TokenResponse>(base, '/token', fields)
+  assert.equal(res.status, 200, `/token: ${res.status} ${res.text}`)
+  return res.body
 }
 
 async function rejection (promise: Promise<unknown>): Promise<unknown> {
@@ -39,7 +34,7 @@ describe('jose: access tokens verified through /.well-known/jwks.json', () => {
   it('verifies an EdDSA at+jwt with createRemoteJWKSet + jwtVerify and finds the RFC 9068 claims', async (t) => {
     const { base } = await startInteropServer(t, { ACCESS_TOKEN_EXPIRE_MINUTES: String(LIFETIME_MINUTES) })
     const username = uniqueName('jose')
-    const user = await register(base, username)
+    const user = await registerUser(base, username)
     const tokens = await postToken(base, { grant_type: 'password', username, password: PASSWORD, client_id: CLIENT_ID })
 
     const jwks = createRemoteJWKSet(new URL('/.well-known/jwks.json', base), { timeoutDuration: 10_000 })
@@ -51,10 +46,9 @@ describe('jose: access tokens verified through /.well-known/jwks.json', () => {
     assert.equal(typeof protectedHeader.kid, 'string', 'a kid, to pick the key from the set')
     assert.equal(key.type, 'public')
     // The key jose chose is the one published under that kid.
-    const published = await fetch(new URL('/.well-known/jwks.json', base), { signal: AbortSignal.timeout(10_000) })
+    const published = await call<{ keys: Array<Record<string, string>> }>(base, '/.well-known/jwks.json')
     assert.equal(published.status, 200)
-    const set = await published.json() as { keys: Array<Record<string, string>> }
-    const jwk = set.keys.find(k => k.kid === protectedHeader.kid)
+    const jwk = published.body.keys.find(k => k.kid === protectedHeader.kid)
     assert.ok(jwk, `kid ${protectedHeader.kid} is in the JWKS`)
     assert.equal(jwk.kty, 'OKP')
     assert.equal(jwk.crv, 'Ed25519')
@@ -77,9 +71,9 @@ describe('jose: access tokens verified through /.well-known/jwks.json', () => {
     assert.ok(Math.abs(payload.iat! - Date.now() / 1000) < 60, `iat ${payload.iat} is now`)
 
     // sid is the session the server lists as this token's own.
-    const sessions = await getWithBearer(base, '/users/me/sessions', tokens.access_token)
+    const sessions = await call<Array<{ id: string, current: boolean }>>(base, '/users/me/sessions', { headers: bearer(tokens.access_token) })
     assert.equal(sessions.status, 200, sessions.text)
-    const current = (sessions.json as Array<{ id: string, current: boolean }>).find(s => s.current)
+    const current = sessions.body.find(s => s.current)
     assert.equal(current?.id, payload.sid)
 
     // The refreshed token verifies with the same (cached) key set: same session, new jti.
@@ -94,7 +88,7 @@ describe('jose: access tokens verified through /.well-known/jwks.json', () => {
   it('refuses a token with a changed payload, another audience or another algorithm', async (t) => {
     const { base } = await startInteropServer(t)
     const username = uniqueName('jose')
-    await register(base, username)
+    await registerUser(base, username)
     const { access_token: token } = await postToken(base, { username, password: PASSWORD })
     const jwks = createRemoteJWKSet(new URL('/.well-known/jwks.json', base), { timeoutDuration: 10_000 })
     const options = { issuer: base, audience: base, typ: 'at+jwt', algorithms: ['EdDSA'] }

@@ -2,7 +2,9 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeJwt } from 'jose'
 import * as oauth from 'oauth4webapi'
-import { PASSWORD, register, startInteropServer, uniqueName } from './helpers.js'
+import { PASSWORD } from '../helper.js'
+import { registerUser } from '../http-client.js'
+import { startInteropServer, uniqueName } from './helpers.js'
 
 /*
  * oauth4webapi (https://github.com/panva/oauth4webapi) v3 against the real server: RFC 8414
@@ -82,7 +84,7 @@ describe('oauth4webapi', () => {
   it('password grant, protected resource, refresh, revocation', async (t) => {
     const { base } = await startInteropServer(t)
     const username = uniqueName('o4w')
-    const user = await register(base, username)
+    const user = await registerUser(base, username)
     const as = await discover(base)
 
     // A wrong password: the RFC 6749 §5.2 body, as oauth4webapi reports it.
@@ -128,7 +130,7 @@ describe('oauth4webapi', () => {
   it('a protected resource request without the scope it needs gets insufficient_scope', async (t) => {
     const { base } = await startInteropServer(t)
     const username = uniqueName('o4w')
-    await register(base, username)
+    await registerUser(base, username)
     const as = await discover(base)
     const tokens = await passwordGrant(as, username, PASSWORD, 'items')
     assert.equal(tokens.scope, 'items')

@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import openapiTS, { astToString, COMMENT_HEADER, type OpenAPI3 } from 'openapi-typescript'
-import { describeRun, PASSWORD, PROJECT_ROOT, run, startInteropServer, uniqueName } from './helpers.js'
+import { PASSWORD } from '../helper.js'
+import { call } from '../http-client.js'
+import { describeRun, PROJECT_ROOT, run, startInteropServer, uniqueName } from './helpers.js'
 
 /*
  * A typed client generated from the server's own /openapi.json, as an app would make one:
@@ -95,9 +97,9 @@ const TSCONFIG = {
 }
 
 async function openapiDocument (base: string): Promise<Json> {
-  const res = await fetch(`${base}/openapi.json`, { signal: AbortSignal.timeout(10_000) })
+  const res = await call<Json>(base, '/openapi.json')
   assert.equal(res.status, 200)
-  return await res.json() as Json
+  return res.body
 }
 
 function operations (doc: Json) {
@@ -167,7 +169,7 @@ describe('a typed client generated from /openapi.json (openapi-typescript + open
     for (const server of doc.servers as Json[]) assert.equal(typeof server.url, 'string', JSON.stringify(server))
     // What a generated client would take as its base URL (a relative URL resolves against the document's).
     const serverBase = new URL(doc.servers[0].url, `${base}/openapi.json`).href.replace(/\/$/, '')
-    const health = await fetch(`${serverBase}/health`, { signal: AbortSignal.timeout(10_000) })
+    const health = await call(serverBase, '/health')
     assert.equal(health.status, 200, `${serverBase}/health`)
   })
 })

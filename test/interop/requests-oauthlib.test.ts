@@ -2,7 +2,9 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { decodeJwt } from 'jose'
-import { describeRun, INTEROP_DIR, PASSWORD, register, run, startInteropServer, uniqueName } from './helpers.js'
+import { PASSWORD } from '../helper.js'
+import { registerUser } from '../http-client.js'
+import { describeRun, INTEROP_DIR, run, startInteropServer, uniqueName } from './helpers.js'
 
 /*
  * Python's requests-oauthlib (OAuth2Session with oauthlib's LegacyApplicationClient, the
@@ -43,7 +45,7 @@ describe('requests-oauthlib (Python) OAuth2Session with LegacyApplicationClient'
     }
     const { base } = await startInteropServer(t)
     const username = uniqueName('py')
-    const user = await register(base, username)
+    const user = await registerUser(base, username)
 
     const started = Date.now() / 1000
     const result = await run(PYTHON, [SCRIPT], {

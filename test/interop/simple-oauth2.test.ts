@@ -2,7 +2,9 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeJwt } from 'jose'
 import { ResourceOwnerPassword } from 'simple-oauth2'
-import { getWithBearer, PASSWORD, register, startInteropServer, uniqueName } from './helpers.js'
+import { bearer, PASSWORD } from '../helper.js'
+import { call, registerUser } from '../http-client.js'
+import { startInteropServer, uniqueName } from './helpers.js'
 
 /*
  * simple-oauth2 (https://github.com/lelylan/simple-oauth2) ResourceOwnerPassword against the
@@ -42,14 +44,14 @@ describe('simple-oauth2 ResourceOwnerPassword', () => {
   it('getToken with a wrong password rejects with the server\'s invalid_grant', async (t) => {
     const { base } = await startInteropServer(t)
     const username = uniqueName('so2')
-    await register(base, username)
+    await registerUser(base, username)
     assertOAuthError(await rejection(clientFor(base).getToken({ username, password: `${PASSWORD} not` })), 400, 'invalid_grant')
   })
 
   it('getToken, then refresh: a new pair for the same session, accepted at /users/me', async (t) => {
     const { base } = await startInteropServer(t)
     const username = uniqueName('so2')
-    const user = await register(base, username)
+    const user = await registerUser(base, username)
     const client = clientFor(base)
 
     const before = Date.now()
@@ -68,9 +70,9 @@ describe('simple-oauth2 ResourceOwnerPassword', () => {
     assert.equal(claims.sub, user.id)
     assert.equal(claims.client_id, CLIENT_ID, 'the client id simple-oauth2 sent (HTTP Basic, empty secret) is the token\'s')
 
-    const me = await getWithBearer(base, '/users/me', token.access_token as string)
+    const me = await call(base, '/users/me', { headers: bearer(token.access_token as string) })
     assert.equal(me.status, 200, me.text)
-    assert.equal((me.json as { username: string }).username, username)
+    assert.equal(me.body.username, username)
 
     const refreshed = await accessToken.refresh()
     assert.notEqual(refreshed.token.access_token, token.access_token)
@@ -79,7 +81,7 @@ describe('simple-oauth2 ResourceOwnerPassword', () => {
     const refreshedClaims = decodeJwt(refreshed.token.access_token as string)
     assert.equal(refreshedClaims.sid, claims.sid)
     assert.equal(refreshedClaims.client_id, CLIENT_ID)
-    assert.equal((await getWithBearer(base, '/users/me', refreshed.token.access_token as string)).status, 200)
+    assert.equal((await call(base, '/users/me', { headers: bearer(refreshed.token.access_token as string) })).status, 200)
 
     // The refresh token simple-oauth2 used is spent: presenting it again is invalid_grant.
     assertOAuthError(await rejection(accessToken.refresh()), 400, 'invalid_grant')
@@ -88,19 +90,19 @@ describe('simple-oauth2 ResourceOwnerPassword', () => {
   it('revoke(\'access_token\') resolves with the server\'s {} and ends the session', async (t) => {
     const { base } = await startInteropServer(t)
     const username = uniqueName('so2')
-    await register(base, username)
+    await registerUser(base, username)
     const accessToken = await clientFor(base).getToken({ username, password: PASSWORD })
     const access = accessToken.token.access_token as string
-    assert.equal((await getWithBearer(base, '/users/me', access)).status, 200)
+    assert.equal((await call(base, '/users/me', { headers: bearer(access) })).status, 200)
 
     // Typed Promise<void>, but simple-oauth2 resolves with the parsed body: CONTRACT.md's {}.
     // (With an empty body and no content type it rejects: "The content-type is not JSON compatible".)
     const answer: unknown = await accessToken.revoke('access_token')
     assert.deepEqual(answer, {})
 
-    const me = await getWithBearer(base, '/users/me', access)
+    const me = await call(base, '/users/me', { headers: bearer(access) })
     assert.equal(me.status, 401, me.text)
-    assert.match(me.wwwAuthenticate ?? '', /^Bearer\b.*error="invalid_token"/)
+    assert.match(me.headers.get('www-authenticate') ?? '', /^Bearer\b.*error="invalid_token"/)
     // The session of the access token is over, its refresh token with it (RFC 7009 §2.1 allows it; this server does it).
     assertOAuthError(await rejection(accessToken.refresh()), 400, 'invalid_grant')
   })
@@ -108,14 +110,14 @@ describe('simple-oauth2 ResourceOwnerPassword', () => {
   it('revokeAll resolves and leaves neither token usable', async (t) => {
     const { base } = await startInteropServer(t)
     const username = uniqueName('so2')
-    await register(base, username)
+    await registerUser(base, username)
     const accessToken = await clientFor(base).getToken({ username, password: PASSWORD })
 
     // revoke('access_token') then revoke('refresh_token'): the second one names a token whose
     // session already ended, which RFC 7009 also answers with 200 (and CONTRACT.md with {}).
     await accessToken.revokeAll()
 
-    assert.equal((await getWithBearer(base, '/users/me', accessToken.token.access_token as string)).status, 401)
+    assert.equal((await call(base, '/users/me', { headers: bearer(accessToken.token.access_token as string) })).status, 401)
     assertOAuthError(await rejection(accessToken.refresh()), 400, 'invalid_grant')
   })
 })

@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { TestContext } from 'node:test'
-import { FORM, form, isolatedDatabaseUrl, PASSWORD, uniqueName } from '../helper.js'
+import { bearer, FORM, form, isolatedDatabaseUrl, PASSWORD, uniqueName } from '../helper.js'
+import { call, login, postForm, register } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
 /*
@@ -17,7 +18,6 @@ const PG_CTL = process.env.TEST_PG_CTL
 const SKIP = !POSTGRES
   ? 'needs TEST_DATABASE_URL=postgres://… (scripts/with-postgres.sh)'
   : PG_CTL === undefined || PG_CTL === '' ? 'needs TEST_PG_CTL to stop and start PostgreSQL (scripts/with-postgres.sh)' : false
-const REQUEST_TIMEOUT_MS = 10_000
 const RECOVERY_MS = 30_000
 
 const run = promisify(execFile)
@@ -36,29 +36,6 @@ async function postgresIsRunning () {
 const startServer = (t: TestContext, databaseUrl: string) =>
   startServerProcess(t, { DATABASE_URL: databaseUrl, JWT_ISSUER: 'http://db-restart.test', JWT_AUDIENCE: 'http://db-restart.test' })
 
-/** One request, answered within REQUEST_TIMEOUT_MS or failed with a message that says so. */
-async function call (base: string, method: string, path: string, init: { headers?: Record<string, string>, body?: string } = {}) {
-  let res: Response
-  try {
-    res = await fetch(`${base}${path}`, { method, ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
-  } catch (error) {
-    throw new Error(`${method} ${path} got no answer within ${REQUEST_TIMEOUT_MS / 1000} s: ${String(error)}`)
-  }
-  const text = await res.text()
-  let body: Record<string, unknown> = {}
-  try { body = JSON.parse(text) } catch {}
-  return { status: res.status, headers: res.headers, text, body }
-}
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-const JSON_TYPE = { 'content-type': 'application/json' }
-
-async function login (base: string, username: string) {
-  const res = await call(base, 'POST', '/token', { headers: FORM, body: form({ grant_type: 'password', username, password: PASSWORD }) })
-  assert.equal(res.status, 200, res.text)
-  return res.body as { access_token: string, refresh_token: string }
-}
-
 describe('a server whose PostgreSQL restarts', { skip: SKIP }, () => {
   it('answers 503 while the database is down and recovers when it is back, without a restart', async (t) => {
     t.after(async () => {
@@ -71,11 +48,11 @@ describe('a server whose PostgreSQL restarts', { skip: SKIP }, () => {
     let tokens = { access_token: '', refresh_token: '' }
 
     await t.test('works before the database goes away', async () => {
-      const created = await call(base, 'POST', '/register', { headers: JSON_TYPE, body: JSON.stringify({ username, password: PASSWORD }) })
+      const created = await register(base, username)
       assert.equal(created.status, 201, created.text)
       tokens = await login(base, username)
-      assert.equal((await call(base, 'GET', '/health')).status, 200)
-      assert.equal((await call(base, 'GET', '/users/me', { headers: bearer(tokens.access_token) })).status, 200)
+      assert.equal((await call(base, '/health')).status, 200)
+      assert.equal((await call(base, '/users/me', { headers: bearer(tokens.access_token) })).status, 200)
     })
 
     await pgCtl('stop -m fast')
@@ -86,10 +63,10 @@ describe('a server whose PostgreSQL restarts', { skip: SKIP }, () => {
         { name: 'GET /users/me with a valid token', method: 'GET', path: '/users/me', headers: bearer(tokens.access_token) },
         { name: 'POST /token (password)', method: 'POST', path: '/token', headers: FORM, body: form({ grant_type: 'password', username, password: PASSWORD }) },
         { name: 'POST /token (refresh_token)', method: 'POST', path: '/token', headers: FORM, body: form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }) },
-        { name: 'POST /register', method: 'POST', path: '/register', headers: JSON_TYPE, body: JSON.stringify({ username: uniqueName('down'), password: PASSWORD }) }
+        { name: 'POST /register', method: 'POST', path: '/register', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: uniqueName('down'), password: PASSWORD }) }
       ]
       for (const { name, method, path, ...init } of requests) {
-        const res = await call(base, method, path, init)
+        const res = await call(base, path, { method, ...init })
         assert.equal(res.status, 503, `${name}: ${res.status} ${res.text}`)
         assert.deepEqual(Object.keys(res.body).sort(), ['error', 'message', 'statusCode'], `${name}: ${res.text}`)
         assert.equal(res.body.statusCode, 503, name)
@@ -104,24 +81,24 @@ describe('a server whose PostgreSQL restarts', { skip: SKIP }, () => {
 
     await t.test('recovers by itself once PostgreSQL is back', async () => {
       const deadline = Date.now() + RECOVERY_MS
-      let health = await call(base, 'GET', '/health')
+      let health = await call(base, '/health')
       while (health.status !== 200 && Date.now() < deadline) {
         await sleep(250)
-        health = await call(base, 'GET', '/health')
+        health = await call(base, '/health')
       }
       assert.equal(health.status, 200, `/health still ${health.status} ${RECOVERY_MS / 1000} s after PostgreSQL started: ${health.text}`)
       assert.deepEqual(health.body, { status: 'ok' })
 
-      const me = await call(base, 'GET', '/users/me', { headers: bearer(tokens.access_token) })
+      const me = await call(base, '/users/me', { headers: bearer(tokens.access_token) })
       assert.equal(me.status, 200, me.text)
       assert.equal(me.body.username, username)
 
       // Nothing was written while the database was down: the refresh token is still unused.
-      const refreshed = await call(base, 'POST', '/token', { headers: FORM, body: form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }) })
+      const refreshed = await postForm(base, '/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token })
       assert.equal(refreshed.status, 200, refreshed.text)
 
       const again = await login(base, username)
-      const meAgain = await call(base, 'GET', '/users/me', { headers: bearer(again.access_token) })
+      const meAgain = await call(base, '/users/me', { headers: bearer(again.access_token) })
       assert.equal(meAgain.status, 200, meAgain.text)
       assert.ok(server.alive(), 'the same server process answers')
     })

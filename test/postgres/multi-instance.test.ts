@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { FORM, form, isolatedDatabaseUrl, PASSWORD, uniqueName } from '../helper.js'
+import { decodeProtectedHeader } from 'jose'
+import { bearer, isolatedDatabaseUrl, uniqueName } from '../helper.js'
+import { type Answer, call, login, postForm, register, registerAndLogin } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
 /*
@@ -11,7 +13,6 @@ import { startServerProcess } from '../server-process.js'
 const POSTGRES = process.env.TEST_DATABASE_URL?.startsWith('postgres') === true
 // One issuer and audience for every instance: the default one contains the port.
 const ISSUER = 'http://multi-instance.test'
-const REQUEST_TIMEOUT_MS = 10_000
 
 /** Starts a server process on the database with the shared issuer. */
 const startServer = async (t: TestContext, databaseUrl: string) =>
@@ -25,41 +26,12 @@ async function startPair (t: TestContext) {
   return { a, b }
 }
 
-async function call (base: string, path: string, init: RequestInit = {}) {
-  const res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
-  const text = await res.text()
-  let body: Record<string, unknown> | undefined
-  try { body = text === '' ? undefined : JSON.parse(text) } catch {}
-  return { status: res.status, headers: res.headers, text, body: body ?? {} }
-}
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-const postForm = (base: string, path: string, fields: Record<string, string>) =>
-  call(base, path, { method: 'POST', headers: FORM, body: form(fields) })
-const register = (base: string, username: string) =>
-  call(base, '/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) })
-
-async function login (base: string, username: string) {
-  const res = await postForm(base, '/token', { grant_type: 'password', username, password: PASSWORD })
-  assert.equal(res.status, 200, res.text)
-  return res.body as { access_token: string, refresh_token: string }
-}
-
-async function registerAndLogin (base: string) {
-  const username = uniqueName('multi')
-  const created = await register(base, username)
-  assert.equal(created.status, 201, created.text)
-  return { user: created.body as { id: string, username: string }, tokens: await login(base, username) }
-}
-
-const headerOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString('utf8')) as { kid?: string }
-
-function assertInvalidToken (res: Awaited<ReturnType<typeof call>>) {
+function assertInvalidToken (res: Answer) {
   assert.equal(res.status, 401, res.text)
   assert.equal(res.headers.get('www-authenticate'), 'Bearer error="invalid_token"')
 }
 
-function assertInvalidGrant (res: Awaited<ReturnType<typeof call>>) {
+function assertInvalidGrant (res: Answer) {
   assert.equal(res.status, 400, res.text)
   assert.equal(res.body.error, 'invalid_grant')
 }
@@ -77,7 +49,7 @@ describe('several server processes on one PostgreSQL database', { skip: POSTGRES
   it('serves on B the key A signs with: both JWKS are the same', async (t) => {
     const { a, b } = await startPair(t)
     const { tokens } = await registerAndLogin(a)
-    const { kid } = headerOf(tokens.access_token)
+    const { kid } = decodeProtectedHeader(tokens.access_token)
     assert.equal(typeof kid, 'string')
     const [jwksA, jwksB] = await Promise.all([call(a, '/.well-known/jwks.json'), call(b, '/.well-known/jwks.json')])
     assert.equal(jwksA.status, 200)

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { decodeJwt } from 'jose'
-import { createApp } from '../../src/app.js'
 import type { TokenResponse } from '../../src/schemas/token.js'
-import { adminLogin, bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser, testConfig, storeOf } from '../helper.js'
+import { adminLogin, bearer, build, FORM, form, listening, login, PASSWORD, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
+import { postForm } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
 const INVALID_GRANT = { error: 'invalid_grant' }
@@ -206,34 +206,22 @@ const ISSUER = 'http://race.test'
 /** The races send ~80 token requests a round trip apart from one address: over the shipped 60 a minute, so that limit is off here. */
 const RACE_ENV = { JWT_ISSUER: ISSUER, TOKEN_RATE_LIMIT: '0' }
 
-/** A server of this app, in this process, on a SQLite file; its base URL. */
-async function startInProcess (t: TestContext, databaseUrl: string) {
-  const server = await createApp(testConfig({ DATABASE_URL: databaseUrl, ...RACE_ENV }))
-  t.after(() => server.close())
-  await server.listen({ port: 0, host: '127.0.0.1' })
-  const address = server.server.address()
-  assert.ok(address !== null && typeof address === 'object')
-  return { server, base: `http://127.0.0.1:${address.port}` }
-}
-
 /** The real entry point in a child process: its own database connection. */
 const startChildProcess = async (t: TestContext, databaseUrl: string) =>
   (await startServerProcess(t, { DATABASE_URL: databaseUrl, ...RACE_ENV })).base
 
-const postToken = async (base: string, fields: Record<string, string>) => {
-  const res = await fetch(`${base}/token`, { method: 'POST', headers: FORM, body: form(fields) })
-  return { status: res.status, body: await res.json() as Record<string, string> }
-}
+/** POST /token over HTTP. */
+const tokenOverHttp = (base: string, fields: Record<string, string>) => postForm<Record<string, string>>(base, '/token', fields)
 
 /** 20 rounds of 2 to 4 concurrent refreshes of one token, spread over the given servers. */
 async function race (bases: string[], username: string) {
   let winners = 0
   for (let round = 0; round < 20; round++) {
-    const start = await postToken(bases[round % bases.length]!, { grant_type: 'password', username, password: PASSWORD })
+    const start = await tokenOverHttp(bases[round % bases.length]!, { grant_type: 'password', username, password: PASSWORD })
     assert.equal(start.status, 200)
     const parallel = 2 + (round % 3)
     const results = await Promise.all(Array.from({ length: parallel }, (_, i) =>
-      postToken(bases[i % bases.length]!, { grant_type: 'refresh_token', refresh_token: start.body.refresh_token! })))
+      tokenOverHttp(bases[i % bases.length]!, { grant_type: 'refresh_token', refresh_token: start.body.refresh_token! })))
     const ok = results.filter(r => r.status === 200)
     assert.ok(ok.length <= 1, `round ${round}: ${ok.length} of ${parallel} refreshes succeeded`)
     winners += ok.length
@@ -242,7 +230,7 @@ async function race (bases: string[], username: string) {
       assert.equal(r.body.error, 'invalid_grant')
     }
     // Never two live successors: at most one handed-out refresh token still works.
-    const successors = await Promise.all(ok.map(r => postToken(bases[0]!, { grant_type: 'refresh_token', refresh_token: r.body.refresh_token! })))
+    const successors = await Promise.all(ok.map(r => tokenOverHttp(bases[0]!, { grant_type: 'refresh_token', refresh_token: r.body.refresh_token! })))
     assert.ok(successors.filter(r => r.status === 200).length <= 1)
     assert.ok(successors.every(r => r.status < 500), JSON.stringify(successors))
   }
@@ -253,7 +241,7 @@ describe('concurrent refreshes of one refresh token', () => {
   it('lets at most one of them win, over a real port on a file database', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'refresh-race-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
-    const { server, base } = await startInProcess(t, `sqlite:${join(dir, 'x.db')}`)
+    const { app: server, base } = await listening(t, { DATABASE_URL: `sqlite:${join(dir, 'x.db')}`, ...RACE_ENV })
     const { user } = await registerUser(server)
     const winners = await race([base], user.username)
     // The race must produce winners, or it proves nothing.
@@ -264,7 +252,7 @@ describe('concurrent refreshes of one refresh token', () => {
     const dir = mkdtempSync(join(tmpdir(), 'refresh-race2-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
     const url = `sqlite:${join(dir, 'x.db')}`
-    const { server, base } = await startInProcess(t, url)
+    const { app: server, base } = await listening(t, { DATABASE_URL: url, ...RACE_ENV })
     const childBase = await startChildProcess(t, url)
     const { user } = await registerUser(server)
     const winners = await race([base, childBase], user.username)
