@@ -96,8 +96,13 @@ export async function registerUser (app: FastifyInstance, fields: Partial<{ user
   return { user: res.json<UserPublic>(), password: body.password }
 }
 
+/** The password grant at POST /token (with extra fields: scope, client_id, …): the answer, whatever it is. */
+export const passwordGrant = (app: FastifyInstance, username: string, password = PASSWORD, extra: Record<string, string> = {}) =>
+  postToken(app, { grant_type: 'password', username, password, ...extra })
+
+/** The password grant, which must succeed: the token response. */
 export async function login (app: FastifyInstance, username: string, password = PASSWORD, extra: Record<string, string> = {}) {
-  const res = await app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'password', username, password, ...extra }) })
+  const res = await passwordGrant(app, username, password, extra)
   if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`)
   return res.json<TokenResponse>()
 }
@@ -117,8 +122,9 @@ export async function adminLogin (app: FastifyInstance) {
   return { username, tokens }
 }
 
+/** The refresh_token grant at POST /token: the answer, whatever it is. */
 export const refresh = (app: FastifyInstance, refreshToken: string, extra: Record<string, string> = {}) =>
-  app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }) })
+  postToken(app, { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra })
 
 /** Fastify's error body, exactly {statusCode, error, message}, with this status. */
 export function assertHttpError (res: LightMyRequestResponse, status: number, error: string) {

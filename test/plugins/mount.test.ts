@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { decodeProtectedHeader } from 'jose'
 import auth, { authRoutes, createDatabase, createSqlStore, migrateToLatest, type AuthPluginOptions, type AuthStore } from '../../src/index.js'
-import { bearer, FORM, form, PASSWORD, uniqueName } from '../helper.js'
+import { bearer, FORM, form, PASSWORD, postToken, uniqueName } from '../helper.js'
 
 /*
  * The auth core as a package (CONTRACT.md "The plugin"): registered on a bare Fastify()
@@ -148,7 +148,7 @@ for (const store of ['default', 'explicit'] as const) {
       for (const url of ['/docs', '/docs/', '/openapi.json', '/users/me', '/health']) {
         assert.equal((await app.inject({ url })).statusCode, 404, url)
       }
-      const token = await app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ username: 'x', password: 'y' }) })
+      const token = await postToken(app, { username: 'x', password: 'y' })
       assert.equal(token.statusCode, 404)
     })
   })

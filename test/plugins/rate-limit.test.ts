@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
-import { build, FORM, form, registerUser } from '../helper.js'
+import { build, postToken, registerUser } from '../helper.js'
 
 const redisUrl = process.env.TEST_REDIS_URL
 
@@ -14,9 +14,7 @@ describe('rate limits shared through Redis', { skip: redisUrl === undefined ? 'T
     const env = { REDIS_URL: redisUrl!, TOKEN_RATE_LIMIT: '3' }
     const [a, b] = [await build(t, env), await build(t, env)]
     const { user } = await registerUser(a)
-    const attempt = (app: typeof a) => app.inject({
-      method: 'POST', url: '/token', headers: FORM, payload: form({ username: user.username, password: 'wrong password here' })
-    })
+    const attempt = (app: typeof a) => postToken(app, { username: user.username, password: 'wrong password here' })
 
     const statuses = [(await attempt(a)).statusCode, (await attempt(b)).statusCode, (await attempt(a)).statusCode]
     assert.deepEqual(statuses, [400, 400, 400])

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { TokenResponse } from '../../src/schemas/token.js'
 import type { UserPublic } from '../../src/schemas/user.js'
-import { adminLogin, bearer, build, FORM, form, login, PASSWORD, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
+import { adminLogin, bearer, build, login, PASSWORD, passwordGrant, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
 
 const PUBLIC_USER_KEYS = ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'scopes', 'username']
 
@@ -22,9 +22,6 @@ const patchUser = (app: FastifyInstance, token: string, id: string, payload: Rec
 
 const deleteUser = (app: FastifyInstance, token: string, id: string) =>
   app.inject({ method: 'DELETE', url: `/users/${id}`, headers: bearer(token) })
-
-const passwordLogin = (app: FastifyInstance, username: string, password = PASSWORD) =>
-  app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'password', username, password }) })
 
 describe('admin routes refuse a token without scope admin', () => {
   it('answers 403 insufficient_scope to a normal user', async (t) => {
@@ -173,9 +170,9 @@ describe('PATCH /users/{id}', () => {
       assert.equal(again.statusCode, 400)
       assert.equal(again.json().error, 'invalid_grant')
     }
-    const relogin = await passwordLogin(app, user.username)
+    const relogin = await passwordGrant(app, user.username)
     assert.equal(relogin.statusCode, 400)
-    const wrong = await passwordLogin(app, user.username, 'a wrong password entirely')
+    const wrong = await passwordGrant(app, user.username, 'a wrong password entirely')
     assert.deepEqual(relogin.json(), wrong.json(), 'a disabled user looks like a wrong password')
   })
 
@@ -291,7 +288,7 @@ describe('DELETE /users/{id}', () => {
     const again = await refresh(app, tokens.refresh_token)
     assert.equal(again.statusCode, 400)
     assert.equal(again.json().error, 'invalid_grant')
-    assert.equal((await passwordLogin(app, user.username)).statusCode, 400)
+    assert.equal((await passwordGrant(app, user.username)).statusCode, 400)
     assert.equal((await deleteUser(app, admin.tokens.access_token, user.id)).statusCode, 404)
     assert.equal((await app.inject({ url: `/users/${user.id}`, headers: bearer(admin.tokens.access_token) })).statusCode, 404)
   })

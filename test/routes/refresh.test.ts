@@ -6,16 +6,11 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { decodeJwt } from 'jose'
 import type { TokenResponse } from '../../src/schemas/token.js'
-import { adminLogin, bearer, build, FORM, form, listening, login, PASSWORD, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
+import { adminLogin, assertNoStore, bearer, build, listening, login, PASSWORD, postToken, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
 import { postForm } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
 const INVALID_GRANT = { error: 'invalid_grant' }
-
-function assertNoStore (res: { headers: Record<string, unknown> }) {
-  assert.equal(res.headers['cache-control'], 'no-store')
-  assert.equal(res.headers.pragma, 'no-cache')
-}
 
 describe('POST /token grant_type=refresh_token', () => {
   it('answers a new access and refresh token for the same session', async (t) => {
@@ -142,9 +137,7 @@ describe('POST /token grant_type=refresh_token', () => {
   it('answers invalid_grant with the body of a wrong password for a garbage refresh token', async (t) => {
     const app = await build(t)
     const { user } = await registerUser(app)
-    const wrongPassword = await app.inject({
-      method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'password', username: user.username, password: 'not the password at all' })
-    })
+    const wrongPassword = await postToken(app, { grant_type: 'password', username: user.username, password: 'not the password at all' })
     assert.equal(wrongPassword.statusCode, 400)
     for (const garbage of ['garbage', 'a'.repeat(43), 'x.y.z', '%00']) {
       const res = await refresh(app, garbage)
@@ -195,7 +188,7 @@ describe('POST /token grant_type=refresh_token', () => {
 
   it('answers invalid_request without a refresh_token', async (t) => {
     const app = await build(t)
-    const res = await app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'refresh_token' }) })
+    const res = await postToken(app, { grant_type: 'refresh_token' })
     assert.equal(res.statusCode, 400)
     assertNoStore(res)
     assert.equal(res.json().error, 'invalid_request')

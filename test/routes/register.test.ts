@@ -1,13 +1,10 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
-import { build, FORM, form, PASSWORD, uniqueName, assertHttpError, storeOf } from '../helper.js'
+import { build, PASSWORD, passwordGrant, uniqueName, assertHttpError, storeOf } from '../helper.js'
 
 const register = (app: FastifyInstance, payload: unknown) =>
   app.inject({ method: 'POST', url: '/register', payload: payload as Record<string, unknown> })
-
-const postToken = (app: FastifyInstance, username: string, password: string) =>
-  app.inject({ method: 'POST', url: '/token', headers: FORM, payload: form({ grant_type: 'password', username, password }) })
 
 const userCount = async (app: FastifyInstance) => (await storeOf(app).users.list(100, 0)).total
 
@@ -157,9 +154,9 @@ describe('POST /register', () => {
       assert.equal(password.length, 1024)
       const res = await register(app, { username, password })
       assert.equal(res.statusCode, 201, res.body)
-      assert.equal((await postToken(app, username, password)).statusCode, 200)
+      assert.equal((await passwordGrant(app, username, password)).statusCode, 200)
       // not truncated: one character less is another password
-      assert.equal((await postToken(app, username, password.slice(0, -1))).json().error, 'invalid_grant')
+      assert.equal((await passwordGrant(app, username, password.slice(0, -1))).json().error, 'invalid_grant')
     })
 
     it('counts characters, not UTF-16 units: 1024 emoji are accepted', async (t) => {
@@ -169,7 +166,7 @@ describe('POST /register', () => {
       assert.equal(password.length, 2048)
       const res = await register(app, { username, password })
       assert.equal(res.statusCode, 201, res.body)
-      assert.equal((await postToken(app, username, password)).statusCode, 200)
+      assert.equal((await passwordGrant(app, username, password)).statusCode, 200)
     })
 
     it('accepts a 64-character password', async (t) => {
@@ -178,7 +175,7 @@ describe('POST /register', () => {
       const password = 'The quick brown fox jumps over the lazy dog, then 64 chars: ok!!'
       assert.equal(password.length, 64)
       assert.equal((await register(app, { username, password })).statusCode, 201)
-      assert.equal((await postToken(app, username, password)).statusCode, 200)
+      assert.equal((await passwordGrant(app, username, password)).statusCode, 200)
     })
 
     it('verifies the password exactly: no case change, no trimming', async (t) => {
@@ -187,11 +184,11 @@ describe('POST /register', () => {
       const password = 'Tr0ub4dor&3-horse'
       assert.equal((await register(app, { username, password })).statusCode, 201)
       for (const attempt of [password.toLowerCase(), password.toUpperCase(), `${password} `, ` ${password}`, password.slice(0, -1), `${password}\n`]) {
-        const res = await postToken(app, username, attempt)
+        const res = await passwordGrant(app, username, attempt)
         assert.equal(res.statusCode, 400, JSON.stringify(attempt))
         assert.equal(res.json().error, 'invalid_grant', JSON.stringify(attempt))
       }
-      assert.equal((await postToken(app, username, password)).statusCode, 200)
+      assert.equal((await passwordGrant(app, username, password)).statusCode, 200)
     })
 
     it('keeps spaces a password starts or ends with', async (t) => {
@@ -199,8 +196,8 @@ describe('POST /register', () => {
       const username = uniqueName('spaces')
       const password = '  padded password  '
       assert.equal((await register(app, { username, password })).statusCode, 201)
-      assert.equal((await postToken(app, username, password.trim())).json().error, 'invalid_grant')
-      assert.equal((await postToken(app, username, password)).statusCode, 200)
+      assert.equal((await passwordGrant(app, username, password.trim())).json().error, 'invalid_grant')
+      assert.equal((await passwordGrant(app, username, password)).statusCode, 200)
     })
 
     it('accepts a Unicode password', async (t) => {
@@ -208,8 +205,8 @@ describe('POST /register', () => {
       const username = uniqueName('unicode')
       const password = 'Pässwörd-日本語-🔑-Ωμέγα'
       assert.equal((await register(app, { username, password })).statusCode, 201)
-      assert.equal((await postToken(app, username, password)).statusCode, 200)
-      assert.equal((await postToken(app, username, password.replace('ä', 'a'))).json().error, 'invalid_grant')
+      assert.equal((await passwordGrant(app, username, password)).statusCode, 200)
+      assert.equal((await passwordGrant(app, username, password.replace('ä', 'a'))).json().error, 'invalid_grant')
     })
 
     it('stores an argon2id hash with m=19456, t=2, p=1', async (t) => {

@@ -1,18 +1,10 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { LightMyRequestResponse } from 'fastify'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
-import { adminLogin, build, FORM, form, login, PASSWORD, registerUser, uniqueName, storeOf } from '../helper.js'
-
-const postToken = (app: FastifyInstance, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-  app.inject({ method: 'POST', url: '/token', headers: { ...FORM, ...headers }, payload: form(fields) })
+import { adminLogin, assertNoStore, build, FORM, form, login, PASSWORD, postToken, registerUser, uniqueName, storeOf } from '../helper.js'
 
 const basic = (credentials: string) => ({ authorization: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}` })
-
-function assertNoStore (res: LightMyRequestResponse) {
-  assert.equal(res.headers['cache-control'], 'no-store')
-  assert.equal(res.headers.pragma, 'no-cache')
-}
 
 /** An RFC 6749 §5.2 error: status, exactly {error, error_description}, no-store headers. */
 function assertOAuthError (res: LightMyRequestResponse, status: number, error: string) {
