@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import assert from 'node:assert/strict'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { JSONWebKeySet } from 'jose'
 import { createApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { createSqlStore } from '../src/stores/sql-store.js'
@@ -125,6 +126,26 @@ export async function adminLogin (app: FastifyInstance) {
 /** The refresh_token grant at POST /token: the answer, whatever it is. */
 export const refresh = (app: FastifyInstance, refreshToken: string, extra: Record<string, string> = {}) =>
   postToken(app, { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra })
+
+/** GET /users/me with this access token. */
+export const getMe = (app: FastifyInstance, accessToken: string) => app.inject({ url: '/users/me', headers: bearer(accessToken) })
+
+/** Asserts that the session of these tokens has ended: access refused, refresh refused. */
+export async function assertSessionEnded (app: FastifyInstance, tokens: TokenResponse) {
+  const res = await getMe(app, tokens.access_token)
+  assert.equal(res.statusCode, 401)
+  assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"')
+  const again = await refresh(app, tokens.refresh_token)
+  assert.equal(again.statusCode, 400)
+  assert.equal(again.json().error, 'invalid_grant')
+}
+
+/** GET /.well-known/jwks.json, which must answer 200: the published key set. */
+export async function jwksOf (app: FastifyInstance) {
+  const res = await app.inject({ url: '/.well-known/jwks.json' })
+  assert.equal(res.statusCode, 200)
+  return res.json<JSONWebKeySet>()
+}
 
 /** Fastify's error body, exactly {statusCode, error, message}, with this status. */
 export function assertHttpError (res: LightMyRequestResponse, status: number, error: string) {
