@@ -12,6 +12,7 @@ const databasePlugin: FastifyPluginAsync = async (fastify) => {
   await migrateToLatest(handle.db)
   fastify.decorate('db', handle.db)
   fastify.decorate('pingDatabase', async () => { await sql`select 1`.execute(handle.db) })
+  fastify.decorate('dbChangeCounter', handle.changeCounter ?? null)
 }
 
 export default fp(databasePlugin, { fastify: '5.x', name: 'database', dependencies: ['config'] })
@@ -20,5 +21,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     db: DatabaseHandle['db']
     pingDatabase: () => Promise<void>
+    /** SQLite: changes whenever the database may have changed (src/db/sqlite.ts); null on PostgreSQL */
+    dbChangeCounter: (() => number) | null
   }
 }

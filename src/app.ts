@@ -57,7 +57,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(sharedSchemas)
   await fastify.register(database)
   await fastify.register(redis)
-  const sqlStore = createSqlStore(fastify.db)
+  // SQLite: the per-request session lookup cached, exactly (see createSqlStore); PostgreSQL: none.
+  const sessionCache = config.database.sessionCache && fastify.dbChangeCounter !== null ? { changeCounter: fastify.dbChangeCounter } : undefined
+  const sqlStore = createSqlStore(fastify.db, { sessionCache })
   // Login failures in Redis when it is configured (shared, expiring), else in the database.
   const loginFailures = fastify.redis === null ? sqlStore.loginFailures : createRedisLoginFailureStore(fastify.redis)
   await fastify.register(auth, { ...config.auth, store: { ...sqlStore, loginFailures } })

@@ -17,6 +17,7 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.String({ pattern: '^(sqlite:|postgres://|postgresql://)', default: 'sqlite:./data/app.db' }),
   DATABASE_POOL_SIZE: Whole({ minimum: 1, maximum: 100, default: 10 }),
+  SESSION_CACHE: Type.Boolean({ default: true }),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
@@ -151,7 +152,8 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     trustProxy: env.TRUST_PROXY,
     /** browser origins allowed to call the API (CORS); none by default */
     corsOrigins: env.CORS_ORIGINS === undefined ? [] : env.CORS_ORIGINS.split(',').map(origin => origin.trim().replace(/\/$/, '')),
-    database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
+    /** sessionCache: the exact per-request cache on SQLite (SESSION_CACHE=false: every request asks the database) */
+    database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, sessionCache: env.SESSION_CACHE },
     /** the auth plugin's options, as `app.register(auth, …)` takes them */
     auth,
     firstSuperuser: env.FIRST_SUPERUSER !== undefined && env.FIRST_SUPERUSER_PASSWORD !== undefined

@@ -85,11 +85,6 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     decode: { complete: true },
     verify: { ...tokens.verifyOptions, extractToken: request => bearerToken(request.headers.authorization) ?? undefined }
   })
-  /** Verifies a token that arrives outside the Authorization header (revocation), with the same pins. */
-  const verifyAccessToken = async (token: string) => {
-    const decoded = fastify.jwt.decode<{ header: { kid?: unknown } }>(token, { complete: true })
-    return fastify.jwt.verify(token, { key: await tokens.keyFor(decoded?.header.kid) })
-  }
 
   const scopes = createScopeRegistry(declaredScopes)
   const passwords = await createPasswordHasher({
@@ -116,26 +111,31 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     log: fastify.log,
     settings,
     signAccessToken: (claims: AccessTokenContent) => tokens.sign(claims),
-    verifyAccessToken
+    verifyAccessToken: token => tokens.verify(token)
   })
 
-  /** RFC 6750: 401 without a token or with a bad one, 403 for a missing scope of the route. */
-  async function authenticate (request: FastifyRequest): Promise<void> {
+  /**
+   * RFC 6750: 401 without a token or with a bad one, 403 when the token lacks a `required` scope.
+   * Sets `request.user`. @throws the RFC 6750 errors of src/http/errors.ts
+   */
+  async function check (request: FastifyRequest, required: readonly string[] | undefined): Promise<void> {
     const token = bearerToken(request.headers.authorization)
     if (token === undefined) throw missingToken()
     let claims: unknown
     try {
       if (token === null) throw new Error('malformed credentials')
-      claims = await request.jwtVerify()
+      claims = await tokens.verify(token)
     } catch {
       throw invalidToken()
     }
     const user = await sessions.authenticate(claims)
     if (user === undefined) throw invalidToken()
     request.user = user
-    const required = request.routeOptions.config.scopes
     if (required !== undefined && !required.every(s => user.token_scopes.includes(s))) throw insufficientScope(required)
   }
+
+  /** The onRequest hook apps list themselves: the scopes come from the route's `config.scopes`. */
+  const authenticate = (request: FastifyRequest) => check(request, request.routeOptions.config.scopes)
 
   fastify.decorate('authenticate', authenticate)
   fastify.decorate('authAccounts', accounts)
@@ -143,7 +143,8 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   fastify.decorate('authKeys', keys)
   fastify.decorate('authScopes', scopes)
   fastify.decorate('authIssuer', { issuer, audience, jwksMaxAgeSeconds: settings.jwksMaxAgeSeconds })
-  protectRoutes(fastify, authenticate, scopes)
+  // Routes with config.scopes get a hook with their scopes bound (no per-request config lookup).
+  protectRoutes(fastify, authenticate, required => async request => check(request, required), scopes)
 
   every(fastify, PURGE_INTERVAL_MS, 'session purge', sessions.purge)
   every(fastify, reloadIntervalMs, 'key reload', keys.reload)

@@ -12,11 +12,16 @@ const forbidden = Type.Ref(HttpError, { description: 'The token lacks a required
 /**
  * One way to protect a route: `config: { scopes: [...] }` (an empty list: any valid token). As
  * @fastify/rate-limit derives its behaviour from `config.rateLimit`, this onRoute hook derives
- * the rest from `config.scopes`: it adds `authenticate` to the route's onRequest hooks (unless
- * the route lists it already), and the OpenAPI `security` requirement and 401/403 responses to
+ * the rest from `config.scopes`: it adds an authenticate hook bound to those scopes to the
+ * route's onRequest hooks (unless the route lists `authenticate` already), and the OpenAPI `security` requirement and 401/403 responses to
  * its schema. A scope the registry does not know fails at registration.
  */
-export function protectRoutes (fastify: FastifyInstance, authenticate: (request: FastifyRequest) => Promise<void>, scopes: ScopeRegistry) {
+export function protectRoutes (
+  fastify: FastifyInstance,
+  authenticate: (request: FastifyRequest) => Promise<void>,
+  authenticateFor: (required: readonly string[]) => (request: FastifyRequest) => Promise<void>,
+  scopes: ScopeRegistry
+) {
   fastify.addHook('onRoute', (route: RouteOptions) => {
     const required = route.config?.scopes
     if (required === undefined) return
@@ -24,7 +29,7 @@ export function protectRoutes (fastify: FastifyInstance, authenticate: (request:
     if (unknown.length > 0) throw new Error(`${route.method.toString()} ${route.url}: unknown scope ${unknown.join(', ')} (declare it in the auth plugin's \`scopes\` option)`)
 
     const hooks = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-    if (!hooks.includes(authenticate as onRequestHookHandler)) route.onRequest = [authenticate as onRequestHookHandler, ...hooks]
+    if (!hooks.includes(authenticate as onRequestHookHandler)) route.onRequest = [authenticateFor(required) as onRequestHookHandler, ...hooks]
 
     if (route.schema !== undefined) {
       const schema = route.schema as { security?: unknown, response?: Record<string, unknown> }

@@ -10,6 +10,8 @@ export type Dialect = 'sqlite' | 'postgres'
 export interface DatabaseHandle {
   db: Kysely<Database>
   dialect: Dialect
+  /** SQLite only: a value that changes whenever the database may have changed (see openSqlite) */
+  changeCounter?: () => number
 }
 
 const INT8_OID = 20
@@ -23,7 +25,11 @@ export function createDatabase (url: string, poolSize = 10): DatabaseHandle {
     const memory = path === ':memory:' || path === ''
     if (!memory) mkdirSync(dirname(path), { recursive: true })
     const database = openSqlite(memory ? ':memory:' : path)
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: database as unknown as SqliteDialectConfig['database'] }) }), dialect: 'sqlite' }
+    return {
+      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: database as unknown as SqliteDialectConfig['database'] }) }),
+      dialect: 'sqlite',
+      changeCounter: database.changeCounter
+    }
   }
 
   // Loaded only for PostgreSQL: the driver costs memory an embedded-SQLite server does not need.

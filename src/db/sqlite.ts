@@ -22,12 +22,24 @@ type NodeSqlite = { DatabaseSync: new (path: string) => Connection }
 
 const STATEMENT_CACHE_SIZE = 256
 const READER = /^\s*(select|with|pragma|explain|values)\b|\breturning\b/i
+/** Statements that cannot change the database (anything else counts as a write, transactions included). */
+const READ_ONLY = /^\s*(select|explain|values)\b|^\s*pragma\s+\w+\s*;?\s*$/i
 
 function openConnection (path: string): { connection: Connection, driver: string } {
   const builtin = process.getBuiltinModule?.('node:sqlite') as NodeSqlite | undefined
   if (builtin !== undefined) return { connection: new builtin.DatabaseSync(path), driver: 'node:sqlite' }
   const BetterSqlite = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => Connection
   return { connection: new BetterSqlite(path), driver: 'better-sqlite3' }
+}
+
+/** PRAGMA data_version as a number, by the cheapest call each driver has (better-sqlite3's pluck). */
+function dataVersionOf (connection: Connection): () => number {
+  const statement = connection.prepare('PRAGMA data_version') as Statement & { pluck?: () => { get: () => number }, get: () => { data_version: number } }
+  if (typeof statement.pluck === 'function') {
+    const plucked = statement.pluck()
+    return () => plucked.get()
+  }
+  return () => statement.get().data_version
 }
 
 /**
@@ -42,18 +54,29 @@ export function openSqlite (path: string) {
   // event loop: a WAL of 100 pages instead of 1000 keeps each stall short (BENCHMARKS.md, /health).
   connection.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 100')
   const cache = new Map<string, { reader: boolean, all: Statement['all'], run: Statement['run'], iterate: Statement['iterate'] }>()
+  // Writes through this connection; PRAGMA data_version counts the commits of every other one.
+  let writes = 0
+  const dataVersion = dataVersionOf(connection)
   return {
     driver,
     close: () => { cache.clear(); connection.close() },
+    /**
+     * Changes whenever the database may have changed: a write through this connection, or a
+     * commit by any other connection (another instance, the CLI) that SQLite's
+     * `PRAGMA data_version` reports. A cache built on reads is exact while it stays the same.
+     */
+    // Both only grow, so their sum changes whenever either does.
+    changeCounter: () => dataVersion() + writes,
     prepare (sql: string) {
       let statement = cache.get(sql)
       if (statement === undefined) {
         const prepared = connection.prepare(sql)
+        const readOnly = READ_ONLY.test(sql)
         // Kysely passes the parameters as one array; both drivers take them spread.
         statement = {
           reader: READER.test(sql),
-          all: (params: unknown) => prepared.all(...(params as unknown[])),
-          run: (params: unknown) => prepared.run(...(params as unknown[])),
+          all: readOnly ? (params: unknown) => prepared.all(...(params as unknown[])) : (params: unknown) => { writes++; return prepared.all(...(params as unknown[])) },
+          run: (params: unknown) => { if (!readOnly) writes++; return prepared.run(...(params as unknown[])) },
           iterate: (params: unknown) => prepared.iterate(...(params as unknown[]))
         }
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)

@@ -290,9 +290,49 @@ function loginFailureStore (db: Kysely<Database>): LoginFailureStore {
   }
 }
 
-/** The default AuthStore: SQL through Kysely, the same queries on SQLite and PostgreSQL. */
-export function createSqlStore (db: Kysely<Database>): AuthStore {
-  return { users: userStore(db), sessions: sessionStore(db), keys: keyStore(db), loginFailures: loginFailureStore(db) }
+/**
+ * Serves the per-request lookup (session and user) from memory while the database has not
+ * changed: `changeCounter` (SQLite: this connection's writes and PRAGMA data_version, which moves
+ * when any other connection commits) is read before every use, and any change empties the
+ * cache. So a logout, revocation, password change, disable or delete — by this process, another
+ * instance on the same file, or the CLI — is seen by the very next request, as without a cache.
+ * At most `size` sessions are kept (the least recently used go first).
+ */
+function cachedLookup (lookup: SessionStore['findWithUser'], changeCounter: () => number, size: number): SessionStore['findWithUser'] {
+  const entries = new Map<string, Awaited<ReturnType<SessionStore['findWithUser']>>>()
+  let seen = changeCounter()
+  return async (sessionId) => {
+    const now = changeCounter()
+    if (now !== seen) {
+      entries.clear()
+      seen = now
+    }
+    const hit = entries.get(sessionId)
+    if (hit !== undefined) {
+      entries.delete(sessionId) // re-inserted below: Map order is the LRU order
+      entries.set(sessionId, hit)
+      return hit
+    }
+    const found = await lookup(sessionId)
+    // Only if nothing changed while the query ran (it is async): else the answer may be older.
+    if (found !== undefined && changeCounter() === now) {
+      if (entries.size >= size) entries.delete(entries.keys().next().value!)
+      entries.set(sessionId, found)
+    }
+    return found
+  }
+}
+
+/**
+ * The default AuthStore: SQL through Kysely, the same queries on SQLite and PostgreSQL. With
+ * `sessionCache` (SQLite's change counter), the per-request session lookup is cached exactly
+ * (see cachedLookup); PostgreSQL has no such counter, so every request asks the database.
+ */
+export function createSqlStore (db: Kysely<Database>, options: { sessionCache?: { changeCounter: () => number, size?: number } } = {}): AuthStore {
+  const sessions = sessionStore(db)
+  const cache = options.sessionCache
+  if (cache !== undefined) sessions.findWithUser = cachedLookup(sessions.findWithUser, cache.changeCounter, cache.size ?? 10_000)
+  return { users: userStore(db), sessions, keys: keyStore(db), loginFailures: loginFailureStore(db) }
 }
 
 /** The SQL store on a migrated in-memory SQLite database: the auth plugin's default (tests, demos). */

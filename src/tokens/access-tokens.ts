@@ -1,4 +1,4 @@
-import { createSigner } from 'fast-jwt'
+import { createDecoder, createSigner, createVerifier } from 'fast-jwt'
 import type { AccessTokenClaims } from '../schemas/token.js'
 import type { KeyRing } from './keys.js'
 
@@ -19,16 +19,20 @@ const TYP = 'at+jwt'
  */
 export function createAccessTokens (keys: KeyRing, settings: { issuer: string, audience: string, ttlSeconds: number }) {
   let signer: { kid: string | undefined, sign: (claims: AccessTokenContent) => string } | undefined
+  const verifyOptions = {
+    algorithms: [keys.algorithm],
+    allowedIss: settings.issuer,
+    allowedAud: settings.audience,
+    checkTyp: TYP,
+    requiredClaims: REQUIRED_CLAIMS
+  }
+  // One verifier per key, made once (a key is a secret or a public PEM; keys are few).
+  const verifiers = new Map<string, (token: string) => unknown>()
+  const decodeComplete = createDecoder({ complete: true })
 
   return {
     algorithm: keys.algorithm,
-    verifyOptions: {
-      algorithms: [keys.algorithm],
-      allowedIss: settings.issuer,
-      allowedAud: settings.audience,
-      checkTyp: TYP,
-      requiredClaims: REQUIRED_CLAIMS
-    },
+    verifyOptions,
 
     /**
      * The key that verifies a token whose header carries this `kid` (none for HS256).
@@ -38,6 +42,23 @@ export function createAccessTokens (keys: KeyRing, settings: { issuer: string, a
       const key = await keys.verificationKey(kid)
       if (key === undefined) throw new Error('unknown key id')
       return key
+    },
+
+    /**
+     * Verifies an access token: signature with the key of its `kid`, the pinned algorithm, `typ`,
+     * `iss`, `aud`, `exp`/`nbf` and every required claim. Resolves the claims.
+     * @throws Error (fast-jwt's TokenError or an unknown kid) for any token that must be refused
+     */
+    async verify (token: string): Promise<unknown> {
+      // HS256 has one key; EdDSA keys are named by the header's kid.
+      const kid = keys.algorithm === 'HS256' ? undefined : (decodeComplete(token) as { header: { kid?: unknown } }).header.kid
+      const key = await this.keyFor(kid)
+      let verify = verifiers.get(key)
+      if (verify === undefined) {
+        verify = createVerifier({ ...verifyOptions, key })
+        verifiers.set(key, verify)
+      }
+      return verify(token)
     },
 
     /** Signs the claims with the current signing key, `expires_in` from now: a compact JWS. */

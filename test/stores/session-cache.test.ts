@@ -1,0 +1,73 @@
+import { describe, it, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { extname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { decodeJwt } from 'jose'
+import { createApp } from '../../src/app.js'
+import { bearer, FORM, form, PASSWORD, registerAndLogin, storeOf, testConfig } from '../helper.js'
+import { startServerProcess } from '../server-process.js'
+
+/*
+ * The per-request session cache on SQLite (src/stores/sql-store.ts): a logout, revocation,
+ * password change, disable or delete is refused on the very next request, whoever made it.
+ */
+const cli = fileURLToPath(new URL(`../../src/cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+
+function databaseFile (t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'session-cache-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return `sqlite:${join(dir, 'app.db')}`
+}
+
+describe('session cache (SQLite)', () => {
+  it('serves repeated lookups from memory, and sees a write of its own connection on the next one', async (t) => {
+    const app = await createApp(testConfig({ DATABASE_URL: databaseFile(t) }))
+    t.after(() => app.close())
+    const { user, tokens } = await registerAndLogin(app)
+    const me = () => app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })
+    assert.equal((await me()).statusCode, 200)
+    const counter = app.dbChangeCounter!
+    const before = counter()
+    assert.equal((await me()).statusCode, 200)
+    assert.equal(counter(), before, 'a cached request writes nothing')
+    // A write that bypasses the services (another module on the same connection) still counts.
+    await app.db.updateTable('users').set({ disabled: 1 }).where('id', '=', user.id).execute()
+    assert.equal((await me()).statusCode, 401)
+  })
+
+  it('sees a commit of another connection (a second app on the file) before using an entry', async (t) => {
+    const url = databaseFile(t)
+    const a = await createApp(testConfig({ DATABASE_URL: url }))
+    t.after(() => a.close())
+    const b = await createApp(testConfig({ DATABASE_URL: url }))
+    t.after(() => b.close())
+    const { tokens } = await registerAndLogin(a)
+    const me = () => a.inject({ url: '/users/me', headers: bearer(tokens.access_token) })
+    for (let i = 0; i < 3; i++) assert.equal((await me()).statusCode, 200)
+    assert.equal(await storeOf(b).sessions.end(String(decodeJwt(tokens.access_token).sid), Date.now()), true)
+    assert.equal((await me()).statusCode, 401)
+  })
+
+  it('refuses the next request after `npm run cli -- users disable` while the server serves from its cache', async (t) => {
+    const env = { DATABASE_URL: databaseFile(t) }
+    const server = await startServerProcess(t, env)
+    const registered = await fetch(`${server.base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'cached', password: PASSWORD }) })
+    assert.equal(registered.status, 201)
+    const { access_token: token } = await (await fetch(`${server.base}/token`, { method: 'POST', headers: FORM, body: form({ username: 'cached', password: PASSWORD }) })).json() as { access_token: string }
+    for (let i = 0; i < 5; i++) assert.equal((await fetch(`${server.base}/users/me`, { headers: bearer(token) })).status, 200)
+    await promisify(execFile)(process.execPath, [...process.execArgv, cli, 'users', 'disable', 'cached'], { env: { ...process.env, ...env }, timeout: 30_000 })
+    assert.equal((await fetch(`${server.base}/users/me`, { headers: bearer(token) })).status, 401)
+  })
+
+  it('can be switched off (SESSION_CACHE=false): every request asks the database', async (t) => {
+    const app = await createApp(testConfig({ DATABASE_URL: databaseFile(t), SESSION_CACHE: 'false' }))
+    t.after(() => app.close())
+    const { tokens } = await registerAndLogin(app)
+    assert.equal((await app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })).statusCode, 200)
+    assert.equal(app.config.database.sessionCache, false)
+  })
+})
