@@ -1,24 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeJwt } from 'jose'
-import { grantScopes, parseScope } from '../../src/services/scopes.js'
 import { OverloadedError } from '../../src/errors.js'
 import { createPasswordHasher, passwordPolicyViolation } from '../../src/services/passwords.js'
-import { build, registerAndLogin } from '../helper.js'
-
-describe('scopes', () => {
-  it('parses a space-separated scope without duplicates or empty entries', () => {
-    assert.deepEqual(parseScope('me  items me'), ['me', 'items'])
-    assert.deepEqual(parseScope(''), [])
-    assert.deepEqual(parseScope(undefined), [])
-  })
-
-  it('grants all available scopes when none are asked for, and refuses any not available', () => {
-    assert.deepEqual(grantScopes([], ['me', 'items']), ['me', 'items'])
-    assert.deepEqual(grantScopes(['items'], ['me', 'items']), ['items'])
-    assert.equal(grantScopes(['admin'], ['me', 'items']), undefined)
-  })
-})
 
 describe('password policy', () => {
   const cases: Array<[string, string, number, string | undefined, RegExp | undefined]> = [
@@ -59,23 +42,5 @@ describe('password hasher', () => {
     await passwords.drain()
     assert.deepEqual(passwords.load(), { active: 0, pending: 0, floorMs: 0 })
     assert.deepEqual(await Promise.all(accepted), [true, true, true])
-  })
-})
-
-describe('session clean-up', () => {
-  it('deletes expired and ended sessions, and keeps live ones', async (t) => {
-    const app = await build(t)
-    const live = await registerAndLogin(app)
-    const expired = await registerAndLogin(app)
-    const sid = (token: string) => decodeJwt<{ sid: string }>(token).sid
-    await app.db.updateTable('sessions').set({ expires_at: Date.now() - 1000 }).where('id', '=', sid(expired.tokens.access_token)).execute()
-
-    const purged = await app.authSessions.purge()
-
-    assert.equal(purged, 1)
-    const left = await app.db.selectFrom('sessions').select('id').execute()
-    assert.deepEqual(left.map(s => s.id), [sid(live.tokens.access_token)])
-    const refreshRows = await app.db.selectFrom('refresh_tokens').select('session_id').execute()
-    assert.ok(refreshRows.every(r => r.session_id === sid(live.tokens.access_token)), 'refresh tokens go with their session')
   })
 })
