@@ -58,7 +58,9 @@ function every (fastify: FastifyInstance, ms: number, what: string, task: () => 
  *   and checks the route's `config.scopes`; routes with `config.scopes` get it by themselves;
  * - `authAccounts`, `authSessions`: the services, the only doors to users and sessions;
  * - `authKeys` (the signing keys), `authScopes` (the scope registry), `authIssuer`.
- * Access tokens are verified by @fastify/jwt (https://github.com/fastify/fastify-jwt).
+ * Access tokens are signed and verified by src/tokens/access-tokens.ts (fast-jwt). @fastify/jwt
+ * (https://github.com/fastify/fastify-jwt) is registered verify-only with the same pins and keys,
+ * for app code that calls `request.jwtVerify()` or `fastify.jwt.decode()`, and types `request.user`.
  */
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, options) => {
   const { settings, scopes: declaredScopes, store: givenStore } = checkOptions(options)
@@ -79,7 +81,8 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     : await createStoredKeyRing(store.keys, { accessTokenTtlMs: settings.accessTokenTtlSeconds * 1000, reloadIntervalMs, jwksMaxAgeMs: reloadIntervalMs })
   const tokens = createAccessTokens(keys, { issuer, audience, ttlSeconds: settings.accessTokenTtlSeconds })
 
-  // Verification only: tokens are signed by `tokens.sign`. The key is looked up by the header's kid.
+  // For app code (request.jwtVerify, fastify.jwt.decode): verification only, with the same pins and
+  // keys as tokens.verify, which this plugin uses itself (one verifier per key, no per-request setup).
   await fastify.register(fastifyJwt, {
     secret: { public: async (_request: FastifyRequest, token: unknown) => tokens.keyFor((token as { header?: { kid?: unknown } }).header?.kid) },
     decode: { complete: true },
