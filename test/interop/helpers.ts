@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -72,3 +73,13 @@ export function run (command: string, args: string[], options: { cwd?: string, e
 /** A one-line account of a finished command, for assertion messages. */
 export const describeRun = (r: RunResult) =>
   `exit ${r.code ?? r.signal}${r.error === undefined ? '' : ` (${r.error.message})`}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function rejection (promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  assert.fail('expected the call to be rejected')
+}

@@ -4,7 +4,7 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify
 import type { TokenResponse } from '../../src/schemas/token.js'
 import { bearer, PASSWORD } from '../helper.js'
 import { call, postForm, registerUser } from '../http-client.js'
-import { startInteropServer, uniqueName } from './helpers.js'
+import { startInteropServer, uniqueName, rejection } from './helpers.js'
 
 /*
  * jose (https://github.com/panva/jose) as a resource server would use it: verify the server's
@@ -19,15 +19,6 @@ async function postToken (base: string, fields: Record<string, string>): Promise
   const res = await postForm<TokenResponse>(base, '/token', fields)
   assert.equal(res.status, 200, `/token: ${res.status} ${res.text}`)
   return res.body
-}
-
-async function rejection (promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  assert.fail('expected the call to be rejected')
 }
 
 describe('jose: access tokens verified through /.well-known/jwks.json', () => {

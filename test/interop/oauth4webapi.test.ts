@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose'
 import * as oauth from 'oauth4webapi'
 import { PASSWORD } from '../helper.js'
 import { registerUser } from '../http-client.js'
-import { startInteropServer, uniqueName } from './helpers.js'
+import { startInteropServer, uniqueName, rejection } from './helpers.js'
 
 /*
  * oauth4webapi (https://github.com/panva/oauth4webapi) v3 against the real server: RFC 8414
@@ -41,15 +41,6 @@ async function refreshGrant (as: oauth.AuthorizationServer, refreshToken: string
 
 async function getMe (base: string, accessToken: string) {
   return await oauth.protectedResourceRequest(accessToken, 'GET', new URL('/users/me', base), undefined, undefined, http())
-}
-
-async function rejection (promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  assert.fail('expected the call to be rejected')
 }
 
 function assertTokenError (error: unknown, code: string) {

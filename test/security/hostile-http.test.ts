@@ -1,13 +1,10 @@
 import { after, before, describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHmac, createPublicKey, randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair, type JWK, type JWTPayload } from 'jose'
-import { startServerProcess } from '../server-process.js'
+import { ADMIN_PASSWORD, startHostileServer } from './hostile-server.js'
 
 /*
  * Issue 11: every hostile input answered, over HTTP, by the real server (src/server.ts in a
@@ -25,7 +22,6 @@ import { startServerProcess } from '../server-process.js'
 
 const PASSWORD = 'correct horse battery staple'
 const ADMIN = 'hostile-admin'
-const ADMIN_PASSWORD = 'an admin password nobody guesses 9!'
 const ISSUER = 'http://hostile.test'
 const FORM = 'application/x-www-form-urlencoded'
 const JSON_TYPE = 'application/json'
@@ -247,19 +243,7 @@ async function startAttacker () {
 
 async function startSuite (env: Record<string, string>) {
   const { t, cleanup } = suiteContext()
-  const dir = mkdtempSync(join(tmpdir(), 'hostile-http-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const server = await startServerProcess(t, {
-    DATABASE_URL: `sqlite:${join(dir, 'app.db')}`,
-    JWT_ISSUER: ISSUER,
-    JWT_AUDIENCE: ISSUER,
-    FIRST_SUPERUSER: ADMIN,
-    FIRST_SUPERUSER_PASSWORD: ADMIN_PASSWORD,
-    // Off on purpose (see the top of this file): hundreds of requests from one address.
-    TOKEN_RATE_LIMIT: '0',
-    LOGIN_USERNAME_RATE_LIMIT: '0',
-    ...env
-  })
+  const server = await startHostileServer(t, { issuer: ISSUER, admin: ADMIN, env })
   const base = server.base
   const attacker = await startAttacker()
   t.after(attacker.close)

@@ -1,11 +1,8 @@
 import { after, before, describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import fc from 'fast-check'
 import { decodeJwt, type JWTPayload } from 'jose'
-import { startServerProcess } from '../server-process.js'
+import { ADMIN_PASSWORD, startHostileServer } from './hostile-server.js'
 
 /*
  * Issue 11, the property half: random form bodies, random Authorization header values and random
@@ -22,7 +19,6 @@ import { startServerProcess } from '../server-process.js'
 
 const PASSWORD = 'correct horse battery staple'
 const ADMIN = 'property-admin'
-const ADMIN_PASSWORD = 'an admin password nobody guesses 9!'
 const ISSUER = 'http://hostile-properties.test'
 const FORM = 'application/x-www-form-urlencoded'
 const OAUTH_ERRORS = ['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope']
@@ -179,18 +175,7 @@ describe('hostile input properties over HTTP (fast-check)', () => {
   let alive: () => boolean
 
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hostile-properties-'))
-    t.after(() => rmSync(dir, { recursive: true, force: true }))
-    const server = await startServerProcess(t, {
-      DATABASE_URL: `sqlite:${join(dir, 'app.db')}`,
-      JWT_ISSUER: ISSUER,
-      JWT_AUDIENCE: ISSUER,
-      FIRST_SUPERUSER: ADMIN,
-      FIRST_SUPERUSER_PASSWORD: ADMIN_PASSWORD,
-      // Off on purpose (see the top of this file): about a thousand requests from one address.
-      TOKEN_RATE_LIMIT: '0',
-      LOGIN_USERNAME_RATE_LIMIT: '0'
-    })
+    const server = await startHostileServer(t, { issuer: ISSUER, admin: ADMIN })
     alive = server.alive
     const base = server.base
     await expectJson(send(base, '/register', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) }), 201)
