@@ -11,6 +11,7 @@ const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fast
     config: { rateLimit: perAddressLimit(options.rateLimit) },
     schema: {
       tags: ['auth'],
+      operationId: 'revokeToken',
       summary: 'Revoke a token (RFC 7009)',
       description: 'Ends the session of a refresh or access token. Answers 200 for unknown tokens too.',
       consumes: ['application/x-www-form-urlencoded'],

@@ -27,6 +27,7 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
     config: { rateLimit: perAddressLimit(options.rateLimit) },
     schema: {
       tags: ['auth'],
+      operationId: 'token',
       summary: 'Get tokens: password login or refresh',
       description: 'RFC 6749 §4.3 (password) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor.',
       consumes: ['application/x-www-form-urlencoded'],
