@@ -60,7 +60,8 @@ describe('a mail server that is down or slow', () => {
     const [, reset] = await smtp.waitFor(email, 2)
     assert.match(reset!.text ?? '', /\/reset-password\?token=/)
     const sent = await resetRow(app, email)
-    assert.ok(sent?.sent_at !== null && sent!.attempts > row.attempts, `sent on attempt ${sent?.attempts}`)
+    // The attempt counted at claim time may be the one that succeeds: at least as many, never fewer.
+    assert.ok(sent?.sent_at !== null && sent!.attempts >= row.attempts, `sent on attempt ${sent?.attempts}`)
     assert.equal(sent!.last_error, null)
     assert.equal((await postJson(app, '/reset-password', { token: reset!.token!, password: 'the passphrase after the outage' })).statusCode, 204)
     assert.ok(username.length > 0)
