@@ -81,15 +81,19 @@ describe('graceful shutdown (SIGTERM)', () => {
     const registered = await fetch(`${server.base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) })
     assert.equal(registered.status, 201)
 
-    // Each login on a connection of its own, sent whole at once; argon2 one at a time makes them
-    // take a few hundred milliseconds together, so the signal comes while most still wait.
+    // Each login on a connection of its own, sent whole at once; argon2 one at a time makes forty
+    // of them take most of a second, so the signal comes while many still wait for their hash.
     const answeredAt: number[] = []
-    const logins = Array.from({ length: 20 }, () => loginOnOwnConnection(server.base, username).then(status => { answeredAt.push(Date.now()); return status }))
-    await new Promise(resolve => setTimeout(resolve, 150)) // every request reaches the server
+    const logins = Array.from({ length: 40 }, (_, i) => loginOnOwnConnection(server.base, username).then(status => { answeredAt[i] = Date.now(); return status }))
+    await new Promise(resolve => setTimeout(resolve, 300)) // the requests reach the server
     const signalledAt = Date.now()
     const stopped = server.stop('SIGTERM')
-    assert.deepEqual(await Promise.all(logins), Array(20).fill(200), 'every request in flight was answered')
-    assert.ok(answeredAt.some(time => time > signalledAt), 'some were still in flight when the signal came')
+    const statuses = await Promise.all(logins)
+    // Every connection gets an answer: 200 for a request in flight, a readable 503 for one that a
+    // busy host delivered after the signal; never a reset connection.
+    assert.ok(statuses.every(status => status === 200 || status === 503), statuses.join(' '))
+    assert.ok(answeredAt.some((time, i) => time > signalledAt && statuses[i] === 200), 'logins in flight when the signal came were finished')
+    assert.ok(statuses.filter(status => status === 200).length >= 20, statuses.join(' '))
     assert.deepEqual(await stopped, { code: 0, signal: null })
     await assert.rejects(fetch(`${server.base}/health`), 'no longer listening')
   })
