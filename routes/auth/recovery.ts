@@ -130,7 +130,7 @@ const tokenRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (fas
     }
   }, async (request, reply) => {
     if (!await recovery.isLive(request.query.token, 'reset')) return page(reply, 400, refusalPage(new InvalidEmailTokenError())!)
-    return page(reply, 200, resetPasswordForm(request.query.token, 8))
+    return page(reply, 200, resetPasswordForm(request.query.token))
   })
 
   fastify.post('/reset-password', {
