@@ -7,9 +7,10 @@ import { spawnSync } from 'node:child_process'
 const root = 'dist/test'
 /**
  * Files that must run alone, after the others: the PostgreSQL restart test stops the shared
- * server, which would break any file running beside it.
+ * server, which would break any file running beside it; the outside-app test runs `npm ci` (a
+ * native build on both cores), which would skew the timing tests running beside it.
  */
-const EXCLUSIVE = ['postgres/db-restart.test.js']
+const EXCLUSIVE = ['postgres/db-restart.test.js', 'package/outside-app.test.js']
 /** Every other file runs beside one more (tests inside a file still run concurrently where they say so). */
 const CONCURRENCY = 2
 
