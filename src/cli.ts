@@ -65,7 +65,8 @@ async function main (argv: string[]): Promise<number> {
 
   // The CLI runs the same app (same migrations, store and rules) without listening.
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', TOKEN_RATE_LIMIT: '0' })
-  const fastify = await createApp(config, { logger: { level: 'warn' } })
+  // Logs go to stderr: stdout carries the command's JSON answer only.
+  const fastify = await createApp(config, { logger: { level: 'warn', stream: process.stderr } })
   const { authAccounts: accounts, authSessions: sessions, authKeys: keys } = fastify
   const out = (value: unknown) => console.log(JSON.stringify(value, null, 2))
   const named = (name: string | undefined) => {

@@ -46,9 +46,11 @@ function checkOptions ({ store, scopes, ...settings }: AuthPluginOptions) {
 
 /** Runs `task` every `ms` milliseconds until the app closes; failures are logged, never thrown. */
 function every (fastify: FastifyInstance, ms: number, what: string, task: () => Promise<unknown>) {
-  const timer = setInterval(() => { task().catch(err => fastify.log.warn({ err }, `${what} failed`)) }, ms)
+  let closing = false
+  // A run that was under way when the app closed fails on the closed database: not worth a warning.
+  const timer = setInterval(() => { task().catch(err => { if (!closing) fastify.log.warn({ err }, `${what} failed`) }) }, ms)
   timer.unref()
-  fastify.addHook('onClose', async () => clearInterval(timer))
+  fastify.addHook('onClose', async () => { closing = true; clearInterval(timer) })
 }
 
 /**

@@ -56,7 +56,7 @@ export function createOutboxWorker (deps: {
   let timer: NodeJS.Timeout | undefined
   let running: Promise<unknown> | undefined
   let stopped = false
-  let purgedAt = 0
+  let purgedAt = Date.now() // the first purge one PURGE_EVERY_MS after start, not at the first poll
 
   async function deliver (message: OutboxRecord, claimId: string): Promise<'sent' | 'failed'> {
     const context = { messageId: message.id, attempt: message.attempts }

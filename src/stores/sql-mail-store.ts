@@ -134,7 +134,9 @@ function outboxStore (db: Kysely<Database>): OutboxStore {
           return ids.length === 0 ? [] : claimRows(trx, ids)
         })
       }
-      // SQLite has one writer at a time: a single conditional UPDATE is atomic.
+      // SQLite has one writer at a time: a single conditional UPDATE is atomic. A read first, so an
+      // idle poll writes nothing (a write would also empty the session cache: sql-store.ts).
+      if (await due(db, now, 1).executeTakeFirst() === undefined) return []
       return claimRows(db, due(db, now, limit))
     },
 
