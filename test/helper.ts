@@ -25,31 +25,42 @@ export function testConfig (env: Record<string, string> = {}) {
   })
 }
 
+/** Runs one SQL statement on the PostgreSQL database at `url`, on a connection of its own. */
+async function adminQuery (url: string, sql: string) {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try { await client.query(sql) } finally { await client.end() }
+}
+
 /*
- * Schemas are dropped when this file's tests are done, not after each test: Kysely's migrator
- * introspects every schema, and a schema dropped under it by a concurrent test breaks it.
+ * On PostgreSQL each test file works in a database of its own, created on first use and dropped
+ * with its schemas when the file's tests are done. Kysely's migrator introspects every schema of
+ * its database, and a schema dropped under it breaks it: so nothing is dropped while this file's
+ * tests run, and the files scripts/run-tests.js runs side by side never see each other's schemas.
  */
-const schemasToDrop: Array<{ schema: string, admin: (sql: string) => Promise<void> }> = []
+let fileDatabase: Promise<{ base: string, name: string }> | undefined
 after(async () => {
-  for (const { schema, admin } of schemasToDrop.splice(0)) await admin(`drop schema if exists ${schema} cascade`)
+  if (fileDatabase === undefined) return
+  const { base, name } = await fileDatabase
+  await adminQuery(base, `drop database if exists ${name} with (force)`)
 })
 
 /**
  * A database of the test's own: in-memory SQLite, or with TEST_DATABASE_URL=postgres://… a
- * fresh schema (dropped when the test ends), so counts and keys never mix between tests.
+ * fresh schema in this file's database, so counts and keys never mix between tests.
  */
 export async function isolatedDatabaseUrl (): Promise<string> {
   const base = process.env.TEST_DATABASE_URL
   if (base === undefined || !base.startsWith('postgres')) return base ?? 'sqlite::memory:'
-  const schema = `test_${process.pid}_${randomBytes(4).toString('hex')}`
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: base })
-    await client.connect()
-    try { await client.query(sql) } finally { await client.end() }
-  }
-  await admin(`create schema ${schema}`)
-  schemasToDrop.push({ schema, admin })
+  fileDatabase ??= (async () => {
+    const name = `test_${process.pid}_${randomBytes(4).toString('hex')}`
+    await adminQuery(base, `create database ${name}`)
+    return { base, name }
+  })()
   const url = new URL(base)
+  url.pathname = `/${(await fileDatabase).name}`
+  const schema = `test_${randomBytes(6).toString('hex')}`
+  await adminQuery(url.toString(), `create schema ${schema}`)
   url.searchParams.set('options', `-c search_path=${schema}`)
   return url.toString()
 }
