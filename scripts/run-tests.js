@@ -13,10 +13,10 @@ const root = 'dist/test'
 const EXCLUSIVE = ['postgres/db-restart.test.js', 'package/outside-app.test.js']
 /**
  * Every other file runs beside one more (tests inside a file still run concurrently where they
- * say so). On PostgreSQL one at a time: a file drops its schemas when it ends, and Kysely's
- * migrator in a file beside it, which reads every schema, fails on one dropped under it.
+ * say so), on PostgreSQL too: each file has a database of its own there (test/helper.ts), so
+ * one that ends drops nothing under the Kysely migrator of the file beside it.
  */
-const CONCURRENCY = (process.env.TEST_DATABASE_URL ?? '').startsWith('postgres') ? 1 : 2
+const CONCURRENCY = 2
 
 const filters = process.argv.slice(2)
 const files = readdirSync(root, { recursive: true })
