@@ -1,13 +1,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
-import { freePort } from './server-process.js'
+import { join } from 'node:path'
+import { freePort, SERVER_ENTRY, startProcess } from './server-process.js'
 
 /*
  * CONTRACT.md: a `.env` file in the working directory is read at start, and variables already set
@@ -15,9 +11,6 @@ import { freePort } from './server-process.js'
  * Dotenv::SetEnvironment). The real entry point in a process of its own, started in a temporary
  * directory that holds a .env written the way .env.example is (inline comments, quotes).
  */
-
-// As test/server-process.ts: src/server.ts through tsx, or dist/src/server.js under npm test.
-const SERVER_ENTRY = fileURLToPath(new URL(`../src/server${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
 
 describe('.env', () => {
   it('is read from the working directory at start; a variable already set in the environment wins', { timeout: 60_000 }, async (t) => {
@@ -35,34 +28,8 @@ describe('.env', () => {
 
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(envPort), TOKEN_RATE_LIMIT: '0' }
     for (const key of ['JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_SECRET', 'DATABASE_URL', 'LOG_LEVEL']) delete env[key]
-    const child = spawn(process.execPath, [...process.execArgv, SERVER_ENTRY], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    const keep = (chunk: Buffer) => { output = (output + chunk.toString('utf8')).slice(-20_000) }
-    child.stdout.on('data', keep)
-    child.stderr.on('data', keep)
-    const exited = once(child, 'exit')
-    const alive = () => child.exitCode === null && child.signalCode === null
-    t.after(async () => {
-      if (!alive()) return
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-      await exited
-      clearTimeout(timer)
-    })
-
     // It listens on the environment's port (PORT from the environment won over the file's).
-    const base = `http://127.0.0.1:${envPort}`
-    const deadline = Date.now() + 30_000
-    for (;;) {
-      if (!alive()) throw new Error(`server exited (${child.exitCode ?? child.signalCode}): ${output}`)
-      if (Date.now() > deadline) throw new Error(`no answer on ${base} within 30 s: ${output}`)
-      try {
-        const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })
-        await res.arrayBuffer()
-        if (res.status === 200) break
-      } catch {}
-      await sleep(100)
-    }
+    const { base } = await startProcess(t, { args: [...process.execArgv, SERVER_ENTRY], cwd, env, port: envPort, readyPath: '/health' })
     await assert.rejects(fetch(`http://127.0.0.1:${filePort}/health`, { signal: AbortSignal.timeout(2000) }), 'nothing listens on the .env file\'s port')
 
     // The file's values for what the environment left unset.

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 
 // The real entry point: src/server.ts through tsx, or dist/src/server.js under npm test.
-const SERVER_ENTRY = fileURLToPath(new URL(`../src/server${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+export const SERVER_ENTRY = fileURLToPath(new URL(`../src/server${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
 const PROJECT_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../' : '../../', import.meta.url))
 
 export async function freePort (): Promise<number> {
@@ -23,21 +23,12 @@ export async function freePort (): Promise<number> {
 }
 
 /**
- * Starts the server in a process of its own (its own database connections) and waits until
- * /health answers 200. Stopped by its handle when the test ends.
+ * Starts `node <args>` in a process of its own and waits until `GET <base><readyPath>` answers
+ * `readyStatus` (30 s at most). Stopped by its pid (SIGTERM, then SIGKILL after 15 s) when the
+ * test ends. The process's last 20 kB of output are kept for error messages.
  */
-export async function startServerProcess (t: TestContext, env: Record<string, string>) {
-  const port = await freePort()
-  const childEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'test',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    ...env
-  }
-  if (env.JWT_SECRET === undefined) delete childEnv.JWT_SECRET // EdDSA keys kept in the database
-  const child = spawn(process.execPath, [...process.execArgv, SERVER_ENTRY], { cwd: PROJECT_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startProcess (t: TestContext, options: { args: string[], cwd: string, env: NodeJS.ProcessEnv, port: number, readyPath: string, readyStatus?: number }) {
+  const child = spawn(process.execPath, options.args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   const keep = (chunk: Buffer) => { output = (output + chunk.toString('utf8')).slice(-20_000) }
   child.stdout.on('data', keep)
@@ -52,15 +43,15 @@ export async function startServerProcess (t: TestContext, env: Record<string, st
     clearTimeout(timer)
   })
 
-  const base = `http://127.0.0.1:${port}`
+  const base = `http://127.0.0.1:${options.port}`
   const deadline = Date.now() + 30_000
   for (;;) {
     if (!alive()) throw new Error(`server exited (${child.exitCode ?? child.signalCode}): ${output}`)
-    if (Date.now() > deadline) throw new Error(`server not healthy within 30 s: ${output}`)
+    if (Date.now() > deadline) throw new Error(`server not ready within 30 s: ${output}`)
     try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })
+      const res = await fetch(base + options.readyPath, { signal: AbortSignal.timeout(2000) })
       await res.arrayBuffer()
-      if (res.status === 200) break
+      if (res.status === (options.readyStatus ?? 200)) break
     } catch {}
     await sleep(100)
   }
@@ -76,4 +67,22 @@ export async function startServerProcess (t: TestContext, env: Record<string, st
       return { code, signal: killedBy }
     }
   }
+}
+
+/**
+ * Starts the server (the real entry point) in a process of its own (its own database
+ * connections) and waits until /health answers 200. Stopped when the test ends.
+ */
+export async function startServerProcess (t: TestContext, env: Record<string, string>) {
+  const port = await freePort()
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    ...env
+  }
+  if (env.JWT_SECRET === undefined) delete childEnv.JWT_SECRET // EdDSA keys kept in the database
+  return startProcess(t, { args: [...process.execArgv, SERVER_ENTRY], cwd: PROJECT_ROOT, env: childEnv, port, readyPath: '/health' })
 }

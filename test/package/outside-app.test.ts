@@ -1,13 +1,10 @@
 import { describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { describeRun, PASSWORD, PROJECT_ROOT, run } from '../interop/helpers.js'
-import { freePort } from '../server-process.js'
+import { freePort, startProcess } from '../server-process.js'
 
 /*
  * The package as an app that depends on it meets it: a clean clone of this repository is packed
@@ -82,33 +79,8 @@ app.get('/typed', async (request) => {
 /** Starts the built app on a free port; stopped (by its pid) when the test ends. */
 async function startApp (t: TestContext, dir: string) {
   const port = await freePort()
-  const child = spawn(process.execPath, [join(dir, 'dist', 'app.js')], { cwd: dir, env: { ...ENV, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  const keep = (chunk: Buffer) => { output = (output + chunk.toString('utf8')).slice(-20_000) }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
-  const exited = once(child, 'exit')
-  const alive = () => child.exitCode === null && child.signalCode === null
-  t.after(async () => {
-    if (!alive()) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(timer)
-  })
-  const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    if (!alive()) throw new Error(`the app exited (${child.exitCode ?? child.signalCode}): ${output}`)
-    if (Date.now() > deadline) throw new Error(`the app did not answer within 30 s: ${output}`)
-    try {
-      const res = await fetch(`${base}/reports`, { signal: AbortSignal.timeout(2000) })
-      await res.arrayBuffer()
-      if (res.status === 401) break
-    } catch {}
-    await sleep(100)
-  }
-  return base
+  const app = await startProcess(t, { args: [join(dir, 'dist', 'app.js')], cwd: dir, env: { ...ENV, PORT: String(port), LOG_LEVEL: 'warn' }, port, readyPath: '/reports', readyStatus: 401 })
+  return app.base
 }
 
 async function call (base: string, path: string, init: { token?: string, form?: Record<string, string>, json?: unknown } = {}) {
