@@ -64,6 +64,8 @@ async function main (argv: string[]): Promise<number> {
   }
 
   // The CLI runs the same app (same migrations, store and rules) without listening.
+  // The server's environment, ./.env included (variables already set win), so both open the same database.
+  try { process.loadEnvFile() } catch (error) { if ((error as { code?: string }).code !== 'ENOENT') throw error }
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', TOKEN_RATE_LIMIT: '0' })
   // Logs go to stderr: stdout carries the command's JSON answer only.
   const fastify = await createApp(config, { logger: { level: 'warn', stream: process.stderr } })

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { errorHandler } from '../../plugins/errors.js'
 import oauth from './oauth.js'
 import register from './register.js'
 import logout from './logout.js'
@@ -21,6 +22,7 @@ export interface AuthRoutesOptions {
  * are separate plugins.
  */
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
+  fastify.setErrorHandler(errorHandler)
   const rateLimit = options.rateLimit ?? 0
   await fastify.register(oauth, { rateLimit })
   await fastify.register(register, { rateLimit })

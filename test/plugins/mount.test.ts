@@ -233,3 +233,23 @@ describe('invalid plugin options', () => {
     })
   }
 })
+
+describe('the routes in an app with Fastify\'s default error handler', () => {
+  it('answer refusals with their 4xx: a duplicate 409, a refused password 400, a locked login 429 with Retry-After', async (t) => {
+    const app = Fastify()
+    t.after(() => app.close())
+    await app.register(auth, { jwt: { secret: SECRET } })
+    await app.register(authRoutes, { prefix: '/auth' })
+    await app.ready()
+    const register = (username: string, password: string) => app.inject({ method: 'POST', url: '/auth/register', payload: { username, password } })
+    const username = uniqueName('mounted')
+    assert.equal((await register(username, PASSWORD)).statusCode, 201)
+    assert.equal((await register(username, PASSWORD)).statusCode, 409)
+    assert.equal((await register(uniqueName('mounted'), 'password')).statusCode, 400)
+    const wrong = () => app.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: form({ username, password: 'not the password 1' }) })
+    for (let i = 0; i < 10; i++) assert.equal((await wrong()).statusCode, 400)
+    const locked = await wrong()
+    assert.equal(locked.statusCode, 429, locked.body)
+    assert.ok(Number(locked.headers['retry-after']) > 0)
+  })
+})
