@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { createInterface } from 'node:readline/promises'
 import { createApp } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, environment, loadConfig } from './config.js'
 import { DomainError } from './errors.js'
 import { listEmlFiles, readEmlFile } from './mail/transport.js'
 import { MailSettings } from './schemas/mail-options.js'
@@ -64,9 +64,8 @@ async function main (argv: string[]): Promise<number> {
   }
 
   // The CLI runs the same app (same migrations, store and rules) without listening.
-  // The server's environment, ./.env included (variables already set win), so both open the same database.
-  try { process.loadEnvFile() } catch (error) { if ((error as { code?: string }).code !== 'ENOENT') throw error }
-  const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', TOKEN_RATE_LIMIT: '0' })
+  // The server's environment, ./.env included, so both open the same database.
+  const config = loadConfig({ ...environment(), LOG_LEVEL: 'warn', TOKEN_RATE_LIMIT: '0' })
   // Logs go to stderr: stdout carries the command's JSON answer only.
   const fastify = await createApp(config, { logger: { level: 'warn', stream: process.stderr } })
   const { authAccounts: accounts, authSessions: sessions, authKeys: keys } = fastify

@@ -116,6 +116,20 @@ function mailSettings (env: Env, issuer: string, production: boolean): MailOptio
   }
 }
 
+/**
+ * The process environment with `./.env` applied under it (Node's own parser, process.loadEnvFile):
+ * variables already set win. The server and the CLI both read it, so they open the same database.
+ * @throws the file's read error, but for a missing file
+ */
+export function environment (): NodeJS.ProcessEnv {
+  try {
+    process.loadEnvFile()
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOENT') throw error
+  }
+  return process.env
+}
+
 /** Reads and validates the environment once; throws a ConfigError that names every bad key. */
 export function loadConfig (source: Record<string, string | undefined> = {}) {
   // Empty strings mean "unset", as in most .env tooling.

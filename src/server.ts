@@ -1,13 +1,11 @@
 import closeWithGrace from 'close-with-grace'
 import { createApp } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, environment, loadConfig, type Config } from './config.js'
 
 /** The only entry point: configuration from the environment (and ./.env), listen, close gracefully. */
 let config: Config
 try {
-  // Variables already set in the environment win over the file (Node's own parser).
-  try { process.loadEnvFile() } catch (error) { if ((error as { code?: string }).code !== 'ENOENT') throw error }
-  config = loadConfig(process.env)
+  config = loadConfig(environment())
 } catch (error) {
   console.error(error instanceof ConfigError ? error.message : error)
   process.exit(1)

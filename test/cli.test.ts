@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,12 +11,15 @@ import { promisify } from 'node:util'
 const cli = fileURLToPath(new URL(`../src/cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
 const run = promisify(execFile)
 
-function cliOn (dir: string) {
-  const env = { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`, NEW_USER_PASSWORD: 'a long enough password 1' }
+/** The CLI on the database at `databaseUrl` (undefined: whatever its environment and ./.env say), run in `cwd`. */
+function cliOn (dir: string, options: { databaseUrl?: string | undefined } = { databaseUrl: `sqlite:${join(dir, 'cli.db')}` }) {
+  const env: NodeJS.ProcessEnv = { ...process.env, NEW_USER_PASSWORD: 'a long enough password 1' }
+  if (options.databaseUrl === undefined) delete env.DATABASE_URL
+  else env.DATABASE_URL = options.databaseUrl
   return async (...args: string[]) => {
     try {
       // A hung child fails the test instead of the whole run (it is killed after 60 s).
-      const { stdout } = await run(process.execPath, [...process.execArgv, cli, ...args], { env, timeout: 60_000, killSignal: 'SIGKILL' })
+      const { stdout } = await run(process.execPath, [...process.execArgv, cli, ...args], { env, cwd: dir, timeout: 60_000, killSignal: 'SIGKILL' })
       return { code: 0, out: stdout }
     } catch (error) {
       const e = error as { code: number, stdout: string, stderr: string }
@@ -83,6 +86,15 @@ describe('CLI', () => {
     const unlocked = await cliRun('users', 'unlock', 'johndoe')
     assert.equal(unlocked.code, 0, unlocked.out)
     assert.deepEqual(JSON.parse(unlocked.out), { username: 'johndoe', unlocked: false })
+  })
+
+  it('reads ./.env as the server does, so both open the same database', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, '.env'), 'DATABASE_URL=sqlite:./from-dotenv.db\n')
+    const listed = await cliOn(dir, { databaseUrl: undefined })('users', 'list')
+    assert.equal(listed.code, 0, listed.out)
+    assert.ok(existsSync(join(dir, 'from-dotenv.db')), 'the database named in .env')
   })
 
   it('exits 2 with the usage on an unknown command', async (t) => {

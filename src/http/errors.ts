@@ -24,7 +24,6 @@ export const insufficientScope = (scopes: readonly string[]) => withHeaders(
 )
 
 export const RateLimitedError = createError('APP_RATE_LIMITED', 'Rate limit exceeded, retry in %s', 429)
-export const UnavailableError = createError('APP_UNAVAILABLE', 'Service temporarily unavailable', 503)
 
 /** An RFC 6749 §5.2 error of the token and revocation endpoints: 401 for invalid_client, else 400. */
 export class OAuthError extends Error {

@@ -23,8 +23,6 @@ export function createLoginThrottle (deps: { store: LoginFailureStore, limit: nu
   const retryAfter = (windowEnds: number, now: number) => Math.max(1, Math.ceil((windowEnds - now) / 1000))
 
   return {
-    enabled: limit > 0,
-
     /** @throws LoginLockedError when the account is locked; call before checking the password */
     async check (key: string): Promise<void> {
       if (limit === 0) return
