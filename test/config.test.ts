@@ -3,21 +3,14 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
-import { ConfigError, loadConfig } from '../src/config.js'
-import { bearer, build, login, PASSWORD, registerAndLogin } from './helper.js'
+import { loadConfig } from '../src/config.js'
+import { assertConfigRefused, bearer, build, login, PASSWORD, registerAndLogin } from './helper.js'
 
 /* The environment (CONTRACT.md "Running"), validated once by loadConfig. */
 
 const STRONG_SECRET = randomBytes(32).toString('hex')
 
-/** Asserts that loading this environment throws a ConfigError whose message matches. */
-function refuses (env: Record<string, string>, message: RegExp) {
-  assert.throws(() => loadConfig(env), (error: unknown) => {
-    assert.ok(error instanceof ConfigError, `a ConfigError, not ${String(error)}`)
-    assert.match(error.message, message)
-    return true
-  })
-}
+const refuses = assertConfigRefused
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {

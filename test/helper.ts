@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { JSONWebKeySet } from 'jose'
 import { createApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
+import { ConfigError, loadConfig } from '../src/config.js'
 import { createSqlStore } from '../src/stores/sql-store.js'
 import type { TokenResponse } from '../src/schemas/token.js'
 import type { UserPublic } from '../src/schemas/user.js'
@@ -156,6 +156,15 @@ export async function jwksOf (app: FastifyInstance) {
   const res = await app.inject({ url: '/.well-known/jwks.json' })
   assert.equal(res.statusCode, 200)
   return res.json<JSONWebKeySet>()
+}
+
+/** Asserts that loading this environment throws a ConfigError whose message matches. */
+export function assertConfigRefused (env: Record<string, string>, message: RegExp) {
+  assert.throws(() => loadConfig(env), (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `a ConfigError, not ${String(error)}`)
+    assert.match(error.message, message)
+    return true
+  })
 }
 
 /** Fastify's error body, exactly {statusCode, error, message}, with this status. */

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { createApp } from '../src/app.js'
 import { ConfigError } from '../src/config.js'
-import { FORM, form, PASSWORD, testConfig } from './helper.js'
+import { bearer, FORM, form, PASSWORD, testConfig } from './helper.js'
+import { call, login, registerUser } from './http-client.js'
 import { startServerProcess } from './server-process.js'
 
 /** A SQLite file of the test's own, removed when it ends. */
@@ -17,19 +18,14 @@ function databaseFile (t: TestContext) {
   return `sqlite:${join(dir, 'app.db')}`
 }
 
-const tokenAt = (base: string, username: string, password: string) =>
-  fetch(`${base}/token`, { method: 'POST', headers: FORM, body: form({ username, password }) })
-
 describe('FIRST_SUPERUSER', () => {
   it('may be an e-mail address, as in FastAPI\'s full-stack template: that admin logs in with exactly it, also after a restart', async (t) => {
     const env = { DATABASE_URL: databaseFile(t), FIRST_SUPERUSER: 'admin@example.com', FIRST_SUPERUSER_PASSWORD: 'a long admin password 1' }
     for (const round of ['first start', 'restart']) {
       const server = await startServerProcess(t, env)
-      const res = await tokenAt(server.base, 'admin@example.com', 'a long admin password 1')
-      assert.equal(res.status, 200, `${round}: ${await res.clone().text()}`)
-      const { scope, access_token: token } = await res.json() as { scope: string, access_token: string }
-      assert.deepEqual(scope.split(' ').sort(), ['admin', 'items', 'me'])
-      const users = await (await fetch(`${server.base}/users`, { headers: { authorization: `Bearer ${token}` } })).json() as { total: number, items: Array<{ username: string, email: string }> }
+      const { scope, access_token: token } = await login(server.base, 'admin@example.com', 'a long admin password 1')
+      assert.deepEqual(scope.split(' ').sort(), ['admin', 'items', 'me'], round)
+      const { body: users } = await call<{ total: number, items: Array<{ username: string, email: string }> }>(server.base, '/users', { headers: bearer(token) })
       assert.equal(users.total, 1, `${round}: one admin, not two`)
       assert.deepEqual([users.items[0]?.username, users.items[0]?.email], ['admin@example.com', 'admin@example.com'])
       assert.equal((await server.stop()).code, 0)
@@ -78,8 +74,7 @@ describe('graceful shutdown (SIGTERM)', () => {
     // One argon2 computation at a time, so twenty logins are still queued when the signal comes.
     const server = await startServerProcess(t, { DATABASE_URL: databaseFile(t), PASSWORD_HASH_CONCURRENCY: '1' })
     const username = 'shutdown'
-    const registered = await fetch(`${server.base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) })
-    assert.equal(registered.status, 201)
+    await registerUser(server.base, username)
 
     // Each login on a connection of its own, sent whole at once; argon2 one at a time makes forty
     // of them take most of a second, so the signal comes while many still wait for their hash.

@@ -1,17 +1,12 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ConfigError, loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config.js'
+import { assertConfigRefused } from '../helper.js'
 import { buildMailApp } from './helpers.js'
 
 /* The mail variables (CONTRACT.md "Running": SMTP_URL, MAIL_FROM, PUBLIC_URL, REQUIRE_VERIFIED_EMAIL), validated by loadConfig. */
 
-function refuses (env: Record<string, string>, message: RegExp) {
-  assert.throws(() => loadConfig(env), (error: unknown) => {
-    assert.ok(error instanceof ConfigError, `a ConfigError, not ${String(error)}`)
-    assert.match(error.message, message)
-    return true
-  })
-}
+const refuses = assertConfigRefused
 
 describe('loadConfig: e-mail', () => {
   it('has the documented defaults: no SMTP, the issuer as PUBLIC_URL, no-reply@ its hostname, verification not required', () => {

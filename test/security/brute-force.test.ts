@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { createApp } from '../../src/app.js'
-import { adminLogin, assertHttpError, bearer, build, isolatedDatabaseUrl, PASSWORD, postToken, registerUser, testConfig, uniqueName } from '../helper.js'
+import { adminLogin, assertHttpError, bearer, build, isolatedDatabaseUrl, PASSWORD, passwordGrant, postToken, registerUser, testConfig, uniqueName } from '../helper.js'
 
 /*
  * CONTRACT.md "Brute force", in the configuration as shipped: no rate-limit variable is set,
@@ -11,8 +11,6 @@ import { adminLogin, assertHttpError, bearer, build, isolatedDatabaseUrl, PASSWO
  */
 
 const WRONG = 'not the password 1'
-const passwordGrant = (app: FastifyInstance, username: string, password: string) =>
-  postToken(app, { grant_type: 'password', username, password })
 
 /** Sends `count` logins; the status codes in order. */
 async function attempts (app: FastifyInstance, username: string, password: string, count: number) {

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { decodeJwt } from 'jose'
 import { createApp } from '../../src/app.js'
-import { bearer, FORM, form, PASSWORD, registerAndLogin, storeOf, testConfig } from '../helper.js'
+import { bearer, registerAndLogin, storeOf, testConfig } from '../helper.js'
+import { call, registerAndLogin as registerAndLoginOver } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
 /*
@@ -55,12 +56,11 @@ describe('session cache (SQLite)', () => {
   it('refuses the next request after `npm run cli -- users disable` while the server serves from its cache', async (t) => {
     const env = { DATABASE_URL: databaseFile(t) }
     const server = await startServerProcess(t, env)
-    const registered = await fetch(`${server.base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'cached', password: PASSWORD }) })
-    assert.equal(registered.status, 201)
-    const { access_token: token } = await (await fetch(`${server.base}/token`, { method: 'POST', headers: FORM, body: form({ username: 'cached', password: PASSWORD }) })).json() as { access_token: string }
-    for (let i = 0; i < 5; i++) assert.equal((await fetch(`${server.base}/users/me`, { headers: bearer(token) })).status, 200)
+    const { tokens } = await registerAndLoginOver(server.base, 'cached')
+    const me = () => call(server.base, '/users/me', { headers: bearer(tokens.access_token) })
+    for (let i = 0; i < 5; i++) assert.equal((await me()).status, 200)
     await promisify(execFile)(process.execPath, [...process.execArgv, cli, 'users', 'disable', 'cached'], { env: { ...process.env, ...env }, timeout: 30_000 })
-    assert.equal((await fetch(`${server.base}/users/me`, { headers: bearer(token) })).status, 401)
+    assert.equal((await me()).status, 401)
   })
 
   it('can be switched off (SESSION_CACHE=false): every request asks the database', async (t) => {

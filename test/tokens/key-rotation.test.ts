@@ -7,7 +7,8 @@ import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
-import { FORM, form, isolatedDatabaseUrl, PASSWORD } from '../helper.js'
+import { isolatedDatabaseUrl } from '../helper.js'
+import { call, login, registerUser } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
 const cli = fileURLToPath(new URL(`../../src/cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
@@ -26,8 +27,7 @@ describe('signing key rotation across instances (CONTRACT.md, "Running")', () =>
     const env = { DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER, JWKS_MAX_AGE_SECONDS: '1', TOKEN_RATE_LIMIT: '0' }
     const a = await startServerProcess(t, env)
     const b = await startServerProcess(t, env)
-    const registered = await fetch(`${a.base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'rotor', password: PASSWORD }) })
-    assert.equal(registered.status, 201)
+    await registerUser(a.base, 'rotor')
 
     const rotated = await promisify(execFile)(process.execPath, [...process.execArgv, cli, 'keys', 'rotate'], { env: { ...process.env, ...env }, timeout: 30_000 })
     const { kid: newKid } = JSON.parse(rotated.stdout) as { kid: string }
@@ -35,12 +35,8 @@ describe('signing key rotation across instances (CONTRACT.md, "Running")', () =>
     const kids = new Set<string>()
     const deadline = Date.now() + 4500
     while (Date.now() < deadline) {
-      const tokens = await Promise.all([a, b].map(async server => {
-        const res = await fetch(`${server.base}/token`, { method: 'POST', headers: FORM, body: form({ username: 'rotor', password: PASSWORD }) })
-        assert.equal(res.status, 200)
-        return (await res.json() as { access_token: string }).access_token
-      }))
-      const sets = await Promise.all([a, b].map(async server => (await fetch(`${server.base}/.well-known/jwks.json`)).json() as Promise<JSONWebKeySet>))
+      const tokens = await Promise.all([a, b].map(async server => (await login(server.base, 'rotor')).access_token))
+      const sets = await Promise.all([a, b].map(async server => (await call<JSONWebKeySet>(server.base, '/.well-known/jwks.json')).body))
       for (const token of tokens) {
         const kid = decodeProtectedHeader(token).kid!
         kids.add(kid)

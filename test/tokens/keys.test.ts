@@ -24,6 +24,14 @@ function tempDatabase (t: TestContext) {
 /** Like build(), but the caller decides when the app closes (a restart). */
 const open = (databaseUrl: string, env: Record<string, string> = {}) => createApp(testConfig({ DATABASE_URL: databaseUrl, ...env }))
 
+/** Two apps (instances) on one database file, closed when the test ends. */
+async function twoApps (t: TestContext) {
+  const url = tempDatabase(t)
+  const apps = [await open(url), await open(url)] as const
+  for (const app of apps) t.after(() => app.close())
+  return apps
+}
+
 /** The default JWKS max-age (60 s): a rotated key signs after twice that (src/tokens/keys.ts). */
 const PUBLISH_DELAY_MS = 2 * 60_000
 
@@ -74,11 +82,7 @@ describe('signing key rotation', () => {
   })
 
   it('reaches another instance on the same database that has not reloaded yet', async (t) => {
-    const url = tempDatabase(t)
-    const a = await open(url)
-    t.after(() => a.close())
-    const b = await open(url)
-    t.after(() => b.close())
+    const [a, b] = await twoApps(t)
     freezeClock(t)
     const { kid: newKid } = await a.authKeys.rotate()
     t.mock.timers.tick(PUBLISH_DELAY_MS)
@@ -126,11 +130,7 @@ describe('keys kept in the database', () => {
   })
 
   it('lets two apps on one database accept each other\'s tokens', async (t) => {
-    const url = tempDatabase(t)
-    const a = await open(url)
-    t.after(() => a.close())
-    const b = await open(url)
-    t.after(() => b.close())
+    const [a, b] = await twoApps(t)
     const kidA = (await jwksOf(a)).keys.map(k => k.kid)
     assert.deepEqual((await jwksOf(b)).keys.map(k => k.kid), kidA)
     assert.equal(kidA.length, 1)
