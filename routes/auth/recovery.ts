@@ -1,6 +1,6 @@
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { PolicyError } from '../../src/errors.js'
 import { RateLimitedError } from '../../src/http/errors.js'
@@ -117,20 +117,35 @@ const tokenRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (fas
     return page(reply, 400, errorPage('This link or form is incomplete', error.message))
   })
 
-  fastify.get('/reset-password', {
-    logSerializers: { req: withoutToken },
-    schema: {
-      tags: ['auth'],
-      operationId: 'resetPasswordPage',
-      summary: 'The page the reset e-mail links to',
-      description: 'A form that posts the new password to `POST /reset-password`. Opening it consumes nothing.',
-      produces: ['text/html'],
-      querystring: TokenQuery,
-      response: { 200: HtmlPage('The form'), 400: HtmlPage('The token is invalid, used, replaced or expired') }
-    }
-  }, async (request, reply) => {
-    if (!await recovery.isLive(request.query.token, 'reset')) return page(reply, 400, refusalPage(new InvalidEmailTokenError())!)
-    return page(reply, 200, resetPasswordForm(request.query.token))
+  /**
+   * GET of the page an e-mail links to: the page with the token's form while the token is live,
+   * else the refusal page (400). Only looks the token up; opening a link consumes nothing.
+   */
+  function linkPage (url: string, purpose: 'reset' | 'verify', doc: { operationId: string, summary: string, description: string, okDescription: string, render: (token: string) => string }) {
+    fastify.get(url, {
+      logSerializers: { req: withoutToken },
+      schema: {
+        tags: ['auth'],
+        operationId: doc.operationId,
+        summary: doc.summary,
+        description: doc.description,
+        produces: ['text/html'],
+        querystring: TokenQuery,
+        response: { 200: HtmlPage(doc.okDescription), 400: HtmlPage('The token is invalid, used, replaced or expired') }
+      }
+    }, async (request, reply) => {
+      const { token } = request.query as Static<typeof TokenQuery>
+      if (!await recovery.isLive(token, purpose)) return page(reply, 400, refusalPage(new InvalidEmailTokenError())!)
+      return page(reply, 200, doc.render(token))
+    })
+  }
+
+  linkPage('/reset-password', 'reset', {
+    operationId: 'resetPasswordPage',
+    summary: 'The page the reset e-mail links to',
+    description: 'A form that posts the new password to `POST /reset-password`. Opening it consumes nothing.',
+    okDescription: 'The form',
+    render: resetPasswordForm
   })
 
   fastify.post('/reset-password', {
@@ -164,20 +179,12 @@ const tokenRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (fas
     return isForm(request) ? page(reply, 200, passwordChangedPage()) : reply.code(204).send(null)
   })
 
-  fastify.get('/verify', {
-    logSerializers: { req: withoutToken },
-    schema: {
-      tags: ['auth'],
-      operationId: 'verifyPage',
-      summary: 'The page the verification e-mail links to',
-      description: 'One button that posts the token to `POST /verify`. Opening it consumes nothing.',
-      produces: ['text/html'],
-      querystring: TokenQuery,
-      response: { 200: HtmlPage('The button'), 400: HtmlPage('The token is invalid, used, replaced or expired') }
-    }
-  }, async (request, reply) => {
-    if (!await recovery.isLive(request.query.token, 'verify')) return page(reply, 400, refusalPage(new InvalidEmailTokenError())!)
-    return page(reply, 200, verifyForm(request.query.token))
+  linkPage('/verify', 'verify', {
+    operationId: 'verifyPage',
+    summary: 'The page the verification e-mail links to',
+    description: 'One button that posts the token to `POST /verify`. Opening it consumes nothing.',
+    okDescription: 'The button',
+    render: verifyForm
   })
 
   fastify.post('/verify', {
