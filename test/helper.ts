@@ -1,5 +1,8 @@
 import { after, type TestContext } from 'node:test'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pg from 'pg'
 import assert from 'node:assert/strict'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -63,6 +66,37 @@ export async function isolatedDatabaseUrl (): Promise<string> {
   await adminQuery(url.toString(), `create schema ${schema}`)
   url.searchParams.set('options', `-c search_path=${schema}`)
   return url.toString()
+}
+
+/** A SQLite database file of the test's own (a `DATABASE_URL`), removed when the test ends. */
+export function sqliteFile (t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'test-db-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return `sqlite:${join(dir, 'app.db')}`
+}
+
+/**
+ * A database that outlives one app and that several apps or processes can share: with
+ * TEST_DATABASE_URL=postgres://… an isolated one there (isolatedDatabaseUrl), else a SQLite file.
+ */
+export async function durableDatabaseUrl (t: TestContext): Promise<string> {
+  const url = await isolatedDatabaseUrl()
+  return url === 'sqlite::memory:' ? sqliteFile(t) : url
+}
+
+/**
+ * Reads `read()` every 20 ms until `done(value)` holds or `attempts` reads have passed (4 s by
+ * default), and returns the last value read: for work the app finishes after it answers (the
+ * outbox worker records a send after the SMTP server has the message; a hash upgrade lands
+ * after the login answer). The caller asserts on the value, so a timeout fails there.
+ */
+export async function eventually<T> (read: () => Promise<T>, done: (value: T) => boolean, attempts = 200): Promise<T> {
+  let value = await read()
+  for (let i = 1; i < attempts && !done(value); i++) {
+    await new Promise(resolve => setTimeout(resolve, 20))
+    value = await read()
+  }
+  return value
 }
 
 /** Builds the whole app on a fresh database, closed when the test ends. */

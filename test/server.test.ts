@@ -1,26 +1,15 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { TestContext } from 'node:test'
 import { createApp } from '../src/app.js'
 import { ConfigError } from '../src/config.js'
-import { bearer, FORM, form, PASSWORD, testConfig } from './helper.js'
+import { bearer, FORM, form, PASSWORD, testConfig, sqliteFile } from './helper.js'
 import { call, login, registerUser } from './http-client.js'
 import { startServerProcess } from './server-process.js'
 
-/** A SQLite file of the test's own, removed when it ends. */
-function databaseFile (t: TestContext) {
-  const dir = mkdtempSync(join(tmpdir(), 'server-test-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return `sqlite:${join(dir, 'app.db')}`
-}
-
 describe('FIRST_SUPERUSER', () => {
   it('may be an e-mail address, as in FastAPI\'s full-stack template: that admin logs in with exactly it, also after a restart', async (t) => {
-    const env = { DATABASE_URL: databaseFile(t), FIRST_SUPERUSER: 'admin@example.com', FIRST_SUPERUSER_PASSWORD: 'a long admin password 1' }
+    const env = { DATABASE_URL: sqliteFile(t), FIRST_SUPERUSER: 'admin@example.com', FIRST_SUPERUSER_PASSWORD: 'a long admin password 1' }
     for (const round of ['first start', 'restart']) {
       const server = await startServerProcess(t, env)
       const { scope, access_token: token } = await login(server.base, 'admin@example.com', 'a long admin password 1')
@@ -50,7 +39,7 @@ describe('FIRST_SUPERUSER', () => {
 
   it('makes the server process exit 1 with that message', async (t) => {
     await assert.rejects(
-      startServerProcess(t, { DATABASE_URL: databaseFile(t), FIRST_SUPERUSER: 'admin@', FIRST_SUPERUSER_PASSWORD: 'a long admin password 1' }),
+      startServerProcess(t, { DATABASE_URL: sqliteFile(t), FIRST_SUPERUSER: 'admin@', FIRST_SUPERUSER_PASSWORD: 'a long admin password 1' }),
       /server exited \(1\):[\s\S]*FIRST_SUPERUSER: /
     )
   })
@@ -72,7 +61,7 @@ function loginOnOwnConnection (base: string, username: string): Promise<number |
 describe('graceful shutdown (SIGTERM)', () => {
   it('lets in-flight logins finish, then stops taking requests and exits 0', async (t) => {
     // One argon2 computation at a time, so twenty logins are still queued when the signal comes.
-    const server = await startServerProcess(t, { DATABASE_URL: databaseFile(t), PASSWORD_HASH_CONCURRENCY: '1' })
+    const server = await startServerProcess(t, { DATABASE_URL: sqliteFile(t), PASSWORD_HASH_CONCURRENCY: '1' })
     const username = 'shutdown'
     await registerUser(server.base, username)
 

@@ -1,8 +1,5 @@
 import { describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createDatabase } from '../../src/db/connection.js'
 import { migrateToLatest } from '../../src/db/migrations.js'
@@ -11,6 +8,7 @@ import { OutboxWorkerSettings } from '../../src/schemas/mail-options.js'
 import { parseOrThrow } from '../../src/schemas/parse.js'
 import type { OutboxRecord } from '../../src/stores/mail-store.js'
 import { createSqlMailStore } from '../../src/stores/sql-mail-store.js'
+import { eventually, sqliteFile } from '../helper.js'
 
 /* The outbox worker alone (src/mail/outbox-worker.ts), on the SQL store, with a transport of the test's own. */
 
@@ -99,8 +97,7 @@ describe('the outbox worker', () => {
     assert.deepEqual(await worker.runOnce(), { sent: 0, failed: 0 })
     worker.start()
     t.after(() => worker.stop())
-    for (let i = 0; i < 100 && (await row(db, id)).sent_at === null; i++) await sleep(20)
-    const sent = await row(db, id)
+    const sent = await eventually(() => row(db, id), row => row.sent_at !== null)
     assert.ok(sent.sent_at !== null, 'sent once the server took it')
     assert.equal(sent.attempts, 4)
     assert.equal(sent.last_error, null)
@@ -194,9 +191,7 @@ describe('the outbox worker', () => {
   })
 
   it('never lets two workers on one SQLite file claim the same message', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'outbox-'))
-    t.after(() => rmSync(dir, { recursive: true, force: true }))
-    const url = `sqlite:${join(dir, 'mail.db')}`
+    const url = sqliteFile(t)
     const [a, b] = [await database(t, url), await database(t, url)]
     const ids = new Set<string>()
     for (let i = 0; i < 60; i++) ids.add(await enqueue(a))

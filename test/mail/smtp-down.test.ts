@@ -1,11 +1,8 @@
-import { describe, it, type TestContext } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import { isolatedDatabaseUrl } from '../helper.js'
+import { durableDatabaseUrl, eventually } from '../helper.js'
 import { buildMailApp, postJson, registerWithEmail } from './helpers.js'
 import { startSmtp } from './smtp.js'
 
@@ -17,14 +14,6 @@ import { startSmtp } from './smtp.js'
 /** The outbox row of the reset message to `email`. */
 const resetRow = (app: FastifyInstance, email: string) => app.db.selectFrom('mail_outbox').selectAll()
   .where('recipient', '=', email).where('subject', 'like', 'Reset%').executeTakeFirst()
-
-/** A database that outlives an app: a file for SQLite, a schema for TEST_DATABASE_URL=postgres://… */
-async function durableDatabaseUrl (t: TestContext) {
-  if (process.env.TEST_DATABASE_URL?.startsWith('postgres') === true) return isolatedDatabaseUrl()
-  const dir = mkdtempSync(join(tmpdir(), 'mail-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return `sqlite:${join(dir, 'app.db')}`
-}
 
 async function timed<T> (work: () => Promise<T>) {
   const started = performance.now()
@@ -45,11 +34,7 @@ describe('a mail server that is down or slow', () => {
     assert.ok(ms < 500, `answered in ${ms.toFixed(1)} ms`)
 
     // The worker tries, fails (connection refused), records it and backs off; nothing is lost.
-    let row = await resetRow(app, email)
-    for (let i = 0; i < 200 && (row === undefined || row.attempts < 3); i++) {
-      await sleep(20)
-      row = await resetRow(app, email)
-    }
+    const row = await eventually(() => resetRow(app, email), row => row !== undefined && row.attempts >= 3)
     assert.ok(row !== undefined && row.attempts >= 3, `attempts: ${row?.attempts}`)
     assert.equal(row.sent_at, null)
     assert.equal(row.failed_at, null)
@@ -60,11 +45,7 @@ describe('a mail server that is down or slow', () => {
     const [, reset] = await smtp.waitFor(email, 2)
     assert.match(reset!.text ?? '', /\/reset-password\?token=/)
     // The SMTP server has the message before the worker records the send: wait for the record.
-    let sent = await resetRow(app, email)
-    for (let i = 0; i < 200 && sent?.sent_at === null; i++) {
-      await sleep(20)
-      sent = await resetRow(app, email)
-    }
+    const sent = await eventually(() => resetRow(app, email), row => row?.sent_at !== null)
     // The attempt counted at claim time may be the one that succeeds: at least as many, never fewer.
     assert.ok(sent?.sent_at !== null && sent!.attempts >= row.attempts, `sent on attempt ${sent?.attempts}`)
     assert.equal(sent!.last_error, null)

@@ -9,7 +9,7 @@ import { OutboxWorkerSettings } from '../../src/schemas/mail-options.js'
 import { parseOrThrow } from '../../src/schemas/parse.js'
 import type { OutboxStore } from '../../src/stores/mail-store.js'
 import { createSqlMailStore } from '../../src/stores/sql-mail-store.js'
-import { isolatedDatabaseUrl } from '../helper.js'
+import { eventually, isolatedDatabaseUrl } from '../helper.js'
 import { buildMailApp, postJson, registerWithEmail } from '../mail/helpers.js'
 import { startSmtp } from '../mail/smtp.js'
 
@@ -75,7 +75,7 @@ describe('two instances sending from one outbox on PostgreSQL', { skip: POSTGRES
     assert.equal(smtp.received.length, expected)
     for (const id of bulk) assert.equal(counts.get(`<${id}@127.0.0.1>`), 1, id)
 
-    const rows = await a.db.selectFrom('mail_outbox').select(['id', 'attempts', 'sent_at', 'claimed_by']).execute()
+    const rows = await eventually(() => a.db.selectFrom('mail_outbox').select(['id', 'attempts', 'sent_at', 'claimed_by']).execute(), rows => rows.every(row => row.sent_at !== null))
     assert.ok(rows.every(row => row.sent_at !== null && row.attempts === 1), 'each sent on its first attempt')
     // Both instances did part of the work (otherwise the test proved nothing about two of them).
     const perWorker = countIds(rows.map(row => row.claimed_by?.split(':')[0]))

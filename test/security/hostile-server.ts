@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import { sqliteFile } from '../helper.js'
 import { startServerProcess } from '../server-process.js'
 
 /** The admin the hostile suites create through FIRST_SUPERUSER, to count users and sessions. */
@@ -13,10 +11,8 @@ export const ADMIN_PASSWORD = 'an admin password nobody guesses 9!'
  * from one address, and every answer must be the input's own, not a 429.
  */
 export async function startHostileServer (t: TestContext, options: { issuer: string, admin: string, env?: Record<string, string> }) {
-  const dir = mkdtempSync(join(tmpdir(), 'hostile-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
   return startServerProcess(t, {
-    DATABASE_URL: `sqlite:${join(dir, 'app.db')}`,
+    DATABASE_URL: sqliteFile(t),
     JWT_ISSUER: options.issuer,
     JWT_AUDIENCE: options.issuer,
     FIRST_SUPERUSER: options.admin,

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
 import { createApp } from '../../src/app.js'
-import { isolatedDatabaseUrl, PASSWORD, postToken, registerUser, storeOf, testConfig, uniqueName } from '../helper.js'
+import { eventually, isolatedDatabaseUrl, PASSWORD, postToken, registerUser, storeOf, testConfig, uniqueName } from '../helper.js'
 
 /*
  * CONTRACT.md "Importing users", end to end: files whose hashes passlib, bcrypt and argon2-cffi
@@ -18,14 +18,8 @@ const NATIVE = /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/
 const stored = async (app: FastifyInstance, login: string) => (await storeOf(app).users.findByLogin(login))?.password_hash
 const logIn = (app: FastifyInstance, username: string, password: string) => postToken(app, { username, password })
 /** The hash upgrade runs after the answer: wait for it to land. */
-async function upgraded (app: FastifyInstance, login: string) {
-  for (let i = 0; i < 100; i++) {
-    const hash = await stored(app, login)
-    if (hash !== undefined && NATIVE.test(hash)) return hash
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-  return stored(app, login)
-}
+const upgraded = (app: FastifyInstance, login: string) =>
+  eventually(() => stored(app, login), hash => hash !== undefined && NATIVE.test(hash))
 
 describe('users import (FastAPI hashes) and upgrade at login', () => {
   it('imports the tutorial\'s fake_users_db, logs johndoe in with "secret", and replaces his bcrypt hash with argon2id', async (t) => {
@@ -111,11 +105,7 @@ describe('users import (FastAPI hashes) and upgrade at login', () => {
       await storeOf(stronger).users.create({ username: user.username, password_hash: old! })
     }
     assert.equal((await logIn(stronger, user.username, PASSWORD)).statusCode, 200)
-    let hash = old
-    for (let i = 0; i < 100 && hash === old; i++) {
-      await new Promise(resolve => setTimeout(resolve, 20))
-      hash = await stored(stronger, user.username)
-    }
+    const hash = await eventually(() => stored(stronger, user.username), hash => hash !== old)
     assert.match(hash ?? '', /^\$argon2id\$v=19\$m=19456,t=3,p=1\$/)
 
     // Compare-and-set: a hash that changed since the login verified is kept.

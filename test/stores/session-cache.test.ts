@@ -1,14 +1,12 @@
-import { describe, it, type TestContext } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
+import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { decodeJwt } from 'jose'
 import { createApp } from '../../src/app.js'
-import { bearer, registerAndLogin, storeOf, testConfig } from '../helper.js'
+import { bearer, registerAndLogin, storeOf, testConfig, sqliteFile } from '../helper.js'
 import { call, registerAndLogin as registerAndLoginOver } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
@@ -18,15 +16,9 @@ import { startServerProcess } from '../server-process.js'
  */
 const cli = fileURLToPath(new URL(`../../src/cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
 
-function databaseFile (t: TestContext) {
-  const dir = mkdtempSync(join(tmpdir(), 'session-cache-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return `sqlite:${join(dir, 'app.db')}`
-}
-
 describe('session cache (SQLite)', () => {
   it('serves repeated lookups from memory, and sees a write of its own connection on the next one', async (t) => {
-    const app = await createApp(testConfig({ DATABASE_URL: databaseFile(t) }))
+    const app = await createApp(testConfig({ DATABASE_URL: sqliteFile(t) }))
     t.after(() => app.close())
     const { user, tokens } = await registerAndLogin(app)
     const me = () => app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })
@@ -41,7 +33,7 @@ describe('session cache (SQLite)', () => {
   })
 
   it('sees a commit of another connection (a second app on the file) before using an entry', async (t) => {
-    const url = databaseFile(t)
+    const url = sqliteFile(t)
     const a = await createApp(testConfig({ DATABASE_URL: url }))
     t.after(() => a.close())
     const b = await createApp(testConfig({ DATABASE_URL: url }))
@@ -54,7 +46,7 @@ describe('session cache (SQLite)', () => {
   })
 
   it('refuses the next request after `npm run cli -- users disable` while the server serves from its cache', async (t) => {
-    const env = { DATABASE_URL: databaseFile(t) }
+    const env = { DATABASE_URL: sqliteFile(t) }
     const server = await startServerProcess(t, env)
     const { tokens } = await registerAndLoginOver(server.base, 'cached')
     const me = () => call(server.base, '/users/me', { headers: bearer(tokens.access_token) })
@@ -64,7 +56,7 @@ describe('session cache (SQLite)', () => {
   })
 
   it('can be switched off (SESSION_CACHE=false): every request asks the database', async (t) => {
-    const app = await createApp(testConfig({ DATABASE_URL: databaseFile(t), SESSION_CACHE: 'false' }))
+    const app = await createApp(testConfig({ DATABASE_URL: sqliteFile(t), SESSION_CACHE: 'false' }))
     t.after(() => app.close())
     const { tokens } = await registerAndLogin(app)
     assert.equal((await app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })).statusCode, 200)

@@ -1,13 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
+import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
-import { isolatedDatabaseUrl } from '../helper.js'
+import { durableDatabaseUrl } from '../helper.js'
 import { call, login, registerUser } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
@@ -16,12 +14,7 @@ const ISSUER = 'http://rotation.test'
 
 describe('signing key rotation across instances (CONTRACT.md, "Running")', () => {
   it('publishes a new key on every instance before any signs with it: each token verifies against each instance\'s JWKS', async (t) => {
-    let databaseUrl = await isolatedDatabaseUrl()
-    if (databaseUrl === 'sqlite::memory:') {
-      const dir = mkdtempSync(join(tmpdir(), 'rotation-'))
-      t.after(() => rmSync(dir, { recursive: true, force: true }))
-      databaseUrl = `sqlite:${join(dir, 'app.db')}`
-    }
+    const databaseUrl = await durableDatabaseUrl(t)
     // A 1-second JWKS max-age: instances re-read keys every second and a new key signs 2 s after
     // rotation. The loop logs in ~100 times from one address, so the per-address limit is off.
     const env = { DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER, JWKS_MAX_AGE_SECONDS: '1', TOKEN_RATE_LIMIT: '0' }

@@ -2,31 +2,21 @@ import { describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import { createApp } from '../../src/app.js'
 import type { TokenResponse } from '../../src/schemas/token.js'
-import { bearer, build, getMe, jwksOf, login, refresh, registerAndLogin, testConfig } from '../helper.js'
+import { bearer, build, getMe, jwksOf, login, refresh, registerAndLogin, testConfig, sqliteFile } from '../helper.js'
 
 /* The signing keys (src/tokens/keys.ts): rotation, keys kept in the database, HS256 mode. */
 
 const kidOf = (token: string) => decodeProtectedHeader(token).kid
-
-/** A temporary SQLite file, removed when the test ends. */
-function tempDatabase (t: TestContext) {
-  const dir = mkdtempSync(join(tmpdir(), 'keys-test-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return `sqlite:${join(dir, 'app.db')}`
-}
 
 /** Like build(), but the caller decides when the app closes (a restart). */
 const open = (databaseUrl: string, env: Record<string, string> = {}) => createApp(testConfig({ DATABASE_URL: databaseUrl, ...env }))
 
 /** Two apps (instances) on one database file, closed when the test ends. */
 async function twoApps (t: TestContext) {
-  const url = tempDatabase(t)
+  const url = sqliteFile(t)
   const apps = [await open(url), await open(url)] as const
   for (const app of apps) t.after(() => app.close())
   return apps
@@ -107,7 +97,7 @@ describe('signing key rotation', () => {
 
 describe('keys kept in the database', () => {
   it('accepts earlier tokens after a restart on the same database', async (t) => {
-    const url = tempDatabase(t)
+    const url = sqliteFile(t)
     const first = await open(url)
     let tokens: TokenResponse
     let kid: string | undefined
