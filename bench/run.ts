@@ -6,7 +6,6 @@
  * with their ratio to the baseline, and writes the raw numbers to bench-results/.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer, type AddressInfo } from 'node:net'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +14,7 @@ import { verify as argonVerify } from '@node-rs/argon2'
 import autocannon from 'autocannon'
 import { loadConfig } from '../src/config.js'
 import { hashPassword } from '../src/services/passwords.js'
+import { freePort, START_FLAGS } from '../test/server-process.js'
 
 const smoke = process.argv.includes('--smoke')
 const seconds = Number(process.env.BENCH_SECONDS ?? (smoke ? 2 : 10))
@@ -23,23 +23,8 @@ const password = 'bench password that is long enough'
 const dir = mkdtempSync(join(tmpdir(), 'bench-'))
 const children: ChildProcess[] = []
 
-const freePort = () => new Promise<number>((resolve) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as AddressInfo
-    probe.close(() => resolve(port))
-  })
-})
-
-/** The Node flags of `npm start`, so the benchmark runs the server the way it is started. */
-function startFlags () {
-  const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? ''
-  const flags = /\bnode ((?:--\S+ )*)dist\/src\/server\.js/.exec(start)?.[1]
-  if (flags === undefined) throw new Error(`cannot find "node … dist/src/server.js" in the start script: ${start}`)
-  return flags.split(' ').filter(Boolean)
-}
-
 /** Starts a process of ours and waits until `readyPath` answers 200. */
-async function start (script: string, env: Record<string, string>, readyPath: string, nodeFlags: string[] = []) {
+async function start (script: string, env: Record<string, string>, readyPath: string, nodeFlags: readonly string[] = []) {
   const port = await freePort()
   const child = spawn(process.execPath, [...nodeFlags, script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(child)
@@ -164,7 +149,7 @@ async function main () {
   // As the server sizes it (config.ts): argon2 computations at once.
   const { UV_THREADPOOL_SIZE, PASSWORD_HASH_CONCURRENCY } = process.env
   const hashConcurrency = loadConfig({ UV_THREADPOOL_SIZE, PASSWORD_HASH_CONCURRENCY }).auth.passwordHashConcurrency
-  const nodeFlags = startFlags()
+  const nodeFlags = START_FLAGS
   const postgresUrl = process.env.DATABASE_URL?.startsWith('postgres') === true ? process.env.DATABASE_URL : undefined
   const serverOn = (databaseUrl: string) => start('dist/src/server.js', {
     NODE_ENV: 'production',
@@ -185,6 +170,9 @@ async function main () {
   const login = () => json(`${server.url}/token`, { method: 'POST', body: new URLSearchParams({ username, password }) })
   const { access_token: token } = await login()
   const { token: baselineToken } = await json(`${baseline.url}/token`)
+  // Which scenario makes the server's peak: VmHWM after each (stderr; the table has the final one).
+  const peakAfter = (phase: string) => console.error(`server peak RSS after ${phase}: ${peakRssMb(server.child.pid!).toFixed(0)} MB`)
+  peakAfter('start and one login')
 
   const rows: Array<{ scenario: string, figure: string, value: number, baseline?: number, ratio?: number, target?: string }> = []
   const add = (scenario: string, figure: string, value: number, base?: number, target?: string) =>
@@ -226,6 +214,7 @@ async function main () {
   const perRound = (figure: (m: { rps: number, cpuMsPerRequest: number }) => number) =>
     me.rounds.map((round, i) => (figure(round) / figure(base1.rounds[i]!)).toFixed(2)).join(' ')
   console.error(`GET /users/me per round: req/s ratios ${perRound(r => r.rps)}; CPU ratios ${perRound(r => r.cpuMsPerRequest)}`)
+  peakAfter('GET /users/me load')
 
   // 2. POST /token logins beside raw argon2id, and 3. GET /health during that storm, probed
   // at a steady 50 requests a second as a load balancer would (a flood would measure itself).
@@ -253,12 +242,14 @@ async function main () {
   add('POST /token: server main thread', 'CPU ms per login', mean(rounds.mainThreadMs) / (logins.rps * seconds / 3))
   add('POST /token: server main thread', 'share of the cores', mainThreadShare / cpus().length)
   add('GET /health during logins', 'p99 ms', health.p99, undefined, '< 20')
+  peakAfter('the login storm')
 
   // 4. refresh-token rotation storm: each worker refreshes its own session, one request at a
   // time (a client must never refresh one token twice), for the same bounded time.
   const refresh = await refreshStorm(server.url, await Promise.all(Array.from({ length: 10 }, () => login())))
   add('refresh rotation', 'req/s', refresh.rps)
   add('refresh rotation', 'non-2xx + errors', refresh.non2xx + refresh.errors, undefined, '0')
+  peakAfter('refresh rotation')
 
   // 4b. a login flood from 200 connections, past the argon2 queue bound (PASSWORD_HASH_QUEUE_LIMIT):
   // the excess is refused at once with 503 + Retry-After, the rest is served at argon2's pace.
@@ -269,6 +260,7 @@ async function main () {
   add('POST /token flood, 200 connections', 'served logins/s', flood['2xx'] / (seconds / 2), rawArgon)
   add('POST /token flood, 200 connections', 'share answered 503', flood.non2xx / Math.max(1, floodTotal))
   add('POST /token flood, 200 connections', 'p99 ms (all answers)', flood.latency.p99)
+  peakAfter('the login flood')
 
   // 5. peak RSS of the server through the whole run
   add('server process', 'peak RSS MB', peakRssMb(server.child.pid!), undefined, '< 150')

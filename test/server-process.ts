@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { extname } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -10,6 +11,18 @@ import { fileURLToPath } from 'node:url'
 // The real entry point: src/server.ts through tsx, or dist/src/server.js under npm test.
 export const SERVER_ENTRY = fileURLToPath(new URL(`../src/server${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
 const PROJECT_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../' : '../../', import.meta.url))
+
+/**
+ * The Node flags of `npm start` (package.json), so that server processes in tests and the
+ * benchmark run as the server is shipped; a flag this Node does not know fails every such test.
+ * @throws Error when the start script has no `node … dist/src/server.js`
+ */
+export const START_FLAGS: readonly string[] = (() => {
+  const start = (JSON.parse(readFileSync(`${PROJECT_ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? ''
+  const flags = /\bnode ((?:--\S+ )*)dist\/src\/server\.js/.exec(start)?.[1]
+  if (flags === undefined) throw new Error(`cannot find "node … dist/src/server.js" in the start script: ${start}`)
+  return flags.split(' ').filter(Boolean)
+})()
 
 export async function freePort (): Promise<number> {
   const probe = createServer()
@@ -84,5 +97,5 @@ export async function startServerProcess (t: TestContext, env: Record<string, st
     ...env
   }
   if (env.JWT_SECRET === undefined) delete childEnv.JWT_SECRET // EdDSA keys kept in the database
-  return startProcess(t, { args: [...process.execArgv, SERVER_ENTRY], cwd: PROJECT_ROOT, env: childEnv, port, readyPath: '/health' })
+  return startProcess(t, { args: [...process.execArgv, ...START_FLAGS, SERVER_ENTRY], cwd: PROJECT_ROOT, env: childEnv, port, readyPath: '/health' })
 }
