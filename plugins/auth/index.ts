@@ -11,7 +11,7 @@ import { parseOrThrow } from '../../src/schemas/parse.js'
 import type { AuthUser } from '../../src/schemas/user.js'
 import { createAccountService } from '../../src/services/accounts.js'
 import { createLoginThrottle } from '../../src/services/login-throttle.js'
-import { createPasswordHasher, NATIVE_HASH_PREFIX } from '../../src/services/passwords.js'
+import { createPasswordHasher } from '../../src/services/passwords.js'
 import { createScopeRegistry, type ScopeDefinition } from '../../src/services/scopes.js'
 import { createSessionService } from '../../src/services/sessions.js'
 import { AUTH_STORE_METHODS, type AuthStore } from '../../src/stores/auth-store.js'
@@ -100,7 +100,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   // Requests waiting for argon2 are in flight, so Fastify waits for them; this waits for the rest.
   fastify.addHook('onClose', passwords.drain)
   // Imported hashes (bcrypt, pbkdf2) not upgraded yet: every login lasts as long as the slowest kind.
-  const foreign = await store.users.foreignHashSamples(NATIVE_HASH_PREFIX(settings.argon2))
+  const foreign = await store.users.foreignHashSamples(passwords.nativePrefix)
   if (foreign.length > 0) {
     const floorMs = await passwords.calibrate(foreign)
     fastify.log.info({ kinds: foreign.length, floorMs: Math.round(floorMs) }, 'imported password hashes not upgraded yet: every password check lasts at least floorMs')

@@ -16,7 +16,7 @@ export const ARGON2_OPTIONS: Options = { algorithm: 2, memoryCost: 19456, timeCo
 export const PASSWORD_MAX_LENGTH = 1024
 
 /** How our hashes at these parameters begin (the PHC string up to the salt): others are foreign or older. */
-export const NATIVE_HASH_PREFIX = (options: Omit<Options, 'algorithm'> = {}) => {
+const NATIVE_HASH_PREFIX = (options: Omit<Options, 'algorithm'> = {}) => {
   const { memoryCost, timeCost, parallelism } = { ...ARGON2_OPTIONS, ...options }
   return `$argon2id$v=19$m=${memoryCost},t=${timeCost},p=${parallelism}$`
 }
@@ -80,8 +80,17 @@ export async function createPasswordHasher (options: { concurrency: number, queu
   }
 
   return {
-    /** computations running and waiting */
+    /** computations running and waiting, and the floor of every verification (ms) */
     load: () => ({ active: limit.activeCount, pending: limit.pendingCount, floorMs }),
+    /** How our hashes at the current parameters begin; any other stored hash is foreign. */
+    nativePrefix,
+    /**
+     * Ends the floor once no foreign hash is stored any more (`remaining`: UserStore.foreignHashSamples):
+     * with every imported user upgraded, there is nothing left for timing to tell apart.
+     */
+    settleFloor (remaining: readonly string[]) {
+      if (remaining.length === 0) floorMs = 0
+    },
     /** Resolves when every queued computation has finished (shutdown). */
     drain: async () => { await Promise.allSettled([...inFlight]) },
     /** A new hash: argon2id at the configured parameters, of the NFKC form. @throws OverloadedError */

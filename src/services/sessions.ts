@@ -208,9 +208,14 @@ export function createSessionService (deps: {
       }))
     },
 
-    /** Deletes sessions that ended or expired before now, and ended login-failure windows. */
+    /**
+     * The periodic clean-up (hourly, and at start): deletes sessions that ended or expired before
+     * now and ended login-failure windows, and ends the imported hashes' timing floor once the last
+     * of them was upgraded (passwords.settleFloor). Resolves the number of sessions deleted.
+     */
     async purge () {
       await throttle.purge()
+      if (passwords.load().floorMs > 0) passwords.settleFloor(await store.users.foreignHashSamples(passwords.nativePrefix))
       return store.sessions.purge(Date.now())
     }
   }

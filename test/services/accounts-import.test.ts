@@ -114,6 +114,33 @@ describe('users import (FastAPI hashes) and upgrade at login', () => {
     assert.equal(await stored(stronger, user.username), hash)
   })
 
+  it('ends the timing floor at the next clean-up once the last imported hash is upgraded, and not before', async (t) => {
+    const app = await createApp(testConfig({ DATABASE_URL: await isolatedDatabaseUrl(), TOKEN_RATE_LIMIT: '0', LOGIN_USERNAME_RATE_LIMIT: '0' }))
+    t.after(() => app.close())
+    const { johndoe } = JSON.parse(FIXTURE('fake-users-db.json')) as Record<string, unknown> // without alice: one imported user
+    assert.ok((await app.authAccounts.importUsers(JSON.stringify({ johndoe }))).ok)
+    const median = async (username: string) => {
+      const times: number[] = []
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now()
+        assert.equal((await logIn(app, username, 'wrong password 1')).statusCode, 400)
+        times.push(performance.now() - started)
+      }
+      return times.sort((a, b) => a - b)[2]!
+    }
+    await logIn(app, 'johndoe', 'wrong password 1') // his first check sets the floor (an import while running)
+    const floored = await median(uniqueName('ghost'))
+    await app.authSessions.purge()
+    assert.ok(await median(uniqueName('ghost')) > floored / 2, 'the floor stays while johndoe is not upgraded')
+
+    assert.equal((await logIn(app, 'johndoe', 'secret')).statusCode, 200)
+    assert.match(await upgraded(app, 'johndoe') ?? '', NATIVE)
+    await app.authSessions.purge()
+    const after = await median(uniqueName('ghost'))
+    t.diagnostic(`median /token of an unknown name: ${floored.toFixed(1)} ms with the floor, ${after.toFixed(1)} ms after the last upgrade`)
+    assert.ok(after < floored / 3, `${after.toFixed(1)} ms after, ${floored.toFixed(1)} ms before`)
+  })
+
   it('costs an imported bcrypt user, a native user and an unknown user about the same at /token, before and after his upgrade', async (t) => {
     // 66 failed logins from one address: the per-address limit and the per-account lock are off
     // for this measurement (both answer 429 without hashing).
