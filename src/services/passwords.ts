@@ -84,13 +84,8 @@ export async function createPasswordHasher (options: { concurrency: number, queu
     load: () => ({ active: limit.activeCount, pending: limit.pendingCount, floorMs }),
     /** How our hashes at the current parameters begin; any other stored hash is foreign. */
     nativePrefix,
-    /**
-     * Ends the floor once no foreign hash is stored any more (`remaining`: UserStore.foreignHashSamples):
-     * with every imported user upgraded, there is nothing left for timing to tell apart.
-     */
-    settleFloor (remaining: readonly string[]) {
-      if (remaining.length === 0) floorMs = 0
-    },
+    /** Ends the floor: for when no foreign hash is stored any more, so timing has nothing left to tell apart. */
+    endFloor () { floorMs = 0 },
     /** Resolves when every queued computation has finished (shutdown). */
     drain: async () => { await Promise.allSettled([...inFlight]) },
     /** A new hash: argon2id at the configured parameters, of the NFKC form. @throws OverloadedError */

@@ -211,11 +211,11 @@ export function createSessionService (deps: {
     /**
      * The periodic clean-up (hourly, and at start): deletes sessions that ended or expired before
      * now and ended login-failure windows, and ends the imported hashes' timing floor once the last
-     * of them was upgraded (passwords.settleFloor). Resolves the number of sessions deleted.
+     * of them was upgraded. Resolves the number of sessions deleted.
      */
     async purge () {
       await throttle.purge()
-      if (passwords.load().floorMs > 0) passwords.settleFloor(await store.users.foreignHashSamples(passwords.nativePrefix))
+      if (passwords.load().floorMs > 0 && (await store.users.foreignHashSamples(passwords.nativePrefix)).length === 0) passwords.endFloor()
       return store.sessions.purge(Date.now())
     }
   }
