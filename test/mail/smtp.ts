@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { TestContext } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { SMTPServer } from 'smtp-server'
+import { eventually } from '../helper.js'
 
 /*
  * A real SMTP server for the tests (nodemailer's companion, https://nodemailer.com/extras/smtp-server),
@@ -125,13 +125,9 @@ export async function startSmtp (t: TestContext, options: { port?: number, delay
     received,
     to,
     async waitFor (address, count = 1, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs
-      for (;;) {
-        const messages = address === undefined ? received : to(address)
-        if (messages.length >= count) return messages
-        assert.ok(Date.now() < deadline, `${count} message(s) to ${address ?? 'anyone'} within ${timeoutMs} ms; got ${messages.length}`)
-        await sleep(20)
-      }
+      const messages = await eventually(async () => address === undefined ? received : to(address), m => m.length >= count, timeoutMs / 20)
+      assert.ok(messages.length >= count, `${count} message(s) to ${address ?? 'anyone'} within ${timeoutMs} ms; got ${messages.length}`)
+      return messages
     },
     stop,
     start
