@@ -58,7 +58,16 @@ const mailPlugin: FastifyPluginAsync<MailPluginOptions> = async (fastify, option
       } catch (err) {
         fastify.log.error({ err, userId: user.id }, 'verification e-mail not queued')
       }
-    }
+    },
+    // The change is made whatever happens here: a failure is logged.
+    notify: async (to, notice) => {
+      try {
+        await recovery.notify(to, notice)
+      } catch (err) {
+        fastify.log.error({ err, notice: notice.kind }, 'notice e-mail not queued')
+      }
+    },
+    clearLimits: userId => recovery.clearCooldown(userId)
   })
 
   const worker = createOutboxWorker({

@@ -6,6 +6,7 @@ import configPlugin from '../plugins/config.js'
 import validation from '../plugins/validation.js'
 import requestBody from '../plugins/request-body.js'
 import errors from '../plugins/errors.js'
+import textSafety from '../plugins/text-safety.js'
 import securityHeaders from '../plugins/security-headers.js'
 import sharedSchemas from '../plugins/shared-schemas.js'
 import database from '../plugins/database.js'
@@ -53,6 +54,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(validation)
   await fastify.register(requestBody)
   await fastify.register(errors)
+  // NUL and invalid Unicode in any request text: a 400 before any route sees it (plugins/text-safety.ts).
+  await fastify.register(textSafety)
   await fastify.register(securityHeaders)
   await fastify.register(sharedSchemas)
   await fastify.register(database)
@@ -80,7 +83,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   await fastify.register(rateLimit)
   await fastify.register(swagger)
 
-  await fastify.register(authRoutes, { rateLimit: config.rateLimit.tokenPerMinute, emailRateLimit: config.emailRateLimit })
+  await fastify.register(authRoutes, { rateLimit: config.rateLimit.tokenPerMinute })
   await fastify.register(usersAdmin)
   await fastify.register(items)
   await fastify.register(wellKnown)

@@ -42,7 +42,7 @@ export const EnvSchema = Type.Object({
   MAIL_FROM: Type.Optional(Type.String({ minLength: 3, maxLength: 320, pattern: '@' })),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$' })),
   REQUIRE_VERIFIED_EMAIL: Type.Boolean({ default: false }),
-  EMAIL_RATE_LIMIT: Whole({ minimum: 0, default: 5 }),
+  EMAIL_COOLDOWN_SECONDS: Whole({ minimum: 0, maximum: 3600, default: 60 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
 type Env = Static<typeof EnvSchema>
@@ -112,6 +112,7 @@ function mailSettings (env: Env, issuer: string, production: boolean): MailOptio
     from: env.MAIL_FROM ?? defaultMailFrom(defaultPublicUrl(issuer) ?? publicUrl),
     publicUrl,
     requireVerifiedEmail: env.REQUIRE_VERIFIED_EMAIL,
+    cooldownSeconds: env.EMAIL_COOLDOWN_SECONDS,
     production
   }
 }
@@ -175,8 +176,6 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
       : undefined,
     /** per client address, on /token, /token/revoke and /register (0: off) */
     rateLimit: { tokenPerMinute: env.TOKEN_RATE_LIMIT },
-    /** e-mails asked for per address per hour at /forgot-password and /request-verify-token (0: off) */
-    emailRateLimit: env.EMAIL_RATE_LIMIT,
     /** the mail plugin's options (plugins/mail.ts) */
     mail: mailSettings(env, auth.jwt.issuer, production),
     redisUrl: env.REDIS_URL

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { errorHandler } from '../../plugins/errors.js'
+import textSafety from '../../plugins/text-safety.js'
 import oauth from './oauth.js'
 import register from './register.js'
 import logout from './logout.js'
@@ -7,10 +8,8 @@ import me from '../users/me.js'
 import recovery from './recovery.js'
 
 export interface AuthRoutesOptions {
-  /** requests per minute per client address on /token, /token/revoke and /register (0: off; needs @fastify/rate-limit) */
+  /** requests per minute per client address on /token, /token/revoke, /register and the e-mail routes (0: off; needs @fastify/rate-limit) */
   rateLimit?: number
-  /** e-mails asked for per address per hour at /forgot-password and /request-verify-token (default 5; 0: off; needs @fastify/rate-limit) */
-  emailRateLimit?: number
 }
 
 /**
@@ -23,12 +22,13 @@ export interface AuthRoutesOptions {
  */
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
   fastify.setErrorHandler(errorHandler)
+  await fastify.register(textSafety) // mounted apps too: no NUL or lone surrogate reaches the store
   const rateLimit = options.rateLimit ?? 0
   await fastify.register(oauth, { rateLimit })
   await fastify.register(register, { rateLimit })
   await fastify.register(logout)
   await fastify.register(me)
-  if (fastify.hasDecorator('authRecovery')) await fastify.register(recovery, { rateLimit, emailRateLimit: options.emailRateLimit ?? 5 })
+  if (fastify.hasDecorator('authRecovery')) await fastify.register(recovery, { rateLimit })
 }
 
 export default authRoutes

@@ -3,8 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { PolicyError } from '../../src/errors.js'
-import { RateLimitedError } from '../../src/http/errors.js'
-import { hashToken, identityKey } from '../../src/identifiers.js'
 import { HttpError } from '../../src/schemas/common.js'
 import { Accepted, EmailRequest, HtmlPage, ResetPasswordRequest, TokenQuery, VerifyRequest } from '../../src/schemas/recovery.js'
 import { UserPublic } from '../../src/schemas/user.js'
@@ -14,8 +12,6 @@ import { emailVerifiedPage, errorPage, PAGE_HEADERS, passwordChangedPage, resetP
 export interface RecoveryRoutesOptions {
   /** requests per minute per client address on every route here (0: off; needs @fastify/rate-limit) */
   rateLimit: number
-  /** e-mails asked for per address per hour, /forgot-password and /request-verify-token together (0: off) */
-  emailRateLimit: number
 }
 
 const FORM = 'application/x-www-form-urlencoded'
@@ -38,27 +34,13 @@ const withoutToken = (request: FastifyRequest) => ({
  * POST /forgot-password and POST /request-verify-token (fastapi-users' paths and bodies): JSON
  * only, 202 `{}` for every address. They never send mail inline and do the same database work
  * whether or not the address belongs to an account, so neither the answer nor its time tells.
- * Both rate limits (per client address, per e-mail) count every address alike.
+ * What is limited per account is mail actually sent: one of each kind per cooldown (the store),
+ * so no stranger's requests for one kind hold back the other, or use up the owner's; the limit
+ * per client address counts every address alike.
  */
 const requestRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (fastify, options) => {
   const recovery = fastify.authRecovery
-  // One limiter for both routes: it bounds the mail any one address can be sent. createRateLimit
-  // rather than rateLimit(): the latter's handler runs once per request, so after the per-address
-  // limit of `config.rateLimit` it would silently skip. Keys are hashed: no addresses in Redis.
-  const perEmail = options.emailRateLimit > 0 && fastify.hasDecorator('createRateLimit')
-    ? fastify.createRateLimit({
-      max: options.emailRateLimit,
-      timeWindow: '1 hour',
-      keyGenerator: request => `mail:${hashToken(identityKey((request.body as EmailRequest).email))}`
-    })
-    : undefined
-  async function limitPerEmail (request: FastifyRequest) {
-    const limit = await perEmail?.(request)
-    if (limit !== undefined && !limit.isAllowed && limit.isExceeded) {
-      throw Object.assign(new RateLimitedError(`${limit.ttlInSeconds} seconds`), { headers: { 'retry-after': String(limit.ttlInSeconds) } })
-    }
-  }
-  const limits = { config: { rateLimit: perAddressLimit(options.rateLimit) }, preHandler: limitPerEmail }
+  const limits = { config: { rateLimit: perAddressLimit(options.rateLimit) } }
   const errors = { 400: Type.Ref(HttpError, { description: 'Not an e-mail address' }), ...tooMany }
 
   fastify.post('/forgot-password', {
@@ -226,6 +208,8 @@ const tokenRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (fas
  * routers, and the two pages their e-mails link to. Needs the mail plugin (plugins/mail.ts).
  */
 const recoveryRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (fastify, options) => {
+  // The links in e-mails point where these routes are served, under any prefix.
+  fastify.authRecovery.linksAt(fastify.prefix)
   await fastify.register(requestRoutes, options)
   await fastify.register(tokenRoutes, options)
 }

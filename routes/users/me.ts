@@ -21,8 +21,15 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'updateUserMe',
       summary: 'Update your e-mail or full name',
+      description: 'A new `email` needs `current_password` (400 without it or with a wrong one; wrong ones count toward the ' +
+        'account\'s login lock). The new address gets a verification e-mail, the old one a notice of the change.',
       body: UserUpdateMe,
-      response: { 200: Type.Ref(UserPublic), 400: Type.Ref(HttpError), 409: Type.Ref(HttpError) }
+      response: {
+        200: Type.Ref(UserPublic, { description: 'The account as it is now' }),
+        400: Type.Ref(HttpError, { description: 'Invalid input, or a missing or wrong current_password' }),
+        409: Type.Ref(HttpError, { description: 'The e-mail address belongs to another account' }),
+        429: Type.Ref(HttpError, { description: 'Too many wrong passwords for this account (see Retry-After)' })
+      }
     }
   }, async (request) => accounts.updateProfile(request.user.id, request.body))
 
@@ -34,7 +41,11 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Change your password',
       description: 'Needs the current password. Ends every other session of yours; this one stays.',
       body: PasswordChange,
-      response: { 204: Type.Null({ description: 'Changed' }), 400: Type.Ref(HttpError) }
+      response: {
+        204: Type.Null({ description: 'Changed' }),
+        400: Type.Ref(HttpError, { description: 'A wrong current password, or a new one the policy refuses' }),
+        429: Type.Ref(HttpError, { description: 'Too many wrong passwords for this account (see Retry-After)' })
+      }
     }
   }, async (request, reply) => {
     const { current_password: current, new_password: next } = request.body

@@ -17,7 +17,7 @@ export const OutboxWorkerSettings = Type.Object({
 }, { default: {} })
 export type OutboxWorkerSettings = Static<typeof OutboxWorkerSettings>
 
-/** The mail plugin's settings (SMTP_URL, MAIL_FROM, PUBLIC_URL, REQUIRE_VERIFIED_EMAIL in src/config.ts). */
+/** The mail plugin's settings (SMTP_URL, MAIL_FROM, PUBLIC_URL, REQUIRE_VERIFIED_EMAIL, EMAIL_COOLDOWN_SECONDS in src/config.ts). */
 export const MailSettings = Type.Object({
   from: Type.String({ minLength: 3, maxLength: 320, pattern: '@', description: 'sender of every message: an address, or `Name <address>`' }),
   publicUrl: Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', description: 'base of the links in e-mails, e.g. https://auth.example.com (a path prefix is kept)' }),
@@ -26,6 +26,7 @@ export const MailSettings = Type.Object({
   requireVerifiedEmail: Type.Boolean({ default: false, description: 'refuse password logins of users whose e-mail is not verified (after the password is checked)' }),
   resetTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 3600 }),
   verifyTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 30 * 86_400, default: 48 * 3600 }),
+  cooldownSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 60, description: 'per account and purpose (reset, verification): no second e-mail within this many seconds; 0: none' }),
   /** warn at start, rather than inform, that mail without SMTP is not delivered */
   production: Type.Boolean({ default: false }),
   worker: OutboxWorkerSettings

@@ -30,12 +30,13 @@ export const UserPublic = Type.Object({
 }, { $id: 'UserPublic', title: 'UserPublic' })
 export type UserPublic = Static<typeof UserPublic>
 
-// `examples`: what Swagger UI's "Try it out" pre-fills, one harmless change (it would fill every
-// field, the booleans with true: disabled and made admin).
+// `examples`: what Swagger UI's "Try it out" pre-fills. An empty patch, which changes nothing: a
+// filled-in example would rename whoever tries it (and Swagger would fill every field).
 export const UserUpdateMe = Type.Object({
   email: Type.Optional(Nullable(Email)),
-  full_name: Type.Optional(Nullable(FullName))
-}, { additionalProperties: false, minProperties: 1, examples: [{ full_name: 'John Doe' }] })
+  full_name: Type.Optional(Nullable(FullName)),
+  current_password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Required when `email` changes: a stolen access token alone cannot move the account\'s recovery address' }))
+}, { additionalProperties: false, examples: [{}] })
 export type UserUpdateMe = Static<typeof UserUpdateMe>
 
 export const UserUpdateAdmin = Type.Object({

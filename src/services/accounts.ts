@@ -3,6 +3,8 @@ import type { UserCreate, UserPublic, UserRecord } from '../schemas/user.js'
 import type { AuthStore, UserPatch } from '../stores/auth-store.js'
 import { passwordPolicyViolation, type PasswordHasher } from './passwords.js'
 import { jsonStructureProblem } from '../json.js'
+import { identityKey } from '../identifiers.js'
+import type { AccountNotice } from '../mail/templates.js'
 import { isEmailLogin, loginNameProblem } from './login-names.js'
 import { findExistingConflicts, parseUserImport, type ImportError } from './user-import.js'
 import { throttleKey, type LoginThrottle } from './login-throttle.js'
@@ -26,6 +28,10 @@ export interface EmailVerification {
   send (user: UserRecord): Promise<void>
   /** REQUIRE_VERIFIED_EMAIL: refuse password logins of users whose address is not verified */
   required: boolean
+  /** queues the notice of a sensitive change to `to`, the address before it; never throws */
+  notify?: (to: string, notice: AccountNotice) => Promise<void>
+  /** lifts the per-account limits of the mail flows (the e-mail cooldowns): `users unlock` */
+  clearLimits?: (userId: string) => Promise<void>
 }
 
 /**
@@ -75,13 +81,44 @@ export function createAccountService (deps: {
     return user
   }
 
-  /** Applies a patch; disabling a user ends their sessions (ASVS 7.4.2). */
-  async function update (id: string, patch: UserPatch): Promise<UserPublic> {
+  /** Whether `next` (a patch's e-mail) is another address than `current`, ignoring case and IDN form. */
+  const emailChanges = (current: string | null, next: string | null | undefined) =>
+    next !== undefined && (current === null ? next !== null : next === null || identityKey(current) !== identityKey(next))
+
+  /**
+   * Applies a patch; disabling a user ends their sessions (ASVS 7.4.2); a new address gets a
+   * verification e-mail and the old one the notice of the change (ASVS 6.3.7).
+   */
+  async function update (id: string, patch: UserPatch, before?: UserRecord): Promise<UserPublic> {
+    const previous = before ?? (patch.email !== undefined ? await store.users.findById(id) : undefined)
     const user = await store.users.update(id, patch)
     if (user === undefined) throw new NotFoundError('User')
     if (patch.disabled === true) await store.sessions.endAllForUser(id, Date.now())
     if (patch.email != null) await verifyAddress(user)
+    if (previous?.email != null && emailChanges(previous.email, patch.email)) await notify(previous.email, { kind: 'email-changed', newEmail: user.email })
     return toPublic(user)
+  }
+
+  async function notify (to: string, notice: AccountNotice): Promise<void> {
+    await verification?.notify?.(to, notice)
+  }
+
+  /**
+   * Re-authentication before a sensitive change (ASVS 6.2.3, 7.5.1): the current password,
+   * checked as a login checks it, its failures counted toward the account's lock, so a stolen
+   * access token is no oracle for guessing the password.
+   * @throws LoginLockedError, PolicyError (field 'current_password') for a wrong password, NotFoundError
+   */
+  async function reauthenticate (id: string, password: string): Promise<UserRecord> {
+    const key = throttleKey({ id }, '')
+    await throttle.check(key)
+    const stored = await found(id)
+    if (!(await passwords.verify(stored.password_hash, password)).ok) {
+      await throttle.failed(key)
+      throw new PolicyError('Current password is incorrect', 'current_password')
+    }
+    await throttle.succeeded(key)
+    return stored
   }
 
   async function register (input: UserCreate & { is_admin?: boolean, email_verified?: boolean }): Promise<UserPublic> {
@@ -149,8 +186,21 @@ export function createAccountService (deps: {
       return { items: items.map(toPublic), total }
     },
 
-    /** The user's own profile fields. @throws DuplicateUserError, NotFoundError */
-    updateProfile: (id: string, patch: Pick<UserPatch, 'email' | 'full_name'>) => update(id, patch),
+    /**
+     * The user's own profile fields. A new e-mail address needs the current password (a stolen
+     * access token must not be enough to move the account's recovery elsewhere); an empty patch
+     * changes nothing. @throws PolicyError, LoginLockedError, DuplicateUserError, NotFoundError
+     */
+    async updateProfile (id: string, patch: Pick<UserPatch, 'email' | 'full_name'> & { current_password?: string }): Promise<UserPublic> {
+      const { current_password: currentPassword, ...changes } = patch
+      const before = await found(id)
+      if (emailChanges(before.email, changes.email)) {
+        if (currentPassword === undefined) throw new PolicyError('current_password is required to change the e-mail address', 'current_password')
+        await reauthenticate(id, currentPassword)
+      }
+      if (Object.keys(changes).length === 0) return toPublic(before)
+      return update(id, changes, before)
+    },
 
     /**
      * An administrator's update; admins cannot disable or demote themselves.
@@ -204,11 +254,18 @@ export function createAccountService (deps: {
       }
     },
 
-    /** Ends the account's brute-force lock early (an admin); true if failures were counted. @throws NotFoundError */
+    /**
+     * Lifts every limit on the account (an admin): the brute-force lock and the e-mail cooldowns.
+     * True if failed logins were counted. @throws NotFoundError
+     */
     async unlock (id: string): Promise<boolean> {
       await found(id)
+      await verification?.clearLimits?.(id)
       return throttle.unlock(throttleKey({ id }, ''))
     },
+
+    /** Forgets the account's failed logins (a reset by e-mail proved the owner): its lock ends. */
+    clearLoginFailures: (id: string) => throttle.succeeded(throttleKey({ id }, '')),
 
     /** Deletes a user with their sessions and items; not oneself. @throws PolicyError, NotFoundError */
     async delete (actor: Actor, id: string): Promise<void> {
@@ -217,15 +274,17 @@ export function createAccountService (deps: {
     },
 
     /**
-     * Changes a password after checking the current one (same cost as a login), and ends every
-     * other session of the user (ASVS 7.4.3). @throws PolicyError for a wrong current password or a refused new one
+     * Changes a password after checking the current one (as a login, counted toward the lock), ends
+     * every other session of the user (ASVS 7.4.3), makes outstanding reset links dead (the store)
+     * and tells the account's address. @throws PolicyError for a wrong current password or a
+     * refused new one, LoginLockedError
      */
     async changePassword (user: { id: string, username: string }, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void> {
-      const stored = await store.users.findById(user.id)
-      if (!(await passwords.verify(stored?.password_hash, currentPassword)).ok) throw new PolicyError('Current password is incorrect')
+      const stored = await reauthenticate(user.id, currentPassword)
       const passwordHash = await hashNewPassword(newPassword, user.username)
       await store.users.update(user.id, { password_hash: passwordHash })
       await store.sessions.endAllForUser(user.id, Date.now(), keepSessionId)
+      if (stored.email !== null) await notify(stored.email, { kind: 'password-changed' })
     }
   }
 }

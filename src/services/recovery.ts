@@ -1,6 +1,6 @@
 import { DomainError } from '../errors.js'
 import { hashToken, identityKey, newId, newRefreshToken } from '../identifiers.js'
-import { resetPasswordMessage, verifyEmailMessage } from '../mail/templates.js'
+import { accountNoticeMessage, resetPasswordMessage, verifyEmailMessage, type AccountNotice } from '../mail/templates.js'
 import type { UserPublic, UserRecord } from '../schemas/user.js'
 import type { EmailTokenPurpose, MailStore } from '../stores/mail-store.js'
 import type { AccountService } from './accounts.js'
@@ -14,11 +14,16 @@ export class InvalidEmailTokenError extends DomainError {
 }
 
 export interface RecoverySettings {
-  /** base of the links, without a trailing slash */
+  /** base of the links (PUBLIC_URL), without a trailing slash; the routes' prefix is added (linksAt) */
   publicUrl: string
   resetTokenTtlSeconds: number
   verifyTokenTtlSeconds: number
+  /** per account and purpose: no second e-mail of a kind within this many seconds (0: none) */
+  cooldownSeconds: number
 }
+
+/** Notices are worth sending for this long; after it the worker gives them up. */
+const NOTICE_TTL_MS = 7 * 86_400_000
 
 /**
  * Account recovery and e-mail verification, free of Fastify. A request never sends mail: it
@@ -29,24 +34,52 @@ export interface RecoverySettings {
 export function createRecoveryService (deps: { store: MailStore, accounts: AccountService, settings: RecoverySettings }) {
   const { store, accounts, settings } = deps
   const publicUrl = settings.publicUrl.replace(/\/+$/, '')
+  const cooldownMs = settings.cooldownSeconds * 1000
+  /** Where the link pages are served: PUBLIC_URL plus the routes' prefix (see linksAt). */
+  let linkBase = publicUrl
 
   /**
-   * Issues a token and queues its message when an account has this address; the same work
-   * (the same statements, in one transaction) when none has. The user id, for the log only.
+   * Issues a token and queues its message when an account has this address and was not sent one
+   * of this purpose within the cooldown; the same statements, in one transaction, when not. The
+   * user id, for the log only. `cooldown: false` for a change the user just made (a new address).
    */
-  async function issue (email: string, purpose: EmailTokenPurpose): Promise<string | undefined> {
+  async function issue (email: string, purpose: EmailTokenPurpose, cooldown = true): Promise<string | undefined> {
     const token = newRefreshToken()
     const now = Date.now()
     const ttl = purpose === 'reset' ? settings.resetTokenTtlSeconds : settings.verifyTokenTtlSeconds
     const message = purpose === 'reset'
-      ? resetPasswordMessage(`${publicUrl}/reset-password?token=${token}`, ttl)
-      : verifyEmailMessage(`${publicUrl}/verify?token=${token}`, ttl)
+      ? resetPasswordMessage(`${linkBase}/reset-password?token=${token}`, ttl)
+      : verifyEmailMessage(`${linkBase}/verify?token=${token}`, ttl)
     return store.tokens.issue({
-      emailKey: identityKey(email), purpose, tokenHash: hashToken(token), messageId: newId(), message, now, expiresAt: now + ttl * 1000
+      emailKey: identityKey(email), purpose, tokenHash: hashToken(token), messageId: newId(), message, now, expiresAt: now + ttl * 1000, cooldownMs: cooldown ? cooldownMs : 0
     })
   }
 
   return {
+    /**
+     * Where the recovery routes are mounted (their prefix, '' at the root): the links in e-mails
+     * point there. A PUBLIC_URL that already ends with the prefix is kept as it is.
+     */
+    linksAt (prefix: string): void {
+      const path = prefix.replace(/\/+$/, '')
+      linkBase = path === '' || new URL(publicUrl).pathname.replace(/\/+$/, '').endsWith(path) ? publicUrl : publicUrl + path
+    },
+
+    /**
+     * Queues the notice of a sensitive change to `to` (the account's address before the change).
+     * Needs a store with `outbox.enqueue`; without one it does nothing.
+     */
+    async notify (to: string, notice: AccountNotice): Promise<void> {
+      if (store.outbox.enqueue === undefined) return
+      const now = Date.now()
+      await store.outbox.enqueue({ id: newId(), recipient: to, message: accountNoticeMessage(notice, new URL(publicUrl).host, new Date(now)), now, expiresAt: now + NOTICE_TTL_MS })
+    },
+
+    /** Lifts the e-mail cooldowns of this user (users unlock): the next request sends at once. */
+    async clearCooldown (userId: string): Promise<void> {
+      await store.tokens.clearCooldown?.(userId, Date.now(), cooldownMs)
+    },
+
     /** POST /forgot-password: a reset link to the active account with this address, if there is one. */
     requestPasswordReset: (email: string) => issue(email, 'reset'),
 
@@ -55,7 +88,7 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
 
     /** A verification link to a user's new address (registration, change); nothing when it has none. */
     async sendVerification (user: UserRecord): Promise<void> {
-      if (user.email !== null) await issue(user.email, 'verify')
+      if (user.email !== null) await issue(user.email, 'verify', false)
     },
 
     /** Whether a token is live (for the page its link opens); consumes nothing. */
@@ -75,6 +108,8 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
       const passwordHash = await accounts.hashNewPassword(password, user.username)
       const updated = await store.tokens.consumeReset(tokenHash, passwordHash, Date.now())
       if (updated === undefined) throw new InvalidEmailTokenError() // used meanwhile, by a racing request
+      // The owner proved the address: a lock that strangers' wrong guesses put on it ends now.
+      await accounts.clearLoginFailures(updated.id)
       return accounts.toPublic(updated)
     },
 

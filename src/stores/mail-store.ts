@@ -31,6 +31,12 @@ export interface IssueTokenInput {
   message: MailContent
   now: number
   expiresAt: number
+  /**
+   * Mail of this purpose sent to the account less than this long ago (ms) means none now: the
+   * limit is on mail actually sent, per account and purpose (0: none). Asking never blocks the
+   * other purpose, and never replaces a link already sent within the cooldown.
+   */
+  cooldownMs: number
 }
 
 export interface EmailTokenStore {
@@ -52,11 +58,28 @@ export interface EmailTokenStore {
   consumeReset (tokenHash: string, passwordHash: string, now: number): Promise<UserRecord | undefined>
   /** Uses a live verification token atomically and marks the address it was sent to verified; undefined as above. */
   consumeVerify (tokenHash: string, now: number): Promise<UserRecord | undefined>
+  /**
+   * Lifts the cooldown of every purpose for this user (an admin's unlock): the next request
+   * sends at once. Links already sent stay valid. Optional for stores written before it.
+   */
+  clearCooldown? (userId: string, now: number, cooldownMs: number): Promise<void>
   /** Deletes tokens that expired before `before`. */
   purge (before: number): Promise<number>
 }
 
+/** A message that carries no token (a notice), queued as it is. */
+export interface QueuedMessage {
+  id: string
+  recipient: string
+  message: MailContent
+  now: number
+  /** when it stops being worth sending (epoch ms), or null */
+  expiresAt: number | null
+}
+
 export interface OutboxStore {
+  /** Queues a message without a token (the notice of a change). Optional for stores written before it. */
+  enqueue? (message: QueuedMessage): Promise<void>
   /**
    * Claims up to `limit` due messages (unsent, not given up, next attempt reached, no live claim)
    * for `claimId` until `now + leaseMs`, counting the attempt. Two workers never hold a claim

@@ -4,11 +4,16 @@ import { identityKey } from '../identifiers.js'
 import type { EmailTokenPurpose, EmailTokenStore, MailStore, OutboxStore } from './mail-store.js'
 import { createSqlStore } from './sql-store.js'
 
-/** The active account with this address; for verification, one whose address is not verified yet. */
-function accountOf (db: Kysely<Database>, emailKey: string, purpose: EmailTokenPurpose) {
+/**
+ * The active account with this address (for verification, one whose address is not verified yet)
+ * that was not sent mail of this purpose within the cooldown: a token of the purpose created
+ * after `since` means one was.
+ */
+function accountOf (db: Kysely<Database>, emailKey: string, purpose: EmailTokenPurpose, since: number) {
   let query = db.selectFrom('users').where('users.email_key', '=', emailKey).where('users.disabled', '=', 0)
   if (purpose === 'verify') query = query.where('users.email_verified', '=', 0)
-  return query
+  return query.where(eb => eb.not(eb.exists(eb.selectFrom('email_tokens as recent').select('recent.token_hash')
+    .whereRef('recent.user_id', '=', 'users.id').where('recent.purpose', '=', purpose).where('recent.created_at', '>', since))))
 }
 
 function tokenStore (db: Kysely<Database>): EmailTokenStore {
@@ -23,17 +28,19 @@ function tokenStore (db: Kysely<Database>): EmailTokenStore {
       .executeTakeFirst()
 
   return {
-    async issue ({ emailKey, purpose, tokenHash, messageId, message, now, expiresAt }) {
+    async issue ({ emailKey, purpose, tokenHash, messageId, message, now, expiresAt, cooldownMs }) {
+      // Within the cooldown nothing happens: the link already sent stays the live one.
+      const since = cooldownMs > 0 ? now - cooldownMs : now
       return db.transaction().execute(async trx => {
         await trx.deleteFrom('email_tokens')
           .where('purpose', '=', purpose).where('used_at', 'is', null)
-          .where('user_id', 'in', accountOf(trx, emailKey, purpose).select('users.id'))
+          .where('user_id', 'in', accountOf(trx, emailKey, purpose, since).select('users.id'))
           .execute()
         // INSERT … SELECT: a row only when the account exists, with the same statements either way.
         // Values are cast so that PostgreSQL knows the parameters' types inside the SELECT.
         const issued = await trx.insertInto('email_tokens')
           .columns(['token_hash', 'user_id', 'purpose', 'email', 'created_at', 'expires_at'])
-          .expression(accountOf(trx, emailKey, purpose).select(eb => [
+          .expression(accountOf(trx, emailKey, purpose, since).select(eb => [
             eb.cast<string>(eb.val(tokenHash), 'text').as('token_hash'),
             'users.id as user_id',
             eb.cast<EmailTokenPurpose>(eb.val(purpose), 'text').as('purpose'),
@@ -82,6 +89,8 @@ function tokenStore (db: Kysely<Database>): EmailTokenStore {
           .where('id', '=', token.user_id).where('email_key', '=', identityKey(token.email)).where('disabled', '=', 0)
           .executeTakeFirst()
         if (changed.numUpdatedRows === 0n) return undefined
+        // Any other link sent before this new password dies with the old one.
+        await trx.deleteFrom('email_tokens').where('user_id', '=', token.user_id).where('purpose', '=', 'reset').where('used_at', 'is', null).execute()
         // Whoever knew the old password is logged out everywhere (ASVS 7.4.3).
         await trx.updateTable('sessions').set({ ended_at: now })
           .where('user_id', '=', token.user_id).where('ended_at', 'is', null)
@@ -104,6 +113,13 @@ function tokenStore (db: Kysely<Database>): EmailTokenStore {
       return userId === undefined ? undefined : users.findById(userId)
     },
 
+    async clearCooldown (userId, now, cooldownMs) {
+      // Backdated to the cooldown's start: the tokens stay live (their expires_at is unchanged).
+      await db.updateTable('email_tokens').set({ created_at: now - cooldownMs })
+        .where('user_id', '=', userId).where('created_at', '>', now - cooldownMs)
+        .execute()
+    },
+
     async purge (before) {
       const result = await db.deleteFrom('email_tokens').where('expires_at', '<', before).executeTakeFirst()
       return Number(result.numDeletedRows)
@@ -121,6 +137,12 @@ function outboxStore (db: Kysely<Database>): OutboxStore {
     .orderBy('next_attempt_at').limit(limit)
 
   return {
+    async enqueue ({ id, recipient, message, now, expiresAt }) {
+      await db.insertInto('mail_outbox').values({
+        id, recipient, subject: message.subject, text: message.text, html: message.html, created_at: now, expires_at: expiresAt, attempts: 0, next_attempt_at: now
+      }).execute()
+    },
+
     async claim (claimId, now, leaseMs, limit) {
       const claimRows = (trx: Kysely<Database>, ids: string[] | ReturnType<typeof due>) => trx.updateTable('mail_outbox')
         .set(eb => ({ claimed_by: claimId, claimed_until: now + leaseMs, attempts: eb('attempts', '+', 1) }))

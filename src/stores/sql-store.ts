@@ -134,8 +134,17 @@ function userStore (db: Kysely<Database>): UserStore {
         query = query.set(eb => ({ email_verified: eb.case().when('email_key', '=', values.email_key ?? null).then(eb.ref('email_verified')).else(0).end() }))
       }
       try {
-        const result = await query.executeTakeFirst()
-        if (result.numUpdatedRows === 0n) return undefined
+        const updated = await db.transaction().execute(async trx => {
+          const result = await trx.executeQuery(query.compile())
+          if (result.numAffectedRows === 0n) return false
+          // A new password makes every reset link sent before it dead (fastapi-users binds them to
+          // the hash). The tokens' table is the mail store's, in the same database: one transaction.
+          if (patch.password_hash !== undefined) {
+            await trx.deleteFrom('email_tokens').where('user_id', '=', id).where('purpose', '=', 'reset').where('used_at', 'is', null).execute()
+          }
+          return true
+        })
+        if (!updated) return undefined
       } catch (error) {
         throw asDuplicate(error)
       }

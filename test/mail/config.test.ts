@@ -16,7 +16,7 @@ describe('loadConfig: e-mail', () => {
     assert.equal(config.mail.from, 'no-reply@127.0.0.1')
     assert.equal(config.mail.requireVerifiedEmail, false)
     assert.equal(config.mail.production, false)
-    assert.equal(config.emailRateLimit, 5)
+    assert.equal(config.mail.cooldownSeconds, 60)
   })
 
   it('derives PUBLIC_URL and MAIL_FROM from JWT_ISSUER, without its port or a trailing slash', () => {
@@ -37,7 +37,7 @@ describe('loadConfig: e-mail', () => {
       MAIL_FROM: 'Example Auth <auth@example.com>',
       PUBLIC_URL: 'https://example.com/auth/',
       REQUIRE_VERIFIED_EMAIL: 'true',
-      EMAIL_RATE_LIMIT: '0',
+      EMAIL_COOLDOWN_SECONDS: '0',
       NODE_ENV: 'production'
     })
     assert.equal(config.mail.smtpUrl, 'smtps://mailer:secret@smtp.example.com:465')
@@ -45,7 +45,7 @@ describe('loadConfig: e-mail', () => {
     assert.equal(config.mail.publicUrl, 'https://example.com/auth', 'a path prefix is kept, the trailing slash dropped')
     assert.equal(config.mail.requireVerifiedEmail, true)
     assert.equal(config.mail.production, true)
-    assert.equal(config.emailRateLimit, 0)
+    assert.equal(config.mail.cooldownSeconds, 0)
   })
 
   it('takes empty values as unset', () => {
@@ -62,7 +62,8 @@ describe('loadConfig: e-mail', () => {
     ['a PUBLIC_URL that is not http(s)', { PUBLIC_URL: 'ftp://example.com' }, /PUBLIC_URL/],
     ['a PUBLIC_URL with a query', { PUBLIC_URL: 'https://example.com/?x=1' }, /PUBLIC_URL/],
     ['a REQUIRE_VERIFIED_EMAIL that is not a boolean', { REQUIRE_VERIFIED_EMAIL: 'maybe' }, /REQUIRE_VERIFIED_EMAIL/],
-    ['a negative EMAIL_RATE_LIMIT', { EMAIL_RATE_LIMIT: '-1' }, /EMAIL_RATE_LIMIT/]
+    ['a negative EMAIL_COOLDOWN_SECONDS', { EMAIL_COOLDOWN_SECONDS: '-1' }, /EMAIL_COOLDOWN_SECONDS/],
+    ['an EMAIL_COOLDOWN_SECONDS over an hour', { EMAIL_COOLDOWN_SECONDS: '3601' }, /EMAIL_COOLDOWN_SECONDS/]
   ]
   for (const [name, env, message] of invalid) it(`refuses ${name}, naming it`, () => refuses(env, message))
 })

@@ -53,7 +53,7 @@ describe('two instances sending from one outbox on PostgreSQL', { skip: POSTGRES
   it('send every message exactly once', async (t) => {
     const smtp = await startSmtp(t)
     const databaseUrl = await isolatedDatabaseUrl()
-    const env = { SMTP_URL: smtp.url, EMAIL_RATE_LIMIT: '0', TOKEN_RATE_LIMIT: '0' }
+    const env = { SMTP_URL: smtp.url, EMAIL_COOLDOWN_SECONDS: '0', TOKEN_RATE_LIMIT: '0' }
     const a = await buildMailApp(t, { env, worker: WORKER, databaseUrl })
     const b = await buildMailApp(t, { env, worker: WORKER, databaseUrl })
 
