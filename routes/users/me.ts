@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { PolicyError } from '../../src/errors.js'
 import { HttpError } from '../../src/schemas/common.js'
-import { SessionPublic } from '../../src/schemas/session.js'
+import { SessionPage, SessionPublic } from '../../src/schemas/session.js'
 import { PasswordChange, UserPublic, UserUpdateMe } from '../../src/schemas/user.js'
 
 /** /users/me: your own account, password and sessions (scope `me`). */
@@ -61,8 +61,15 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/users/me/sessions', {
     config,
-    schema: { tags: ['users'], operationId: 'listMySessions', summary: 'Your active sessions', response: { 200: Type.Array(Type.Ref(SessionPublic)) } }
-  }, async (request) => sessions.list(request.user.id, request.user.session_id))
+    schema: {
+      tags: ['users'],
+      operationId: 'listMySessions',
+      summary: 'Your active sessions',
+      description: 'Newest first, a page at a time (`limit` ≤ 100, default 50). A user has at most `MAX_SESSIONS_PER_USER` (100) live sessions: a new login beyond it ends the oldest.',
+      querystring: SessionPage,
+      response: { 200: Type.Array(Type.Ref(SessionPublic), { description: 'A page of your sessions' }) }
+    }
+  }, async (request) => sessions.list(request.user.id, request.user.session_id, request.query))
 
   fastify.delete('/users/me/sessions', {
     config,

@@ -9,3 +9,10 @@ export const SessionPublic = Type.Object({
   current: Type.Boolean({ description: 'the session of the token making this request' })
 }, { $id: 'SessionPublic', title: 'SessionPublic' })
 export type SessionPublic = Static<typeof SessionPublic>
+
+/** ?limit=&offset= of GET /users/me/sessions: newest first; a user has at most maxSessionsPerUser live ones. */
+export const SessionPage = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }))
+})
+export type SessionPage = Static<typeof SessionPage>

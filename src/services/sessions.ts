@@ -21,6 +21,8 @@ export interface SessionSettings {
   refreshTokenTtlSeconds: number
   sessionIdleSeconds: number
   defaultClientId: string
+  /** live sessions per user; a login beyond it ends the oldest (ASVS 7.1.2) */
+  maxSessionsPerUser: number
 }
 
 /**
@@ -75,9 +77,11 @@ export function createSessionService (deps: {
         err => log.warn({ event: 'password-rehash', userId: user.id, err }, 'password hash upgrade failed; kept the old hash'))
   }
 
-  async function listActive (userId: string): Promise<SessionRecord[]> {
+  /** A page of the user's active sessions, newest first (the store pages; the filter holds for any store). */
+  async function listActive (userId: string, page: { limit: number, offset: number }): Promise<SessionRecord[]> {
     const now = Date.now()
-    return (await store.sessions.listForUser(userId)).filter(s => isActive(s, now))
+    const listing = { now, idleSince: now - settings.sessionIdleSeconds * 1000, ...page }
+    return (await store.sessions.listForUser(userId, listing)).filter(s => isActive(s, now)).slice(0, page.limit)
   }
 
   return {
@@ -115,7 +119,7 @@ export function createSessionService (deps: {
         ended_at: null
       }
       const refreshToken = newRefreshToken()
-      await store.sessions.create(session, hashToken(refreshToken))
+      await store.sessions.create(session, hashToken(refreshToken), settings.maxSessionsPerUser)
       return { tokens: issueTokens(session, user, granted, refreshToken), user }
     },
 
@@ -186,8 +190,8 @@ export function createSessionService (deps: {
 
     /** Ends one session of this user (logout, or one row of their list). @throws NotFoundError */
     async end (userId: string, sessionId: string): Promise<void> {
-      const sessions = await listActive(userId)
-      if (!sessions.some(s => s.id === sessionId)) throw new NotFoundError('Session')
+      const found = await store.sessions.findWithUser(sessionId)
+      if (found === undefined || found.session.user_id !== userId || !isActive(found.session, Date.now())) throw new NotFoundError('Session')
       await end(sessionId)
     },
 
@@ -197,9 +201,12 @@ export function createSessionService (deps: {
     /** Ends every session of a user but `exceptSessionId`; the number ended. */
     endAll: (userId: string, exceptSessionId?: string) => store.sessions.endAllForUser(userId, Date.now(), exceptSessionId),
 
-    /** The user's active sessions, newest first; `current` marks `currentSessionId`'s. */
-    async list (userId: string, currentSessionId?: string): Promise<SessionPublic[]> {
-      return (await listActive(userId)).map(s => ({
+    /**
+     * A page of the user's active sessions, newest first (default: the first 50; there are at most
+     * maxSessionsPerUser); `current` marks `currentSessionId`'s.
+     */
+    async list (userId: string, currentSessionId?: string, page: { limit?: number, offset?: number } = {}): Promise<SessionPublic[]> {
+      return (await listActive(userId, { limit: page.limit ?? 50, offset: page.offset ?? 0 })).map(s => ({
         id: s.id,
         created_at: new Date(s.created_at).toISOString(),
         last_used_at: new Date(s.last_used_at).toISOString(),

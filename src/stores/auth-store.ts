@@ -47,8 +47,15 @@ export type RotationResult =
   | { status: 'reused', session: SessionRecord }
   | { status: 'unknown' }
 
+/** Which of a user's sessions to list: the active ones at `now` (not idle since `idleSince`), a page of them. */
+export interface SessionListing { now: number, idleSince: number, limit: number, offset: number }
+
 export interface SessionStore {
-  create (session: SessionRecord, refreshTokenHash: string): Promise<void>
+  /**
+   * Stores a new session and its first refresh token; with `keepNewest`, ends the user's oldest
+   * live sessions beyond that many, in the same transaction (the per-user cap).
+   */
+  create (session: SessionRecord, refreshTokenHash: string, keepNewest?: number): Promise<void>
   /** The session and its user in one lookup: the per-request check. */
   findWithUser (sessionId: string): Promise<{ session: SessionRecord, user: UserRecord } | undefined>
   findByRefreshToken (tokenHash: string): Promise<SessionRecord | undefined>
@@ -62,7 +69,8 @@ export interface SessionStore {
   rotateRefreshToken (tokenHash: string, successorHash: string, now: number, approve: (session: SessionRecord, user: UserRecord) => void): Promise<RotationResult>
   end (sessionId: string, now: number): Promise<boolean>
   endAllForUser (userId: string, now: number, exceptSessionId?: string): Promise<number>
-  listForUser (userId: string): Promise<SessionRecord[]>
+  /** The user's sessions not ended, newest first; with `listing`, only its page of the active ones. */
+  listForUser (userId: string, listing?: SessionListing): Promise<SessionRecord[]>
   /** Deletes sessions that ended or expired before `before`. */
   purge (before: number): Promise<number>
 }

@@ -183,11 +183,19 @@ function sessionStore (db: Kysely<Database>): SessionStore {
   const findWithUserQuery = compileOnce(sessionId => withUser().where('sessions.id', '=', sessionId))
 
   return {
-    async create (session, refreshTokenHash) {
+    async create (session, refreshTokenHash, keepNewest) {
       await db.transaction().execute(async trx => {
         await trx.insertInto('sessions').values(session).execute()
         await trx.insertInto('refresh_tokens')
           .values({ token_hash: refreshTokenHash, session_id: session.id, created_at: session.created_at, used_at: null })
+          .execute()
+        if (keepNewest === undefined) return
+        // The cap: the oldest live sessions beyond the newest `keepNewest` end now.
+        const newest = trx.selectFrom('sessions').select('id').where('user_id', '=', session.user_id).where('ended_at', 'is', null)
+          .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(keepNewest)
+        await trx.updateTable('sessions').set({ ended_at: session.created_at })
+          .where('user_id', '=', session.user_id).where('ended_at', 'is', null)
+          .where('id', 'not in', eb => eb.selectFrom(newest.as('newest')).select('newest.id'))
           .execute()
       })
     },
@@ -238,9 +246,14 @@ function sessionStore (db: Kysely<Database>): SessionStore {
       const result = await query.executeTakeFirst()
       return Number(result.numUpdatedRows)
     },
-    async listForUser (userId) {
-      return db.selectFrom('sessions').selectAll().where('user_id', '=', userId)
-        .where('ended_at', 'is', null).orderBy('created_at', 'desc').execute()
+    async listForUser (userId, listing) {
+      let query = db.selectFrom('sessions').selectAll().where('user_id', '=', userId)
+        .where('ended_at', 'is', null).orderBy('created_at', 'desc').orderBy('id', 'desc')
+      if (listing !== undefined) {
+        query = query.where('expires_at', '>', listing.now).where('last_used_at', '>', listing.idleSince)
+          .limit(listing.limit).offset(listing.offset)
+      }
+      return query.execute()
     },
     async purge (before) {
       const result = await db.deleteFrom('sessions')
