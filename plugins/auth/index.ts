@@ -156,6 +156,8 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   await sessions.purge()
 }
 
+  // Where authRoutes is mounted ('' at the root): authRoutes records it, the metadata names it.
+  fastify.decorate('authEndpoints', { prefix: '' })
 export default fp(authPlugin, { fastify: '5.x', name: 'auth' })
 
 declare module 'fastify' {
@@ -176,6 +178,8 @@ declare module 'fastify' {
 }
 
 declare module '@fastify/jwt' {
+    /** where the token endpoints are served: the prefix authRoutes was registered under */
+    authEndpoints: { prefix: string }
   interface FastifyJWT {
     payload: AccessTokenContent
     user: AuthUser

@@ -22,6 +22,8 @@ export interface AuthRoutesOptions {
  */
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
   fastify.setErrorHandler(errorHandler)
+  // For the RFC 8414 metadata (routes/well-known.ts), which lives at the root whatever this prefix is.
+  fastify.authEndpoints.prefix = fastify.prefix
   await fastify.register(textSafety) // mounted apps too: no NUL or lone surrogate reaches the store
   const rateLimit = options.rateLimit ?? 0
   await fastify.register(oauth, { rateLimit })
