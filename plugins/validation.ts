@@ -3,6 +3,7 @@ import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { ValidatorFactory } from '@fastify/ajv-compiler'
 import type { FastifyPluginAsync } from 'fastify'
+import { isEmailAddress } from '../src/identifiers.js'
 
 /*
  * Request validation with two Ajv instances. Bodies are checked strictly: no type coercion
@@ -19,6 +20,9 @@ function makeAjv (coerce: boolean, sharedSchemas: Record<string, unknown>) {
     strict: false
   })
   addFormats.default(ajv)
+  // E-mail addresses with an internationalised domain too (`jose@bücher.example`); ASCII ones as
+  // ajv-formats checks them. identityKey matches them with their punycode form.
+  ajv.addFormat('email', isEmailAddress)
   // The context's shared schemas (fastify.addSchema), so a route schema may `$ref` them.
   for (const schema of Object.values(sharedSchemas)) ajv.addSchema(schema as object)
   return ajv

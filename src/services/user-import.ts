@@ -4,7 +4,8 @@ import addFormats from 'ajv-formats'
 import { Nullable } from '../schemas/common.js'
 import { UserCreate } from '../schemas/user.js'
 import { formatOf, hashProblem } from './hash-formats.js'
-import { identityKey } from '../identifiers.js'
+import { identityKey, isEmailAddress } from '../identifiers.js'
+import { stringProblem } from '../text.js'
 import { isEmailLogin, loginNameProblem } from './login-names.js'
 
 /*
@@ -96,6 +97,7 @@ export type ImportResult = { ok: true, shape: ImportShape, rows: NormalisedRow[]
 // Ajv with the formats POST /register uses (plugins/validation.ts), so an e-mail valid there is valid here.
 const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false })
 addFormats.default(ajv)
+ajv.addFormat('email', isEmailAddress)
 const checks = {
   users: ajv.compile<ImportUserRow>(ImportUserRowSchema),
   fake_users_db: ajv.compile<FakeUsersDbEntry>(FakeUsersDbEntrySchema),
@@ -167,6 +169,11 @@ function normaliseRow (shape: ImportShape, { row, key, value }: Candidate): Norm
   const input = value.full_name === '' ? { ...value, full_name: null } : value
   const check = checks[shape]
   const fieldProblems = check(input) ? new Map<string, string>() : describeErrors(check.errors ?? [])
+  // Text no database may receive (src/text.ts): NUL or a lone surrogate, in any field, as at /register.
+  for (const [field, fieldValue] of Object.entries(input)) {
+    const problem = typeof fieldValue === 'string' ? stringProblem(fieldValue) : undefined
+    if (problem !== undefined && !fieldProblems.has(field)) fieldProblems.set(field, `${field} ${problem}`)
+  }
   const problems = [...fieldProblems.values()]
 
   // Fullstack rows log in with their e-mail; the other shapes have a username (or a fake_users_db key).
