@@ -7,6 +7,9 @@ import { parseOrThrow } from '../src/schemas/parse.js'
 import { createRecoveryService } from '../src/services/recovery.js'
 import type { MailStore } from '../src/stores/mail-store.js'
 
+/** Queued recovery requests resolved per worker run; the rest wait for the next one. */
+const REQUESTS_PER_RUN = 200
+
 /** The plugin's options: the settings of `MailSettings` (all but `store` may be omitted), and the store. */
 export type MailPluginOptions = MailOptions & {
   /** where tokens and the outbox live: createSqlMailStore(db) on the auth store's database */
@@ -75,6 +78,14 @@ const mailPlugin: FastifyPluginAsync<MailPluginOptions> = async (fastify, option
     settings: settings.worker,
     log: fastify.log,
     purgeTokens: before => store.tokens.purge(before),
+    // Requests of /forgot-password and /request-verify-token become tokens and messages here,
+    // out of band, so the request's time tells nothing. Logged without the address.
+    prepare: async () => {
+      for (const resolved of await recovery.resolveRequests(REQUESTS_PER_RUN)) {
+        fastify.log.info({ event: resolved.purpose === 'reset' ? 'password-reset-requested' : 'verification-requested', userId: resolved.userId, waitedMs: Date.now() - resolved.requestedAt },
+          resolved.userId === undefined ? 'e-mail request: no mail (no such account, or one was sent within the cooldown)' : 'e-mail request: message queued')
+      }
+    },
     send: (message, signal) => transport.send({
       id: message.id,
       from: settings.from,

@@ -32,8 +32,8 @@ const withoutToken = (request: FastifyRequest) => ({
 
 /**
  * POST /forgot-password and POST /request-verify-token (fastapi-users' paths and bodies): JSON
- * only, 202 `{}` for every address. They never send mail inline and do the same database work
- * whether or not the address belongs to an account, so neither the answer nor its time tells.
+ * only, 202 `{}` for every address. They queue one row, the same for every address; the mail
+ * worker looks the address up at its next poll: neither the answer nor its time tells.
  * What is limited per account is mail actually sent: one of each kind per cooldown (the store),
  * so no stranger's requests for one kind hold back the other, or use up the owner's; the limit
  * per client address counts every address alike.
@@ -55,8 +55,7 @@ const requestRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (f
       response: { 202: Accepted, ...errors }
     }
   }, async (request, reply) => {
-    const userId = await recovery.requestPasswordReset(request.body.email)
-    request.log.info({ event: 'password-reset-requested', userId }, 'password reset requested')
+    await recovery.requestPasswordReset(request.body.email)
     return reply.code(202).send({})
   })
 
@@ -72,8 +71,7 @@ const requestRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (f
       response: { 202: Accepted, ...errors }
     }
   }, async (request, reply) => {
-    const userId = await recovery.requestVerification(request.body.email)
-    request.log.info({ event: 'verification-requested', userId }, 'verification e-mail requested')
+    await recovery.requestVerification(request.body.email)
     return reply.code(202).send({})
   })
 }

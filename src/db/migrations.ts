@@ -113,6 +113,19 @@ const migrations: Record<string, Migration> = {
         .execute()
       await db.schema.createIndex('mail_outbox_next_attempt_idx').on('mail_outbox').column('next_attempt_at').execute()
     }
+  },
+  '0004_mail_requests': {
+    async up (db: Kysely<any>) {
+      // Recovery requests as they arrived, one row whatever the address; the mail worker resolves
+      // them (issue 18: /forgot-password took longer for a registered address).
+      await db.schema.createTable('mail_requests')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('email_key', 'text', c => c.notNull())
+        .addColumn('purpose', 'text', c => c.notNull())
+        .addColumn('requested_at', 'bigint', c => c.notNull())
+        .execute()
+      await db.schema.createIndex('mail_requests_requested_at_idx').on('mail_requests').column('requested_at').execute()
+    }
   }
 }
 

@@ -103,6 +103,19 @@ export interface MailOutboxTable {
   last_error: string | null
 }
 
+/**
+ * A /forgot-password or /request-verify-token request, queued as it arrived: the same one row for
+ * every address, so the answer's time tells nothing. The mail worker turns it into a token and a
+ * message (or nothing) and deletes it, in one transaction.
+ */
+export interface MailRequestsTable {
+  id: string
+  /** identityKey() of the address asked for */
+  email_key: string
+  purpose: 'reset' | 'verify'
+  requested_at: number
+}
+
 export interface Database {
   users: UsersTable
   sessions: SessionsTable
@@ -112,4 +125,5 @@ export interface Database {
   login_failures: LoginFailuresTable
   email_tokens: EmailTokensTable
   mail_outbox: MailOutboxTable
+  mail_requests: MailRequestsTable
 }

@@ -48,8 +48,14 @@ export function createOutboxWorker (deps: {
   log: WorkerLog
   /** deletes expired tokens (hourly, beside the outbox's own purge) */
   purgeTokens?: (before: number) => Promise<number>
+  /**
+   * runs before each claim: turns queued requests into messages (the recovery service's
+   * resolveRequests). At the poll, never right after a request: work that followed each request
+   * would show in its time.
+   */
+  prepare?: () => Promise<unknown>
 }) {
-  const { outbox, send, settings, log, purgeTokens } = deps
+  const { outbox, send, settings, log, purgeTokens, prepare } = deps
   /** Names this worker in its claims (claimed_by = `<worker>:<batch>`), to tell instances apart. */
   const workerId = newId().slice(0, 8)
   const aborter = new AbortController()
@@ -90,6 +96,7 @@ export function createOutboxWorker (deps: {
   /** Sends every due message, batch after batch; the counts of this run. */
   async function runOnce (): Promise<{ sent: number, failed: number }> {
     const counts = { sent: 0, failed: 0 }
+    if (prepare !== undefined && !stopped) await prepare()
     for (;;) {
       if (stopped) break
       const claimId = `${workerId}:${newId()}`

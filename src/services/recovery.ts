@@ -2,7 +2,7 @@ import { DomainError } from '../errors.js'
 import { hashToken, identityKey, newId, newRefreshToken } from '../identifiers.js'
 import { accountNoticeMessage, resetPasswordMessage, verifyEmailMessage, type AccountNotice } from '../mail/templates.js'
 import type { UserPublic, UserRecord } from '../schemas/user.js'
-import type { EmailTokenPurpose, MailStore } from '../stores/mail-store.js'
+import type { EmailTokenPurpose, IssueTokenInput, MailStore, ResolvedRequest } from '../stores/mail-store.js'
 import type { AccountService } from './accounts.js'
 
 /** A reset or verification token that is unknown, used, replaced by a newer one, or expired: one message for all. */
@@ -26,9 +26,9 @@ export interface RecoverySettings {
 const NOTICE_TTL_MS = 7 * 86_400_000
 
 /**
- * Account recovery and e-mail verification, free of Fastify. A request never sends mail: it
- * writes the token and its message in one transaction (the store's outbox), which a worker sends
- * afterwards. Tokens are 256 random bits, stored as SHA-256, single use, and a newer one replaces
+ * Account recovery and e-mail verification, free of Fastify. A request never sends mail, nor
+ * looks the address up: it queues one row, the same for every address, and the mail worker
+ * resolves it into a token and its message (one transaction), which it then sends. Tokens are 256 random bits, stored as SHA-256, single use, and a newer one replaces
  * the older of the same user and purpose. Throws InvalidEmailTokenError and PolicyError.
  */
 export function createRecoveryService (deps: { store: MailStore, accounts: AccountService, settings: RecoverySettings }) {
@@ -38,21 +38,20 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
   /** Where the link pages are served: PUBLIC_URL plus the routes' prefix (see linksAt). */
   let linkBase = publicUrl
 
-  /**
-   * Issues a token and queues its message when an account has this address and was not sent one
-   * of this purpose within the cooldown; the same statements, in one transaction, when not. The
-   * user id, for the log only. `cooldown: false` for a change the user just made (a new address).
-   */
-  async function issue (email: string, purpose: EmailTokenPurpose, cooldown = true): Promise<string | undefined> {
+  /** A new token and its message for `purpose`, as the store's issue takes them. */
+  function tokenAndMessage (purpose: EmailTokenPurpose, cooldown: boolean): Omit<IssueTokenInput, 'emailKey' | 'purpose'> {
     const token = newRefreshToken()
     const now = Date.now()
     const ttl = purpose === 'reset' ? settings.resetTokenTtlSeconds : settings.verifyTokenTtlSeconds
     const message = purpose === 'reset'
       ? resetPasswordMessage(`${linkBase}/reset-password?token=${token}`, ttl)
       : verifyEmailMessage(`${linkBase}/verify?token=${token}`, ttl)
-    return store.tokens.issue({
-      emailKey: identityKey(email), purpose, tokenHash: hashToken(token), messageId: newId(), message, now, expiresAt: now + ttl * 1000, cooldownMs: cooldown ? cooldownMs : 0
-    })
+    return { tokenHash: hashToken(token), messageId: newId(), message, now, expiresAt: now + ttl * 1000, cooldownMs: cooldown ? cooldownMs : 0 }
+  }
+
+  /** Queues a request: one row whatever the address (the worker resolves it: resolveRequests). */
+  async function request (email: string, purpose: EmailTokenPurpose): Promise<void> {
+    await store.requests.add({ id: newId(), emailKey: identityKey(email), purpose, now: Date.now() })
   }
 
   return {
@@ -80,15 +79,33 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
       await store.tokens.clearCooldown?.(userId, Date.now(), cooldownMs)
     },
 
-    /** POST /forgot-password: a reset link to the active account with this address, if there is one. */
-    requestPasswordReset: (email: string) => issue(email, 'reset'),
+    /**
+     * POST /forgot-password: queues the request; a reset link goes to the active account with this
+     * address, if there is one and it was not sent one within the cooldown (resolveRequests).
+     */
+    requestPasswordReset: (email: string) => request(email, 'reset'),
 
-    /** POST /request-verify-token: a verification link to the account with this unverified address, if there is one. */
-    requestVerification: (email: string) => issue(email, 'verify'),
+    /** POST /request-verify-token: queued; a verification link to the account with this unverified address, if any. */
+    requestVerification: (email: string) => request(email, 'verify'),
 
-    /** A verification link to a user's new address (registration, change); nothing when it has none. */
+    /**
+     * Resolves queued requests, oldest first, at most `limit`: each becomes a token and its
+     * message, or nothing (no such account, or the cooldown). The mail worker runs it before each
+     * send. Resolves what it did, for the log.
+     */
+    async resolveRequests (limit: number): Promise<ResolvedRequest[]> {
+      const done: ResolvedRequest[] = []
+      for (let i = 0; i < limit; i++) {
+        const resolved = await store.requests.resolveNext(({ purpose }) => tokenAndMessage(purpose, true))
+        if (resolved === undefined) break
+        done.push(resolved)
+      }
+      return done
+    },
+
+    /** A verification link to a user's new address (registration, change), at once, without cooldown. */
     async sendVerification (user: UserRecord): Promise<void> {
-      if (user.email !== null) await issue(user.email, 'verify', false)
+      if (user.email !== null) await store.tokens.issue({ emailKey: identityKey(user.email), purpose: 'verify', ...tokenAndMessage('verify', false) })
     },
 
     /** Whether a token is live (for the page its link opens); consumes nothing. */

@@ -39,6 +39,25 @@ export interface IssueTokenInput {
   cooldownMs: number
 }
 
+/** What the recovery service makes of a queued request: a token, its message and how long it lives. */
+export type IssueFor = (request: { emailKey: string, purpose: EmailTokenPurpose }) => Omit<IssueTokenInput, 'emailKey' | 'purpose'>
+
+/** A request that was resolved: the user a token was issued for (undefined: no such account, or in cooldown). */
+export interface ResolvedRequest { purpose: EmailTokenPurpose, userId: string | undefined, requestedAt: number }
+
+/**
+ * /forgot-password and /request-verify-token as they arrive: one row whatever the address, so
+ * the request's time tells nothing (ASVS 6.3.8); the worker resolves them afterwards.
+ */
+export interface MailRequestStore {
+  add (request: { id: string, emailKey: string, purpose: EmailTokenPurpose, now: number }): Promise<void>
+  /**
+   * Takes the oldest queued request and resolves it as `issue` would, in one transaction (a crash
+   * loses none, two instances never take the same one); undefined when none is queued.
+   */
+  resolveNext (issueFor: IssueFor): Promise<ResolvedRequest | undefined>
+}
+
 export interface EmailTokenStore {
   /**
    * In one transaction, for the active account whose address is `emailKey` (for 'verify', one
@@ -102,4 +121,5 @@ export interface OutboxStore {
 export interface MailStore {
   tokens: EmailTokenStore
   outbox: OutboxStore
+  requests: MailRequestStore
 }

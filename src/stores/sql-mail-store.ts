@@ -1,7 +1,7 @@
 import { PostgresAdapter, type Kysely } from 'kysely'
 import type { Database } from '../db/tables.js'
 import { identityKey } from '../identifiers.js'
-import type { EmailTokenPurpose, EmailTokenStore, MailStore, OutboxStore } from './mail-store.js'
+import type { EmailTokenPurpose, EmailTokenStore, IssueTokenInput, MailRequestStore, MailStore, OutboxStore } from './mail-store.js'
 import { createSqlStore } from './sql-store.js'
 
 /**
@@ -16,6 +16,50 @@ function accountOf (db: Kysely<Database>, emailKey: string, purpose: EmailTokenP
     .whereRef('recent.user_id', '=', 'users.id').where('recent.purpose', '=', purpose).where('recent.created_at', '>', since))))
 }
 
+/**
+ * EmailTokenStore.issue's statements, in the caller's transaction: for the account (see accountOf)
+ * drop its unused tokens of the purpose, store the new one and queue its message; the same
+ * statements, writing nothing, when there is no such account.
+ */
+async function issueIn (trx: Kysely<Database>, { emailKey, purpose, tokenHash, messageId, message, now, expiresAt, cooldownMs }: IssueTokenInput): Promise<string | undefined> {
+  // Within the cooldown nothing happens: the link already sent stays the live one.
+  const since = cooldownMs > 0 ? now - cooldownMs : now
+  await trx.deleteFrom('email_tokens')
+    .where('purpose', '=', purpose).where('used_at', 'is', null)
+    .where('user_id', 'in', accountOf(trx, emailKey, purpose, since).select('users.id'))
+    .execute()
+  // INSERT … SELECT: a row only when the account exists, with the same statements either way.
+  // Values are cast so that PostgreSQL knows the parameters' types inside the SELECT.
+  const issued = await trx.insertInto('email_tokens')
+    .columns(['token_hash', 'user_id', 'purpose', 'email', 'created_at', 'expires_at'])
+    .expression(accountOf(trx, emailKey, purpose, since).select(eb => [
+      eb.cast<string>(eb.val(tokenHash), 'text').as('token_hash'),
+      'users.id as user_id',
+      eb.cast<EmailTokenPurpose>(eb.val(purpose), 'text').as('purpose'),
+      eb.fn.coalesce('users.email', eb.val('')).as('email'),
+      eb.cast<number>(eb.val(now), 'bigint').as('created_at'),
+      eb.cast<number>(eb.val(expiresAt), 'bigint').as('expires_at')
+    ]))
+    .returning('user_id')
+    .executeTakeFirst()
+  // The message goes to the address the token was issued for, and exists exactly when the token does.
+  await trx.insertInto('mail_outbox')
+    .columns(['id', 'recipient', 'subject', 'text', 'html', 'created_at', 'expires_at', 'attempts', 'next_attempt_at'])
+    .expression(trx.selectFrom('email_tokens').select(eb => [
+      eb.cast<string>(eb.val(messageId), 'text').as('id'),
+      'email_tokens.email as recipient',
+      eb.cast<string>(eb.val(message.subject), 'text').as('subject'),
+      eb.cast<string>(eb.val(message.text), 'text').as('text'),
+      eb.cast<string | null>(eb.val(message.html), 'text').as('html'),
+      eb.cast<number>(eb.val(now), 'bigint').as('created_at'),
+      eb.cast<number>(eb.val(expiresAt), 'bigint').as('expires_at'),
+      eb.cast<number>(eb.val(0), 'integer').as('attempts'),
+      eb.cast<number>(eb.val(now), 'bigint').as('next_attempt_at')
+    ]).where('email_tokens.token_hash', '=', tokenHash))
+    .execute()
+  return issued?.user_id
+}
+
 function tokenStore (db: Kysely<Database>): EmailTokenStore {
   const users = createSqlStore(db).users
 
@@ -28,46 +72,7 @@ function tokenStore (db: Kysely<Database>): EmailTokenStore {
       .executeTakeFirst()
 
   return {
-    async issue ({ emailKey, purpose, tokenHash, messageId, message, now, expiresAt, cooldownMs }) {
-      // Within the cooldown nothing happens: the link already sent stays the live one.
-      const since = cooldownMs > 0 ? now - cooldownMs : now
-      return db.transaction().execute(async trx => {
-        await trx.deleteFrom('email_tokens')
-          .where('purpose', '=', purpose).where('used_at', 'is', null)
-          .where('user_id', 'in', accountOf(trx, emailKey, purpose, since).select('users.id'))
-          .execute()
-        // INSERT … SELECT: a row only when the account exists, with the same statements either way.
-        // Values are cast so that PostgreSQL knows the parameters' types inside the SELECT.
-        const issued = await trx.insertInto('email_tokens')
-          .columns(['token_hash', 'user_id', 'purpose', 'email', 'created_at', 'expires_at'])
-          .expression(accountOf(trx, emailKey, purpose, since).select(eb => [
-            eb.cast<string>(eb.val(tokenHash), 'text').as('token_hash'),
-            'users.id as user_id',
-            eb.cast<EmailTokenPurpose>(eb.val(purpose), 'text').as('purpose'),
-            eb.fn.coalesce('users.email', eb.val('')).as('email'),
-            eb.cast<number>(eb.val(now), 'bigint').as('created_at'),
-            eb.cast<number>(eb.val(expiresAt), 'bigint').as('expires_at')
-          ]))
-          .returning('user_id')
-          .executeTakeFirst()
-        // The message goes to the address the token was issued for, and exists exactly when the token does.
-        await trx.insertInto('mail_outbox')
-          .columns(['id', 'recipient', 'subject', 'text', 'html', 'created_at', 'expires_at', 'attempts', 'next_attempt_at'])
-          .expression(trx.selectFrom('email_tokens').select(eb => [
-            eb.cast<string>(eb.val(messageId), 'text').as('id'),
-            'email_tokens.email as recipient',
-            eb.cast<string>(eb.val(message.subject), 'text').as('subject'),
-            eb.cast<string>(eb.val(message.text), 'text').as('text'),
-            eb.cast<string | null>(eb.val(message.html), 'text').as('html'),
-            eb.cast<number>(eb.val(now), 'bigint').as('created_at'),
-            eb.cast<number>(eb.val(expiresAt), 'bigint').as('expires_at'),
-            eb.cast<number>(eb.val(0), 'integer').as('attempts'),
-            eb.cast<number>(eb.val(now), 'bigint').as('next_attempt_at')
-          ]).where('email_tokens.token_hash', '=', tokenHash))
-          .execute()
-        return issued?.user_id
-      })
-    },
+    issue: input => db.transaction().execute(trx => issueIn(trx, input)),
 
     async findLive (tokenHash, purpose, now) {
       const token = await db.selectFrom('email_tokens').select(['user_id', 'email'])
@@ -123,6 +128,29 @@ function tokenStore (db: Kysely<Database>): EmailTokenStore {
     async purge (before) {
       const result = await db.deleteFrom('email_tokens').where('expires_at', '<', before).executeTakeFirst()
       return Number(result.numDeletedRows)
+    }
+  }
+}
+
+
+function requestStore (db: Kysely<Database>): MailRequestStore {
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
+  return {
+    async add ({ id, emailKey, purpose, now }) {
+      await db.insertInto('mail_requests').values({ id, email_key: emailKey, purpose, requested_at: now }).execute()
+    },
+
+    async resolveNext (issueFor) {
+      return db.transaction().execute(async trx => {
+        // The oldest request, taken by one worker: PostgreSQL skips rows another instance holds;
+        // SQLite has one writer at a time.
+        let oldest = trx.selectFrom('mail_requests').select('id').orderBy('requested_at').orderBy('id').limit(1)
+        if (postgres) oldest = oldest.forUpdate().skipLocked()
+        const taken = await trx.deleteFrom('mail_requests').where('id', '=', oldest).returningAll().executeTakeFirst()
+        if (taken === undefined) return undefined
+        const userId = await issueIn(trx, { emailKey: taken.email_key, purpose: taken.purpose, ...issueFor({ emailKey: taken.email_key, purpose: taken.purpose }) })
+        return { purpose: taken.purpose, userId, requestedAt: taken.requested_at }
+      })
     }
   }
 }
@@ -195,5 +223,5 @@ function outboxStore (db: Kysely<Database>): OutboxStore {
 
 /** The default MailStore: SQL through Kysely on the auth store's database (SQLite or PostgreSQL). */
 export function createSqlMailStore (db: Kysely<Database>): MailStore {
-  return { tokens: tokenStore(db), outbox: outboxStore(db) }
+  return { tokens: tokenStore(db), outbox: outboxStore(db), requests: requestStore(db) }
 }
