@@ -38,6 +38,7 @@ const textSafety: FastifyPluginAsync = async (fastify) => {
   if (fastify.hasDecorator(CHECKING)) return
   fastify.decorate(CHECKING, true)
   fastify.addHook('preValidation', async (request) => {
+    if (request.is404) return // no route: nothing reads the request, and its answer stays 404
     const found = requestTextProblem(request)
     if (found === undefined) return
     const message = `${found.context}${found.path} ${found.problem}`

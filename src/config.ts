@@ -29,6 +29,7 @@ export const EnvSchema = Type.Object({
   PASSWORD_MIN_LENGTH: Type.Optional(Whole()),
   PASSWORD_HASH_CONCURRENCY: Type.Optional(Whole()),
   PASSWORD_HASH_QUEUE_LIMIT: Type.Optional(Whole()),
+  PASSWORD_HASH_MAX_WAIT_SECONDS: Type.Optional(Whole()),
   // Read by Node itself at start (libuv's thread pool); here only to size the default above.
   UV_THREADPOOL_SIZE: Whole({ minimum: 1, maximum: 1024, default: 4 }),
   FIRST_SUPERUSER: Type.Optional(Type.String({ minLength: 1 })),
@@ -60,6 +61,7 @@ const AUTH_VARIABLES: Record<string, [keyof Env, number]> = {
   passwordMinLength: ['PASSWORD_MIN_LENGTH', 1],
   passwordHashConcurrency: ['PASSWORD_HASH_CONCURRENCY', 1],
   passwordHashQueueLimit: ['PASSWORD_HASH_QUEUE_LIMIT', 1],
+  passwordHashMaxWaitSeconds: ['PASSWORD_HASH_MAX_WAIT_SECONDS', 1],
   loginFailureLimit: ['LOGIN_USERNAME_RATE_LIMIT', 1]
 }
 
@@ -88,6 +90,7 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
     passwordMinLength: env.PASSWORD_MIN_LENGTH,
     passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(env.UV_THREADPOOL_SIZE),
     passwordHashQueueLimit: env.PASSWORD_HASH_QUEUE_LIMIT,
+    passwordHashMaxWaitSeconds: env.PASSWORD_HASH_MAX_WAIT_SECONDS,
     loginFailureLimit: env.LOGIN_USERNAME_RATE_LIMIT
   }
   // Omitted settings take the schema's defaults; JSON drops the undefined ones.

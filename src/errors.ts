@@ -53,10 +53,13 @@ export class LoginLockedError extends DomainError {
   }
 }
 
-/** More password hashes wait than the queue allows: the server is saturated, retry shortly. */
+/**
+ * A password computation could not start within the bound (PASSWORD_HASH_MAX_WAIT_SECONDS), or the
+ * queue is full: retry after `retryAfterSeconds`, which is spread so refused clients do not return together.
+ */
 export class OverloadedError extends DomainError {
   override name = 'OverloadedError'
   constructor (readonly retryAfterSeconds = 1) {
-    super('Too many logins in progress: retry shortly')
+    super(`Too many logins in progress: retry in ${retryAfterSeconds} seconds`)
   }
 }

@@ -10,6 +10,7 @@ import { AuthSettings, defaultHashConcurrency } from '../../src/schemas/auth-opt
 import { parseOrThrow } from '../../src/schemas/parse.js'
 import type { AuthUser } from '../../src/schemas/user.js'
 import { createAccountService } from '../../src/services/accounts.js'
+import { hashProblem } from '../../src/services/hash-formats.js'
 import { createLoginThrottle } from '../../src/services/login-throttle.js'
 import { createPasswordHasher } from '../../src/services/passwords.js'
 import { createScopeRegistry, type ScopeDefinition } from '../../src/services/scopes.js'
@@ -95,15 +96,22 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   const passwords = await createPasswordHasher({
     concurrency: settings.passwordHashConcurrency ?? defaultHashConcurrency(),
     queueLimit: settings.passwordHashQueueLimit,
+    maxWaitMs: settings.passwordHashMaxWaitSeconds * 1000,
     argon2: settings.argon2
   })
   // Requests waiting for argon2 are in flight, so Fastify waits for them; this waits for the rest.
   fastify.addHook('onClose', passwords.drain)
-  // Imported hashes (bcrypt, pbkdf2) not upgraded yet: every login lasts as long as the slowest kind.
+  // Imported hashes (bcrypt, pbkdf2) not upgraded yet: every login lasts as long as the slowest kind
+  // computes. Kinds beyond the bound (hash-formats.ts) are never computed, here or at login.
   const foreign = await store.users.foreignHashSamples(passwords.nativePrefix)
-  if (foreign.length > 0) {
-    const floorMs = await passwords.calibrate(foreign)
-    fastify.log.info({ kinds: foreign.length, floorMs: Math.round(floorMs) }, 'imported password hashes not upgraded yet: every password check lasts at least floorMs')
+  const problems = [...new Set(foreign.map(hashProblem).filter(problem => problem !== undefined))]
+  if (problems.length > 0) {
+    fastify.log.warn({ problems }, 'stored password hashes that cannot be verified: their users cannot log in until their password is reset')
+  }
+  const usable = foreign.filter(sample => hashProblem(sample) === undefined)
+  if (usable.length > 0) {
+    const floorMs = await passwords.calibrate(usable)
+    fastify.log.info({ kinds: usable.length, floorMs: Math.round(floorMs) }, 'imported password hashes not upgraded yet: every password check lasts at least floorMs')
   }
   const throttle = createLoginThrottle({ store: store.loginFailures, limit: settings.loginFailureLimit, windowSeconds: settings.loginFailureWindowSeconds, log: fastify.log })
   const accounts = createAccountService({ store, passwords, scopes, throttle, settings })

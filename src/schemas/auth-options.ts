@@ -24,7 +24,8 @@ export const AuthSettings = Type.Object({
     timeCost: Type.Integer({ minimum: 1, maximum: 10, default: 2, description: 'passes' }),
     parallelism: Type.Integer({ minimum: 1, maximum: 8, default: 1, description: 'lanes' })
   }, { default: {}, description: 'argon2id parameters of new hashes (OWASP: m=19456, t=2, p=1); a login with an older hash upgrades it' }),
-  passwordHashQueueLimit: Type.Integer({ minimum: 0, maximum: 100_000, default: 64, description: 'argon2 computations that may wait; past it, logins and registrations answer 503 with Retry-After at once' }),
+  passwordHashMaxWaitSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 5, description: 'the longest a login or registration may expect to wait for its password computation (the computations ahead × their average time ÷ concurrency); beyond it, 503 with a spread Retry-After at once' }),
+  passwordHashQueueLimit: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000, description: 'password computations that may wait, whatever their expected wait (a cap on memory); past it, 503 with Retry-After at once' }),
   loginFailureLimit: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'failed password logins per account in a window before its logins answer 429 (0: off)' }),
   loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' })
 })

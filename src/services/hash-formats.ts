@@ -35,17 +35,42 @@ export interface HashFormat {
 }
 
 /**
- * The most work one verification may take; a costlier hash has a `problem` and never verifies,
- * so an imported hash cannot tie up the thread pool or memory. On one 2020s server core:
- * bcrypt cost 16 ≈ 4 s, pbkdf2-sha256 10 million rounds ≈ 2 s; argon2 memory is in KiB
- * (2 GiB, RFC 9106's first recommendation) and memory × passes at most 4 GiB.
+ * The bound on one verification: no more work than the login the app being left already did,
+ * passlib's default bcrypt (cost 12, FastAPI's tutorial), and at most 100 MiB of memory. A hash
+ * beyond it has a `problem`: import refuses it, naming the row, and a stored one (written before
+ * this bound, or by hand) is never computed: services/passwords.ts verifies the dummy hash instead
+ * and fails, so it costs one ordinary check, never stops the start or the CLI, and its user must
+ * reset the password.
+ *
+ * Measured on the 2-core test machine (Node 20; three runs of medians of 9 interleaved rounds, the
+ * host shared with other test runs, which slows argon2's memory-bound work the most). "native"
+ * is this project's argon2id, m=19456 KiB, t=2, p=1: 8–10 ms.
+ *
+ * | hash                                              | ms      | × native | here      |
+ * |---------------------------------------------------|---------|----------|-----------|
+ * | bcrypt cost 12 (passlib's default)                | 225–279 | 27–28    | the limit |
+ * | bcrypt cost 13                                    | 480–550 | 53–60    | refused   |
+ * | pbkdf2-sha256 29,000 rounds (passlib's default)   | 5–6     | 0.5–0.7  | accepted  |
+ * | pbkdf2-sha256 600,000 rounds (OWASP 2023)         | 113–143 | 11–18    | the limit |
+ * | pbkdf2-sha256 1,000,000 rounds                    | 196–204 | 19–21    | refused   |
+ * | argon2id m=65536, t=3, p=4 (argon2-cffi, pwdlib)  | 62–146  | 8–15     | accepted  |
+ * | argon2id m=102400, t=2, p=8 (passlib's argon2)    | 73–188  | 9–19     | accepted  |
+ * | argon2 m=102400, t=3 (memory × passes limit)      | 105–178 | 12–18    | the limit |
+ *
+ * The old limits let one verification take 2 GiB and 5.6 s (argon2), ~4 s (bcrypt 16) or ~2 s
+ * (pbkdf2 10 million rounds). argon2's lanes do not run in parallel here (CPU time = wall time),
+ * so its work is memory × passes; memory is in KiB. test/services/hash-bounds.test.ts measures
+ * each limit beside a native verification on every run.
  */
 export const HASH_WORK_LIMITS = Object.freeze({
-  bcryptMaxCost: 16,
-  pbkdf2MaxRounds: 10_000_000,
-  argon2MaxMemoryKiB: 2_097_152,
-  argon2MaxMemoryTimesPasses: 4_194_304
+  bcryptMaxCost: 12,
+  pbkdf2MaxRounds: 600_000,
+  argon2MaxMemoryKiB: 102_400,
+  argon2MaxMemoryTimesPasses: 307_200
 })
+
+/** Appended to every over-limit problem: what the limit is for. */
+const BEYOND = ' (a login may cost at most the work of bcrypt cost 12 and 100 MiB: README, "Moving your users")'
 
 /** passlib's MAX_PASSWORD_SIZE: it raises PasswordSizeError on longer passwords. */
 const PASSLIB_MAX_PASSWORD_SIZE = 4096
@@ -77,7 +102,7 @@ const bcrypt: HashFormat = {
     if (match === null) return 'malformed bcrypt hash: expected $2a$, $2b$ or $2y$, a two-digit cost, 53 characters of salt and checksum'
     const cost = Number(match[2])
     if (cost < 4 || cost > 31) return `bcrypt cost ${cost} is outside 4-31`
-    if (cost > HASH_WORK_LIMITS.bcryptMaxCost) return `bcrypt cost ${cost} exceeds the limit of ${HASH_WORK_LIMITS.bcryptMaxCost}`
+    if (cost > HASH_WORK_LIMITS.bcryptMaxCost) return `bcrypt cost ${cost} exceeds the limit of ${HASH_WORK_LIMITS.bcryptMaxCost}${BEYOND}`
     return undefined
   },
   /*
@@ -127,7 +152,7 @@ function parsePbkdf2 (hash: string): Pbkdf2Parts | string {
   const salt = ab64Decode(match[2] ?? '')
   const checksum = ab64Decode(match[3] ?? '')
   if (rounds < 1 || rounds > 0xffffffff) return `pbkdf2-sha256 rounds ${rounds} are outside 1-4294967295`
-  if (rounds > HASH_WORK_LIMITS.pbkdf2MaxRounds) return `pbkdf2-sha256 rounds ${rounds} exceed the limit of ${HASH_WORK_LIMITS.pbkdf2MaxRounds}`
+  if (rounds > HASH_WORK_LIMITS.pbkdf2MaxRounds) return `pbkdf2-sha256 rounds ${rounds} exceed the limit of ${HASH_WORK_LIMITS.pbkdf2MaxRounds}${BEYOND}`
   if (salt === undefined || salt.length > PBKDF2_MAX_SALT_BYTES) return 'malformed pbkdf2-sha256 salt'
   if (checksum?.length !== PBKDF2_DIGEST_BYTES) return 'malformed pbkdf2-sha256 checksum: expected 32 bytes'
   return { rounds, salt, checksum }
@@ -164,10 +189,10 @@ function argon2Problem (hash: string): string | undefined {
   }
   const { memoryCost, timeCost } = options
   if (memoryCost > HASH_WORK_LIMITS.argon2MaxMemoryKiB) {
-    return `argon2 memory ${memoryCost} KiB exceeds the limit of ${HASH_WORK_LIMITS.argon2MaxMemoryKiB} KiB`
+    return `argon2 memory ${memoryCost} KiB exceeds the limit of ${HASH_WORK_LIMITS.argon2MaxMemoryKiB} KiB${BEYOND}`
   }
   if (memoryCost * timeCost > HASH_WORK_LIMITS.argon2MaxMemoryTimesPasses) {
-    return `argon2 memory × passes (${memoryCost} KiB × ${timeCost}) exceeds the limit of ${HASH_WORK_LIMITS.argon2MaxMemoryTimesPasses} KiB`
+    return `argon2 memory × passes (${memoryCost} KiB × ${timeCost}) exceeds the limit of ${HASH_WORK_LIMITS.argon2MaxMemoryTimesPasses} KiB${BEYOND}`
   }
   return undefined
 }
@@ -209,7 +234,8 @@ export function formatOf (hash: string): HashFormat | undefined {
 
 /**
  * Why `hash` cannot be verified here: an unknown format, a malformed hash, or one beyond
- * HASH_WORK_LIMITS; undefined when it can. Meant for import validation messages.
+ * HASH_WORK_LIMITS; undefined when it can. Import validation reports it by row, and the password
+ * hasher checks it before every verification, so a stored hash with a problem is never computed.
  */
 export function hashProblem (hash: string): string | undefined {
   const format = formatOf(hash)

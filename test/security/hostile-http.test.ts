@@ -4,11 +4,13 @@ import { createHmac, createPublicKey, randomBytes, randomUUID } from 'node:crypt
 import { createServer, type Server } from 'node:http'
 import { connect } from 'node:net'
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair, type JWK, type JWTPayload } from 'jose'
+import { durableDatabaseUrl } from '../helper.js'
 import { ADMIN_PASSWORD, startHostileServer } from './hostile-server.js'
 
 /*
  * Issue 11: every hostile input answered, over HTTP, by the real server (src/server.ts in a
- * child process, on a SQLite file of its own). Each case is { name, request, status, shape }:
+ * child process, on a database of its own: a SQLite file, or with TEST_DATABASE_URL a PostgreSQL
+ * schema, which is where text such as a NUL reaches a database that refuses it: issue 18). Each case is { name, request, status, shape }:
  * the contract's status and error body, never a 5xx, never a stack trace, JSON; after each
  * case nothing was stored (the user count, and alice's active sessions, are unchanged) and
  * /health still answers.
@@ -243,7 +245,7 @@ async function startAttacker () {
 
 async function startSuite (env: Record<string, string>) {
   const { t, cleanup } = suiteContext()
-  const server = await startHostileServer(t, { issuer: ISSUER, admin: ADMIN, env })
+  const server = await startHostileServer(t, { issuer: ISSUER, admin: ADMIN, env: { DATABASE_URL: await durableDatabaseUrl(t), ...env } })
   const base = server.base
   const attacker = await startAttacker()
   t.after(attacker.close)
@@ -450,7 +452,11 @@ const wrongLogin = (f: Fixtures) => form({ grant_type: 'password', username: f.a
 /** POST /token: forms, grants, content types. */
 const tokenCases: Case[] = [
   { name: 'POST /token, wrong password: invalid_grant', request: f => postForm('/token', wrongLogin(f)), status: 400, shape: { oauth: 'invalid_grant' } },
-  { name: 'POST /token, a NUL byte in the username: invalid_grant', request: () => postForm('/token', 'username=al%00ice&password=' + encodeURIComponent(PASSWORD)), status: 400, shape: { oauth: 'invalid_grant' } },
+  // Text with NUL (or a lone surrogate) in any field is invalid_request before anything reads it
+  // (CONTRACT.md; issue 18: a NUL username was a 500 on PostgreSQL, which refuses NUL in text).
+  { name: 'POST /token, a NUL byte in the username: invalid_request', request: () => postForm('/token', 'username=al%00ice&password=' + encodeURIComponent(PASSWORD)), status: 400, shape: { oauth: 'invalid_request' } },
+  { name: 'POST /token, alice\'s own password with a NUL byte added: invalid_request (never counted as her failure)', request: f => postForm('/token', form({ username: f.alice.username, password: `${PASSWORD}\u0000` })), status: 400, shape: { oauth: 'invalid_request' } },
+  { name: 'POST /token, a client_id with a NUL byte: invalid_request', request: f => postForm('/token', goodLogin(f, { client_id: 'app\u0000' })), status: 400, shape: { oauth: 'invalid_request' } },
   { name: 'POST /token, a Cyrillic lookalike of alice (U+0430) with her password: invalid_grant', request: () => postForm('/token', form({ username: '\u0430lice', password: PASSWORD })), status: 400, shape: { oauth: 'invalid_grant' } },
   { name: 'POST /token, alice with a zero-width space, with her password: invalid_grant', request: () => postForm('/token', form({ username: 'ali\u200bce', password: PASSWORD })), status: 400, shape: { oauth: 'invalid_grant' } },
   { name: 'POST /token, alice with a Turkish dotless i, with her password: invalid_grant', request: () => postForm('/token', form({ username: 'al\u0131ce', password: PASSWORD })), status: 400, shape: { oauth: 'invalid_grant' } },
@@ -463,9 +469,9 @@ const tokenCases: Case[] = [
   { name: 'POST /token, username[] (bracket syntax): invalid_request', request: () => postForm('/token', `username[]=alice&password=${encodeURIComponent(PASSWORD)}`), status: 400, shape: { oauth: 'invalid_request' } },
   { name: 'POST /token, grant_type PASSWORD (grant types are case-sensitive): unsupported_grant_type', request: f => postForm('/token', goodLogin(f, { grant_type: 'PASSWORD' })), status: 400, shape: { oauth: 'unsupported_grant_type' } },
   { name: 'POST /token, grant_type client_credentials: unsupported_grant_type', request: f => postForm('/token', goodLogin(f, { grant_type: 'client_credentials' })), status: 400, shape: { oauth: 'unsupported_grant_type' } },
-  { name: 'POST /token, grant_type with a NUL byte: unsupported_grant_type', request: f => postForm('/token', goodLogin(f, { grant_type: 'password\u0000' })), status: 400, shape: { oauth: 'unsupported_grant_type' } },
+  { name: 'POST /token, grant_type with a NUL byte: invalid_request', request: f => postForm('/token', goodLogin(f, { grant_type: 'password\u0000' })), status: 400, shape: { oauth: 'invalid_request' } },
   { name: 'POST /token, scope admin for a plain user: invalid_scope', request: f => postForm('/token', goodLogin(f, { scope: 'admin' })), status: 400, shape: { oauth: 'invalid_scope' } },
-  { name: 'POST /token, a scope with a NUL byte: invalid_scope', request: f => postForm('/token', goodLogin(f, { scope: 'me\u0000' })), status: 400, shape: { oauth: 'invalid_scope' } },
+  { name: 'POST /token, a scope with a NUL byte: invalid_request', request: f => postForm('/token', goodLogin(f, { scope: 'me\u0000' })), status: 400, shape: { oauth: 'invalid_request' } },
   { name: 'POST /token, an empty form: invalid_request', request: () => postForm('/token', ''), status: 400, shape: { oauth: 'invalid_request' } },
   { name: 'POST /token, a form of only separators: invalid_request', request: () => postForm('/token', '&&&===&&&'), status: 400, shape: { oauth: 'invalid_request' } },
   { name: 'POST /token, no password: invalid_request', request: () => postForm('/token', 'username=alice'), status: 400, shape: { oauth: 'invalid_request' } },
@@ -489,7 +495,7 @@ const tokenCases: Case[] = [
   { name: 'POST /token, a 5000-character random refresh_token: invalid_grant', request: () => postForm('/token', form({ grant_type: 'refresh_token', refresh_token: randomToken(5000) })), status: 400, shape: { oauth: 'invalid_grant' } },
   { name: 'POST /token, a 513-character refresh_token: invalid_grant', request: () => postForm('/token', form({ grant_type: 'refresh_token', refresh_token: randomToken(513) })), status: 400, shape: { oauth: 'invalid_grant' } },
   { name: 'POST /token, a one-character refresh_token: invalid_grant', request: () => postForm('/token', form({ grant_type: 'refresh_token', refresh_token: 'a' })), status: 400, shape: { oauth: 'invalid_grant' } },
-  { name: 'POST /token, a refresh_token with a NUL byte: invalid_grant', request: f => postForm('/token', form({ grant_type: 'refresh_token', refresh_token: `${f.alice.refresh.slice(0, 10)}\u0000${f.alice.refresh.slice(10)}` })), status: 400, shape: { oauth: 'invalid_grant' } },
+  { name: 'POST /token, a refresh_token with a NUL byte: invalid_request', request: f => postForm('/token', form({ grant_type: 'refresh_token', refresh_token: `${f.alice.refresh.slice(0, 10)}\u0000${f.alice.refresh.slice(10)}` })), status: 400, shape: { oauth: 'invalid_request' } },
   { name: 'POST /token, alice\'s refresh token with one character more: invalid_grant', request: f => postForm('/token', form({ grant_type: 'refresh_token', refresh_token: `${f.alice.refresh}x` })), status: 400, shape: { oauth: 'invalid_grant' } },
   { name: 'POST /token, an alg-none JWT as refresh_token: invalid_grant', request: f => postForm('/token', form({ grant_type: 'refresh_token', refresh_token: unsigned({ alg: 'none' }, { sid: f.alice.claims.sid }) })), status: 400, shape: { oauth: 'invalid_grant' } },
   { name: 'POST /token, refresh_token sent twice: invalid_request', request: () => postForm('/token', form([['grant_type', 'refresh_token'], ['refresh_token', 'a'], ['refresh_token', 'b']])), status: 400, shape: { oauth: 'invalid_request' } },
@@ -526,7 +532,8 @@ const revokeCases: Case[] = [
   { name: 'POST /token/revoke, alice\'s access token signed by an attacker under the server\'s kid: 200 {}, her session lives', request: async f => postForm('/token/revoke', form({ token: await sign(f.alice.claims, atHeader(f), f.attacker.ed.privateKey) })), status: 200, shape: { revoked: true } },
   { name: 'POST /token/revoke, alice\'s refresh token with one character more: 200 {}, her session lives', request: f => postForm('/token/revoke', form({ token: `${f.alice.refresh}x`, token_type_hint: 'refresh_token' })), status: 200, shape: { revoked: true } },
   { name: 'POST /token/revoke, an unknown token_type_hint: 200 {}', request: () => postForm('/token/revoke', form({ token: randomToken(43), token_type_hint: 'bogus' })), status: 200, shape: { revoked: true } },
-  { name: 'POST /token/revoke, a token with a NUL byte: 200 {}', request: () => postForm('/token/revoke', form({ token: 'abc\u0000def' })), status: 200, shape: { revoked: true } },
+  { name: 'POST /token/revoke, a token with a NUL byte: invalid_request', request: () => postForm('/token/revoke', form({ token: 'abc\u0000def' })), status: 400, shape: { oauth: 'invalid_request' } },
+  { name: 'POST /token/revoke, alice\'s refresh token with a NUL byte added: invalid_request, her session lives', request: f => postForm('/token/revoke', form({ token: `${f.alice.refresh}\u0000` })), status: 400, shape: { oauth: 'invalid_request' } },
   { name: 'POST /token/revoke, a 5000-character token (unknown, so 200 {})', request: () => postForm('/token/revoke', form({ token: randomToken(5000) })), status: 200, shape: { revoked: true } },
   { name: 'POST /token/revoke, no token: invalid_request', request: () => postForm('/token/revoke', ''), status: 400, shape: { oauth: 'invalid_request' } },
   { name: 'POST /token/revoke, token sent twice: invalid_request', request: () => postForm('/token/revoke', 'token=a&token=b'), status: 400, shape: { oauth: 'invalid_request' } },
@@ -560,6 +567,12 @@ const registerCases: Case[] = [
   { name: 'POST /register, a raw NUL byte inside a JSON string: 400', request: () => postJson('/register', `{"username":"nul\u0000raw","password":"${PASSWORD}"}`), status: 400, shape: { http: 'Bad Request' } },
   { name: 'POST /register, an escaped NUL in the username: 400', request: () => postJson('/register', reg({ username: 'nul\u0000user' })), status: 400, shape: { http: 'Bad Request' } },
   { name: 'POST /register, an escaped NUL in full_name: 400', request: () => postJson('/register', reg({ username: 'nulname', full_name: 'Ann\u0000Admin' })), status: 400, shape: { http: 'Bad Request' } },
+  { name: 'POST /register, an escaped NUL in the password: 400', request: () => postJson('/register', JSON.stringify({ username: 'nulpass', password: `${PASSWORD}\u0000` })), status: 400, shape: { http: 'Bad Request' } },
+  { name: 'POST /register, an escaped NUL in the e-mail: 400', request: () => postJson('/register', reg({ username: 'nulmail', email: 'nul\u0000mail@example.com' })), status: 400, shape: { http: 'Bad Request' } },
+  { name: 'POST /register, a lone surrogate (JSON "\\ud800") in the username: 400', request: () => postJson('/register', `{"username":"lone\\ud800user","password":"${PASSWORD}"}`), status: 400, shape: { http: 'Bad Request' } },
+  { name: 'POST /register, a lone surrogate (JSON "\\udc00") in full_name: 400', request: () => postJson('/register', `{"username":"lonename","password":"${PASSWORD}","full_name":"Ann \\udc00Admin"}`), status: 400, shape: { http: 'Bad Request' } },
+  { name: 'POST /register, a lone surrogate (JSON "\\ud800") in the password: 400', request: () => postJson('/register', `{"username":"lonepass","password":"${PASSWORD}\\ud800"}`), status: 400, shape: { http: 'Bad Request' } },
+  { name: 'POST /register, a lone surrogate (JSON "\\ud800") in the e-mail\'s domain: 400', request: () => postJson('/register', reg({ username: 'lonemail', email: 'lone@b\u00fc\ud800cher.example' })), status: 400, shape: { http: 'Bad Request' } },
   { name: 'POST /register, a UTF-16 body declared charset=utf-16: 400', request: () => postJson('/register', Buffer.from(reg({ username: 'utf16user' }), 'utf16le'), 'application/json; charset=utf-16'), status: 400, shape: { http: 'Bad Request' } },
   { name: 'POST /register, a JSON body as text/plain: 400', request: () => postJson('/register', reg({ username: 'textplain' }), 'text/plain'), status: 400, shape: { http: 'Bad Request' } },
   { name: 'POST /register, a form body: 415', request: () => postJson('/register', form({ username: 'formuser', password: PASSWORD }), FORM), status: 415, shape: { http: 'Unsupported Media Type' } },
@@ -652,7 +665,9 @@ const hs256Cases: Case[] = [
 const TOTAL_CASES = eddsaJwtCases.length + bearerGrammarCases.length + tokenCases.length + clientAuthCases.length +
   revokeCases.length + registerCases.length + hs256Cases.length
 
-describe(`hostile input over HTTP (${TOTAL_CASES} table cases)`, () => {
+const DATABASE = process.env.TEST_DATABASE_URL?.startsWith('postgres') === true ? 'PostgreSQL' : 'SQLite'
+
+describe(`hostile input over HTTP (${TOTAL_CASES} table cases, ${DATABASE})`, () => {
   describe('server signing with EdDSA (no JWT_SECRET)', () => {
     let suite: Awaited<ReturnType<typeof startSuite>>
     before(async () => { suite = await startSuite({}) })

@@ -162,20 +162,23 @@ describe('malformed and unusable hashes', () => {
     ['bcrypt with a character outside its alphabet', bcrypt.hash.slice(0, -1) + '+', bcrypt.password, /malformed bcrypt/],
     ['bcrypt cost 03', bcrypt.hash.replace('$04$', '$03$'), bcrypt.password, /outside 4-31/],
     ['bcrypt cost 32', bcrypt.hash.replace('$04$', '$32$'), bcrypt.password, /outside 4-31/],
-    ['bcrypt cost 17 (over the limit)', bcrypt.hash.replace('$04$', '$17$'), bcrypt.password, /exceeds the limit of 16/],
+    ['bcrypt cost 13 (over the limit)', bcrypt.hash.replace('$04$', '$13$'), bcrypt.password, /cost 13 exceeds the limit of 12/],
+    ['bcrypt cost 16 (accepted before issue 18)', bcrypt.hash.replace('$04$', '$16$'), bcrypt.password, /cost 16 exceeds the limit of 12/],
     ['pbkdf2 without checksum', `$pbkdf2-sha256$${pbRounds}$${pbSalt}`, pbkdf2.password, /malformed pbkdf2/],
     ['pbkdf2 with zero-padded rounds', `$pbkdf2-sha256$0${pbRounds}$${pbSalt}$${pbChecksum}`, pbkdf2.password, /malformed pbkdf2/],
     ['pbkdf2 with 0 rounds', `$pbkdf2-sha256$0$${pbSalt}$${pbChecksum}`, pbkdf2.password, /outside 1-/],
     ['pbkdf2 with 2^32 rounds', `$pbkdf2-sha256$4294967296$${pbSalt}$${pbChecksum}`, pbkdf2.password, /outside 1-/],
-    ['pbkdf2 over the rounds limit', `$pbkdf2-sha256$10000001$${pbSalt}$${pbChecksum}`, pbkdf2.password, /exceed the limit/],
+    ['pbkdf2 over the rounds limit', `$pbkdf2-sha256$600001$${pbSalt}$${pbChecksum}`, pbkdf2.password, /600001 exceed the limit of 600000/],
+    ['pbkdf2 with 10 million rounds (accepted before issue 18)', `$pbkdf2-sha256$10000000$${pbSalt}$${pbChecksum}`, pbkdf2.password, /exceed the limit/],
     ['pbkdf2 with a 31-byte checksum', `$pbkdf2-sha256$${pbRounds}$${pbSalt}$${pbChecksum!.slice(0, 42)}`, pbkdf2.password, /32 bytes/],
     ['pbkdf2 with a 33-byte checksum', `$pbkdf2-sha256$${pbRounds}$${pbSalt}$${pbChecksum}AA`, pbkdf2.password, /32 bytes/],
     ['pbkdf2 with an impossible base64 length', `$pbkdf2-sha256$${pbRounds}$${pbSalt}AAA$${pbChecksum}`, pbkdf2.password, /salt/],
     ['pbkdf2 with base64 padding', `$pbkdf2-sha256$${pbRounds}$${pbSalt}$${pbChecksum}=`, pbkdf2.password, /malformed pbkdf2/],
     ['argon2 without digest', argon2.hash.slice(0, argon2.hash.lastIndexOf('$')), argon2.password, /malformed argon2/],
     ['argon2 with a bad parameter', argon2.hash.replace('m=2048', 'm=lots'), argon2.password, /malformed argon2/],
-    ['argon2 over the memory limit', argon2.hash.replace('m=2048', 'm=4194304'), argon2.password, /memory 4194304 KiB exceeds/],
-    ['argon2 over memory × passes', argon2.hash.replace('m=2048,t=1', 'm=1048576,t=5'), argon2.password, /memory × passes/],
+    ['argon2 over the memory limit', argon2.hash.replace('m=2048', 'm=102401'), argon2.password, /memory 102401 KiB exceeds the limit of 102400/],
+    ['argon2 with 2 GiB (accepted before issue 18)', argon2.hash.replace('m=2048', 'm=2097152'), argon2.password, /memory 2097152 KiB exceeds/],
+    ['argon2 over memory × passes', argon2.hash.replace('m=2048,t=1', 'm=65536,t=5'), argon2.password, /memory × passes \(65536 KiB × 5\) exceeds the limit of 307200/],
     ['argon2 with an unknown variant', argon2.hash.replace('$argon2d$', '$argon2x$'), argon2.password, /unknown/]
   ]
   for (const [name, hash, password, problem] of cases) {
@@ -230,9 +233,9 @@ describe('the registry', () => {
     for (const [prefix, name] of table) assert.equal(formatOf(prefix)?.name, name, prefix)
   })
 
-  it('states its work limits', () => {
+  it('states its work limits: at most bcrypt cost 12\'s work and 100 MiB (test/services/hash-bounds.test.ts measures them)', () => {
     assert.deepEqual({ ...HASH_WORK_LIMITS }, {
-      bcryptMaxCost: 16, pbkdf2MaxRounds: 10_000_000, argon2MaxMemoryKiB: 2_097_152, argon2MaxMemoryTimesPasses: 4_194_304
+      bcryptMaxCost: 12, pbkdf2MaxRounds: 600_000, argon2MaxMemoryKiB: 102_400, argon2MaxMemoryTimesPasses: 307_200
     })
     assert.ok(Object.isFrozen(HASH_WORK_LIMITS) && Object.isFrozen(HASH_FORMATS))
   })

@@ -193,6 +193,41 @@ describe('parseUserImport: rows', () => {
   }
 })
 
+describe('parseUserImport: hashes beyond the cost bound (issue 18)', () => {
+  const [bcrypt, pbkdf2, argon2i] = (load('users-array.json') as Array<{ hashed_password: string }>).map(row => row.hashed_password)
+  const argon2id = (load('fullstack-users.json') as Array<{ hashed_password: string }>)[1]!.hashed_password
+  const withCost = {
+    bcrypt: (cost: string) => bcrypt!.replace(/^\$2b\$\d\d\$/, `$2b$${cost}$`),
+    pbkdf2: (rounds: number) => pbkdf2!.replace(/^\$pbkdf2-sha256\$\d+\$/, `$pbkdf2-sha256$${rounds}$`),
+    argon2: (params: string) => argon2id.replace('m=65536,t=3,p=4', params)
+  }
+
+  it('refuses each kind whose verification would cost more than a login may, naming the row', () => {
+    const rows = [
+      { username: 'tutorial', hashed_password: withCost.bcrypt('12') },
+      { username: 'bcrypt16', hashed_password: withCost.bcrypt('16') },
+      { username: 'pbkdf2owasp', hashed_password: withCost.pbkdf2(600_000) },
+      { username: 'pbkdf2heavy', hashed_password: withCost.pbkdf2(10_000_000) },
+      { username: 'cffi', hashed_password: argon2id },
+      { username: 'argon2big', hashed_password: withCost.argon2('m=2097152,t=1,p=4') },
+      { username: 'argon2long', hashed_password: withCost.argon2('m=65536,t=5,p=4') },
+      { username: 'argon2i', hashed_password: argon2i }
+    ]
+    const errors = errorsOf(parseUserImport(rows))
+    assert.deepEqual(errors.map(e => e.row), [2, 4, 6, 7], JSON.stringify(errors))
+    assert.match(errors[0]!.message, /^hashed_password: bcrypt cost 16 exceeds the limit of 12 \(a login may cost at most the work of bcrypt cost 12 and 100 MiB/)
+    assert.match(errors[1]!.message, /pbkdf2-sha256 rounds 10000000 exceed the limit of 600000/)
+    assert.match(errors[2]!.message, /argon2 memory 2097152 KiB exceeds the limit of 102400 KiB/)
+    assert.match(errors[3]!.message, /argon2 memory × passes \(65536 KiB × 5\) exceeds the limit of 307200 KiB/)
+  })
+
+  it('names the key of a fake_users_db entry beyond the bound', () => {
+    const errors = errorsOf(parseUserImport({ johndoe: { username: 'johndoe', hashed_password: withCost.bcrypt('13') } }))
+    assert.deepEqual(errors.map(e => [e.row, e.key]), [[1, 'johndoe']])
+    assert.match(errors[0]!.message, /bcrypt cost 13 exceeds the limit of 12/)
+  })
+})
+
 describe('detectImportShape', () => {
   const bcrypt = (load('users-array.json') as Array<{ hashed_password: string }>)[0]!.hashed_password
   const table: Array<[string, unknown, ImportShape | undefined]> = [
