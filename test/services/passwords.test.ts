@@ -148,7 +148,7 @@ describe('the timing floor (issue 18)', () => {
     await Promise.all(checks)
     const totalMs = performance.now() - started
     t.diagnostic(`floor ${floor.toFixed(1)} ms; 4 native checks left the queue after ${queueFreeMs.toFixed(1)} ms, answered after ${totalMs.toFixed(1)} ms`)
-    assert.ok(totalMs >= floor, `${totalMs} >= ${floor}`)
+    assert.ok(totalMs >= floor - 2, `${totalMs} >= ${floor} (the padding skips under 1 ms)`)
     // Four paddings in the queue would hold it for 4 floors; timers let it go after 4 native computations.
     assert.ok(queueFreeMs < 4 * floor, `the queue was free after ${queueFreeMs} ms, not 4 × ${floor}`)
   })
