@@ -1,12 +1,14 @@
 import { Type } from '@sinclair/typebox'
 import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
+import { isEmailAddress } from '../identifiers.js'
 import { UserCreate } from '../schemas/user.js'
 
 // The registration schema's rules, so POST /register, FIRST_SUPERUSER and imports agree.
 const { username: Username, email: Email } = Type.Required(Type.Pick(UserCreate, ['username', 'email'])).properties
 const ajv = new Ajv({ strict: false, coerceTypes: false })
 addFormats.default(ajv)
+ajv.addFormat('email', isEmailAddress) // as plugins/validation.ts: internationalised domains too
 const usernameCheck = ajv.compile(Username)
 const emailCheck = ajv.compile(Email)
 // Plain booleans: Ajv's type guards would narrow `name` to never after the first check.

@@ -121,6 +121,13 @@ describe('e-mail addresses with an internationalised domain', () => {
     })
   }
 
+  it('makes an IDN address the FIRST_SUPERUSER (a username /register would accept as an e-mail), who logs in with it', async (t) => {
+    const app = await buildApp(t)
+    const admin = `root@${UNICODE_DOMAIN}`
+    assert.equal(await app.authAccounts.ensureAdmin(admin, PASSWORD), true)
+    assert.equal((await passwordGrant(app, `ROOT@${PUNYCODE_DOMAIN}`)).statusCode, 200)
+  })
+
   it('imports rows with an IDN address, and finds two forms of one address in a file duplicates', () => {
     const hash = '$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW'
     const one = parseUserImport([{ username: 'jose', email: `jose@${UNICODE_DOMAIN}`, hashed_password: hash }])
