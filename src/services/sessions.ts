@@ -9,6 +9,7 @@ import type { AccessTokenContent } from '../tokens/access-tokens.js'
 import type { AccountService } from './accounts.js'
 import { throttleKey, type LoginThrottle } from './login-throttle.js'
 import type { ServiceLog } from './log.js'
+import { hashProblem } from './hash-formats.js'
 import type { PasswordHasher } from './passwords.js'
 import { grantScopes, parseScope, type ScopeRegistry } from './scopes.js'
 
@@ -222,7 +223,8 @@ export function createSessionService (deps: {
      */
     async purge () {
       await throttle.purge()
-      if (passwords.load().floorMs > 0 && (await store.users.foreignHashSamples(passwords.nativePrefix)).length === 0) passwords.endFloor()
+      // Hashes beyond the cost bound are never computed (hash-formats.ts): they keep no floor alive.
+      if (passwords.load().floorMs > 0 && (await store.users.foreignHashSamples(passwords.nativePrefix)).every(sample => hashProblem(sample) !== undefined)) passwords.endFloor()
       return store.sessions.purge(Date.now())
     }
   }

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
 import { createApp } from '../../src/app.js'
 import { eventually, isolatedDatabaseUrl, PASSWORD, postToken, registerUser, storeOf, testConfig, uniqueName } from '../helper.js'
+import { overBoundHashes } from './over-bound-hashes.js'
 
 /*
  * CONTRACT.md "Importing users", end to end: files whose hashes passlib, bcrypt and argon2-cffi
@@ -135,6 +136,8 @@ describe('users import (FastAPI hashes) and upgrade at login', () => {
 
     assert.equal((await logIn(app, 'johndoe', 'secret')).statusCode, 200)
     assert.match(await upgraded(app, 'johndoe') ?? '', NATIVE)
+    // A hash beyond the cost bound (written by hand) is never computed, so it keeps no floor alive.
+    await storeOf(app).users.create({ username: uniqueName('poisoned'), password_hash: (await overBoundHashes())['argon2id 2 GiB'] })
     await app.authSessions.purge()
     const after = await median(uniqueName('ghost'))
     t.diagnostic(`median /token of an unknown name: ${floored.toFixed(1)} ms with the floor, ${after.toFixed(1)} ms after the last upgrade`)
