@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { STATUS_CODES } from 'node:http'
 import { createRequire } from 'node:module'
 import type { FastifyPluginAsync, FastifySchema } from 'fastify'
 import { SECURITY_SCHEMES } from './auth/protect.js'
@@ -17,6 +18,33 @@ export function defaultOperationId (method: string, url: string): string {
   const words = [method.toLowerCase(), ...url.split('/').flatMap(segment =>
     segment.startsWith(':') ? ['by', segment.slice(1)] : segment.split(/[^A-Za-z0-9]+/))]
   return words.filter(w => w !== '').map((w, i) => i === 0 ? w : w[0]!.toUpperCase() + w.slice(1)).join('')
+}
+
+type OpenApiDocument = Record<string, any>
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
+
+/**
+ * The generated document, finished where @fastify/swagger stays generic: a response whose
+ * schema has no description gets its status's reason phrase ("OK", "Created", "No Content")
+ * instead of "Default Response", and a query parameter with a default is never required (the
+ * client may omit it: Ajv's useDefaults fills it in before the handler runs).
+ */
+export function finishDocument (doc: OpenApiDocument): OpenApiDocument {
+  for (const item of Object.values<OpenApiDocument>(doc.paths ?? {})) {
+    for (const method of HTTP_METHODS) {
+      const operation = item[method] as OpenApiDocument | undefined
+      if (operation === undefined) continue
+      for (const [status, response] of Object.entries<OpenApiDocument>(operation.responses ?? {})) {
+        if (response.description === undefined || response.description === 'Default Response') {
+          response.description = STATUS_CODES[status] ?? (/^[1-5]XX$/.test(status) ? `Any ${status}` : 'Any other answer')
+        }
+      }
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in === 'query' && parameter.required === true && parameter.schema?.default !== undefined) parameter.required = false
+      }
+    }
+  }
+  return doc
 }
 
 /*
@@ -100,6 +128,8 @@ const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
         (typeof route.method === 'string' ? defaultOperationId(route.method, url) : undefined)
       return { schema: { ...schema, ...(operationId === undefined ? {} : { operationId }) } as FastifySchema, url }
     },
+    // Only an OpenAPI 3 document is generated here (the `openapi` option), never a Swagger 2 one.
+    transformObject: (document) => 'openapiObject' in document ? finishDocument(document.openapiObject) : document.swaggerObject,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
 

@@ -1,8 +1,12 @@
 // Runs every compiled test file with node's test runner. Listing the files here (rather than
 // passing a glob) works the same on Node 20, 22 and 24. Extra arguments filter by path.
+// The summary counts suites skipped whole (scripts/spec-reporter.js), and the run fails when
+// it changed the working directory's ./data (scripts/data-guard.js): tests use temporary ones.
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { differences, listing } from './data-guard.js'
 
 const root = 'dist/test'
 /**
@@ -33,11 +37,19 @@ if (files.length === 0) {
   process.exit(1)
 }
 
+const REPORTER = fileURLToPath(new URL('spec-reporter.js', import.meta.url))
 const isExclusive = (file) => EXCLUSIVE.some(x => file.endsWith(join(...x.split('/'))))
 const run = (list, concurrency) => list.length === 0
   ? 0
-  : spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...list], { stdio: 'inherit' }).status ?? 1
+  : spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-reporter=${REPORTER}`, '--test-reporter-destination=stdout', ...list], { stdio: 'inherit' }).status ?? 1
 
+const DATA = 'data'
+const before = listing(DATA)
 const shared = run(files.filter(f => !isExclusive(f)), CONCURRENCY)
 const alone = run(files.filter(isExclusive), 1)
-process.exit(shared !== 0 ? shared : alone)
+const touched = differences(before, listing(DATA))
+if (touched.length > 0) {
+  console.error(`\nThe tests changed ./${DATA} of the working directory, which is the developer's own (tests must use temporary directories):\n  ${touched.join('\n  ')}\n` +
+    `(A server of yours running on ./${DATA} meanwhile changes it too.)`)
+}
+process.exit(shared !== 0 ? shared : alone !== 0 ? alone : touched.length > 0 ? 1 : 0)

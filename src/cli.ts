@@ -5,8 +5,9 @@ import { createInterface } from 'node:readline/promises'
 import { createApp } from './app.js'
 import { ConfigError, environment, loadConfig } from './config.js'
 import { DomainError } from './errors.js'
-import { listEmlFiles, readEmlFile } from './mail/transport.js'
+import { listEmlFiles, readableMessage, readEmlFile } from './mail/transport.js'
 import { MailSettings } from './schemas/mail-options.js'
+import type { Actor } from './services/accounts.js'
 
 const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <command>)
 
@@ -19,6 +20,7 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
                                  users with their password hashes from a FastAPI app (bcrypt,
                                  pbkdf2-sha256, argon2): all rows valid or nothing imported
   users unlock <username>        ends a login lock (too many failed password logins)
+  users delete <username>        deletes the user with their sessions and items (as an admin would)
   sessions list <username>
   sessions end <session-id>
   sessions end-all <username>    log the user out everywhere
@@ -26,13 +28,16 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
                                  can know it; old keys verify until their tokens expire
   keys list
   mail list                      the e-mails written as .eml files (without SMTP_URL) to ./data/outbox
-  mail show <id>                 one of them, as the raw message
+  mail show <id> [--raw]         one of them: From, To, Subject, Date and the decoded text
+                                 (its links work when copied); --raw: the message as written
   mail queue [--limit N]         the outbox in the database: queued, sent and given-up messages
   mail send                      sends (or writes) the queued messages that are due now
 
 Reads the same environment as the server (DATABASE_URL, ...).`
 
 const DEFAULT_OUTBOX = MailSettings.properties.outboxDir.default
+/** Whoever runs the CLI has the database: an admin that is no user (no user id is 'cli'). */
+const CLI_ACTOR: Actor = { id: 'cli', token_scopes: ['admin'] }
 
 async function readPassword (): Promise<string> {
   if (process.env.NEW_USER_PASSWORD) return process.env.NEW_USER_PASSWORD
@@ -50,6 +55,7 @@ async function main (argv: string[]): Promise<number> {
     options: {
       admin: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
+      raw: { type: 'boolean', default: false },
       email: { type: 'string' },
       'full-name': { type: 'string' },
       limit: { type: 'string', default: '50' },
@@ -97,6 +103,12 @@ async function main (argv: string[]): Promise<number> {
         out(report)
         return report.ok ? 0 : 1
       }
+      case 'users delete': {
+        const user = await named(arg)
+        await accounts.delete(CLI_ACTOR, user.id)
+        out({ username: user.username, deleted: true })
+        return 0
+      }
       case 'users unlock': {
         const user = await named(arg)
         out({ username: user.username, unlocked: await accounts.unlock(user.id) })
@@ -132,7 +144,7 @@ async function main (argv: string[]): Promise<number> {
         if (arg === undefined) throw new ConfigError('mail show needs a message id (see mail list)')
         const raw = await readEmlFile(config.mail.outboxDir ?? DEFAULT_OUTBOX, arg)
         if (raw === undefined) throw new ConfigError(`no message ${arg} in ${config.mail.outboxDir ?? DEFAULT_OUTBOX}`)
-        process.stdout.write(raw)
+        process.stdout.write(values.raw ? raw : readableMessage(raw))
         return 0
       }
       case 'mail queue':

@@ -32,11 +32,21 @@ export class PolicyError extends DomainError {
   }
 }
 
-/** A password or refresh grant failed. One message for every cause, so it tells nothing about why. */
+/** The `error_description` of each grant's failure: one per grant, the same for every cause. */
+export const INVALID_GRANT_MESSAGES = {
+  password: 'Incorrect username or password',
+  refresh_token: 'Invalid refresh token'
+} as const
+
+/**
+ * A grant failed. Its message names the grant (the client knows which one it sent) and is the
+ * same for every cause within it (unknown user, wrong password, disabled, unverified; a spent,
+ * unknown or foreign refresh token), so it tells nothing about why.
+ */
 export class InvalidGrantError extends DomainError {
   override name = 'InvalidGrantError'
-  constructor () {
-    super('Incorrect username or password, or invalid refresh token')
+  constructor (readonly grant: keyof typeof INVALID_GRANT_MESSAGES = 'password') {
+    super(INVALID_GRANT_MESSAGES[grant])
   }
 }
 

@@ -88,6 +88,28 @@ describe('CLI', () => {
     assert.deepEqual(JSON.parse(unlocked.out), { username: 'johndoe', unlocked: false })
   })
 
+  it('deletes a user (users delete <username>), as DELETE /users/{id} does, and says so for an unknown one', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const cliRun = cliOn(dir)
+    assert.equal((await cliRun('users', 'create', 'alice', '--admin')).code, 0)
+    assert.equal((await cliRun('users', 'create', 'bob')).code, 0)
+
+    const deleted = await cliRun('users', 'delete', 'alice')
+    assert.equal(deleted.code, 0, deleted.out)
+    assert.deepEqual(JSON.parse(deleted.out), { username: 'alice', deleted: true })
+    const listed = JSON.parse((await cliRun('users', 'list')).out)
+    assert.deepEqual(listed.items.map((u: { username: string }) => u.username), ['bob'])
+
+    const again = await cliRun('users', 'delete', 'alice')
+    assert.equal(again.code, 1)
+    assert.match(again.out, /error: User not found/)
+    const nameless = await cliRun('users', 'delete')
+    assert.equal(nameless.code, 1)
+    assert.match(nameless.out, /users delete needs a username/)
+    assert.equal(JSON.parse((await cliRun('users', 'list')).out).total, 1)
+  })
+
   it('reads ./.env as the server does, so both open the same database', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))

@@ -1,9 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
-import { loadConfig } from '../src/config.js'
+import { ConfigError, EnvSchema, loadConfig } from '../src/config.js'
 import { assertConfigRefused, bearer, build, login, PASSWORD, registerAndLogin } from './helper.js'
 
 /* The environment (CONTRACT.md "Running"), validated once by loadConfig. */
@@ -143,6 +145,71 @@ describe('loadConfig', () => {
         return true
       })
     }
+  })
+})
+
+/** The message loadConfig refuses `env` with. */
+function refusal (env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error))
+    return error.message
+  }
+  assert.fail(`accepted ${JSON.stringify(env)}`)
+}
+
+const patterned = Object.entries(EnvSchema.properties as Record<string, { pattern?: string, description?: string }>)
+  .filter(([, schema]) => typeof schema.pattern === 'string')
+
+describe('a value that does not match its pattern', () => {
+  it('is refused in words for every patterned variable: the variable and its description, never the regular expression', () => {
+    assert.deepEqual(patterned.map(([name]) => name).sort(), ['CORS_ORIGINS', 'DATABASE_URL', 'MAIL_FROM', 'PUBLIC_URL', 'REDIS_URL', 'SMTP_URL'])
+    for (const [name, schema] of patterned) {
+      assert.ok(schema.description !== undefined && schema.description.length > 10, `${name} has a description`)
+      // A value no pattern of these accepts: no scheme, no @.
+      const message = refusal({ [name]: 'nonsense value' })
+      assert.ok(message.includes(`${name}: expected ${schema.description}`), message)
+      assert.ok(!message.includes(schema.pattern!), `no regular expression in: ${message}`)
+      assert.doesNotMatch(message, /must match|match pattern|\^|\$'/, message)
+    }
+  })
+
+  it('says so for CORS_ORIGINS, as an example of the sentence', () => {
+    assert.equal(refusal({ CORS_ORIGINS: 'app.example.com' }), 'invalid configuration: CORS_ORIGINS: expected comma-separated origins, e.g. https://app.example.com')
+  })
+
+  it("refuses CORS_ORIGINS='*' with its own sentence, alone or in a list", () => {
+    for (const value of ['*', ' * ', 'https://app.example.com,*', '*, https://app.example.com']) {
+      assert.equal(refusal({ CORS_ORIGINS: value }), "invalid configuration: CORS_ORIGINS: '*' is not allowed: list the origins, as credentials are allowed", value)
+    }
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: 'https://app.example.com, https://admin.example.com' }).corsOrigins, ['https://app.example.com', 'https://admin.example.com'])
+  })
+})
+
+describe('.env.example', () => {
+  const example = readFileSync(fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../.env.example' : '../../.env.example', import.meta.url)), 'utf8')
+  /** The variables the template names, set or commented out (`# NAME=`). */
+  const listed = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map(match => match[1]))
+
+  it('lists every variable of EnvSchema', () => {
+    const missing = Object.keys(EnvSchema.properties).filter(name => !listed.has(name))
+    assert.deepEqual(missing, [], `missing from .env.example: ${missing.join(', ')}`)
+  })
+
+  it('lists no variable the server does not read', () => {
+    const unknown = [...listed].filter(name => !(name! in EnvSchema.properties))
+    assert.deepEqual(unknown, [], `in .env.example but not in EnvSchema: ${unknown.join(', ')}`)
+  })
+
+  it('is accepted as it is, and with every line uncommented but the secrets', () => {
+    const values = (text: string) => Object.fromEntries([...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=(\S*)/gm)]
+      .map(match => [match[1]!, match[2]!]))
+    const all = values(example)
+    // Empty values count as unset; the admin pair goes together, and a placeholder secret is not one.
+    delete all.FIRST_SUPERUSER
+    delete all.NODE_ENV
+    assert.doesNotThrow(() => loadConfig(all), JSON.stringify(all))
   })
 })
 

@@ -17,15 +17,32 @@ export const PASSWORD = 'correct horse battery staple'
 export const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
 /**
- * Test defaults: an in-memory database (or TEST_DATABASE_URL) and quiet logs. Protections stay
- * as shipped (rate limits, login locks): a test that needs one off says so in its `env`.
+ * Where this test process's apps write e-mails without SMTP: data/outbox as in production (the
+ * mail plugin's default, ./data/outbox), but of a temporary directory instead of the developer's
+ * working directory, removed when the process exits.
+ */
+let outbox: string | undefined
+export function testOutboxDir (): string {
+  if (outbox === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'test-outbox-'))
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    outbox = join(dir, 'data', 'outbox')
+  }
+  return outbox
+}
+
+/**
+ * Test defaults: an in-memory database (or TEST_DATABASE_URL), quiet logs and an outbox in a
+ * temporary directory. Protections stay as shipped (rate limits, login locks): a test that needs
+ * one off says so in its `env`.
  */
 export function testConfig (env: Record<string, string> = {}) {
-  return loadConfig({
+  const config = loadConfig({
     DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'sqlite::memory:',
     LOG_LEVEL: 'silent',
     ...env
   })
+  return { ...config, mail: { ...config.mail, outboxDir: testOutboxDir() } }
 }
 
 /** Runs one SQL statement on the PostgreSQL database at `url`, on a connection of its own. */

@@ -2,7 +2,7 @@ import { describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
 import SwaggerParser from '@apidevtools/swagger-parser'
-import { build } from './helper.js'
+import { bearer, build, login } from './helper.js'
 
 /* The OpenAPI document (CONTRACT.md: generated from the route schemas) and Swagger UI at /docs. */
 
@@ -160,6 +160,52 @@ describe('GET /openapi.json', () => {
       assert.ok(Array.isArray(op.tags) && op.tags.length > 0, `${key} has tags`)
       for (const tag of op.tags) assert.ok(declared.has(tag), `${key}: tag ${tag} is declared`)
     }
+  })
+
+  it('describes every answer: a reason phrase where the schema has no description, never "Default Response"', async (t) => {
+    const { doc } = await openapi(t)
+    const defaults: string[] = []
+    for (const { key, op } of operations(doc)) {
+      for (const [status, response] of Object.entries<Json>(op.responses)) {
+        assert.equal(typeof response.description, 'string', `${key} ${status}`)
+        assert.ok(response.description.length > 0, `${key} ${status}`)
+        if (response.description === 'Default Response') defaults.push(`${key} ${status}`)
+      }
+    }
+    assert.deepEqual(defaults, [])
+    // The reason phrase where a route says nothing more.
+    assert.equal(doc.paths['/health'].get.responses['200'].description, 'OK')
+    assert.equal(doc.paths['/register'].post.responses['201'].description, 'Created')
+    assert.equal(doc.paths['/items/{id}'].delete.responses['204'].description, 'No Content')
+    assert.equal(doc.paths['/items/{id}'].delete.responses['404'].description, 'Not Found')
+  })
+
+  it('requires no query parameter that has a default (GET /users: limit and offset)', async (t) => {
+    const { doc } = await openapi(t)
+    const required: string[] = []
+    for (const { key, op } of operations(doc)) {
+      for (const parameter of (op.parameters ?? []) as Json[]) {
+        if (parameter.in === 'query' && parameter.schema?.default !== undefined && parameter.required === true) required.push(`${key} ?${parameter.name}`)
+      }
+    }
+    assert.deepEqual(required, [])
+    const params = Object.fromEntries((doc.paths['/users'].get.parameters as Json[]).map(p => [p.name, p]))
+    assert.deepEqual([params.limit?.required ?? false, params.limit?.schema.default], [false, 20])
+    assert.deepEqual([params.offset?.required ?? false, params.offset?.schema.default], [false, 0])
+  })
+
+  it('fills the defaults of an omitted limit and offset in before the handler: GET /users and GET /items', async (t) => {
+    const app = await build(t, { FIRST_SUPERUSER: 'root', FIRST_SUPERUSER_PASSWORD: 'a-long-admin-password-1' })
+    const { access_token: token } = await login(app, 'root', 'a-long-admin-password-1')
+    const users = await app.inject({ url: '/users', headers: bearer(token) })
+    assert.equal(users.statusCode, 200, users.body)
+    assert.deepEqual([users.json().limit, users.json().offset, users.json().items.length], [20, 0, 1])
+    const page = await app.inject({ url: '/users?offset=1', headers: bearer(token) })
+    assert.deepEqual([page.json().limit, page.json().offset, page.json().items.length], [20, 1, 0])
+    assert.equal((await app.inject({ url: '/users?limit=0', headers: bearer(token) })).statusCode, 400)
+    const items = await app.inject({ url: '/items', headers: bearer(token) })
+    assert.equal(items.statusCode, 200, items.body)
+    assert.deepEqual(items.json(), [])
   })
 
   it('has no password_hash property in any schema', async (t) => {

@@ -126,3 +126,83 @@ export async function readEmlFile (dir: string, id: string): Promise<string | un
   const found = (await listEmlFiles(dir)).find(message => message.id === id || message.file === id)
   return found === undefined ? undefined : readFile(join(resolve(dir), found.file), 'utf8')
 }
+
+/*
+ * Reading a written message back for people (`mail show`): the headers that matter, then the
+ * text part decoded from its transfer encoding, so a link copied from it works. Enough MIME for
+ * what this project writes (nodemailer: multipart/alternative, quoted-printable or base64, UTF-8);
+ * a part it cannot read is said to be missing rather than guessed.
+ */
+
+/** Quoted-printable (RFC 2045 §6.7) to bytes: soft line breaks removed, `=XX` octets restored. */
+export function decodeQuotedPrintable (body: string): Buffer {
+  const text = body.replace(/[ \t]+(?=\r?\n)/g, '').replace(/=\r?\n/g, '')
+  const bytes: number[] = []
+  for (let i = 0; i < text.length; i++) {
+    const hex = text[i] === '=' ? /^[0-9A-Fa-f]{2}$/.exec(text.slice(i + 1, i + 3))?.[0] : undefined
+    if (hex !== undefined) {
+      bytes.push(parseInt(hex, 16))
+      i += 2
+    } else {
+      bytes.push(...Buffer.from(text[i]!, 'utf8'))
+    }
+  }
+  return Buffer.from(bytes)
+}
+
+/** Bytes in a MIME charset (UTF-8 when none is named, or when Node does not know it). */
+function decodeCharset (bytes: Buffer, charset: string | undefined): string {
+  try {
+    return new TextDecoder(charset ?? 'utf-8').decode(bytes)
+  } catch {
+    return bytes.toString('utf8')
+  }
+}
+
+/** A header value with its RFC 2047 encoded words (`=?UTF-8?Q?…?=`, `=?UTF-8?B?…?=`) decoded. */
+export function decodeHeaderValue (value: string): string {
+  return value
+    .replace(/(=\?[^?]+\?[QqBb]\?[^?]*\?=)\s+(?==\?)/g, '$1') // white space between encoded words is not text
+    .replace(/=\?([^?*]+)(?:\*[^?]*)?\?([QqBb])\?([^?]*)\?=/g, (_, charset: string, encoding: string, text: string) =>
+      decodeCharset(encoding.toUpperCase() === 'B' ? Buffer.from(text, 'base64') : decodeQuotedPrintable(text.replaceAll('_', ' ')), charset))
+}
+
+/** The value of `name` in a structured header (`text/plain; charset="utf-8"` → charset: utf-8). */
+const parameter = (header: string, name: string) =>
+  new RegExp(`;\\s*${name}="?([^";]+)"?`, 'i').exec(header)?.[1]
+
+/** The first text/plain part of a raw message (multipart parts searched in order), decoded; undefined when there is none. */
+export function textPartOf (raw: string): string | undefined {
+  const split = /\r?\n\r?\n/.exec(raw)
+  const headers = headersOf(raw)
+  const body = split === null ? '' : raw.slice(split.index + split[0].length)
+  const type = headers['content-type'] ?? 'text/plain'
+  const mediaType = type.split(';')[0]!.trim().toLowerCase()
+  if (mediaType.startsWith('multipart/')) {
+    const boundary = parameter(type, 'boundary')
+    if (boundary === undefined) return undefined
+    const delimiter = new RegExp(`^--${boundary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(--)?[ \\t]*\\r?$`, 'm')
+    // Preamble, the parts, and what follows the closing delimiter.
+    for (const part of body.split(delimiter).filter((_, i) => i % 2 === 0).slice(1, -1)) {
+      const text = textPartOf(part.replace(/^\r?\n/, ''))
+      if (text !== undefined) return text
+    }
+    return undefined
+  }
+  if (mediaType !== 'text/plain') return undefined
+  const encoding = (headers['content-transfer-encoding'] ?? '7bit').toLowerCase()
+  const bytes = encoding === 'quoted-printable'
+    ? decodeQuotedPrintable(body)
+    : encoding === 'base64' ? Buffer.from(body.replace(/\s+/g, ''), 'base64') : Buffer.from(body, 'utf8')
+  return decodeCharset(bytes, parameter(type, 'charset'))
+}
+
+/** A message as people read it: From, To, Subject and Date, a blank line, the decoded text part. */
+export function readableMessage (raw: string): string {
+  const headers = headersOf(raw)
+  const head = ['From', 'To', 'Subject', 'Date']
+    .filter(name => headers[name.toLowerCase()] !== undefined)
+    .map(name => `${name}: ${decodeHeaderValue(headers[name.toLowerCase()]!)}`)
+  const text = textPartOf(raw)
+  return `${head.join('\n')}\n\n${text === undefined ? '(no text/plain part: see it with --raw)\n' : text.replace(/\r\n/g, '\n').replace(/\n?$/, '\n')}`
+}

@@ -18,7 +18,18 @@ export const HttpError = Type.Object({
 
 export const IdParams = Type.Object({ id: Id })
 
+/**
+ * A property the client may omit and the handler always has: optional in the schema (so the
+ * OpenAPI document does not require it), filled in with its `default` by Ajv's useDefaults
+ * (plugins/validation.ts) before the handler runs, so typed as present.
+ */
+function Defaulted<T extends TSchema> (schema: T): T {
+  if (schema.default === undefined) throw new Error('Defaulted: the schema needs a default')
+  return Type.Optional(schema) as unknown as T
+}
+
+/** `?limit=&offset=`: both optional, 20 and 0 when omitted. */
 export const Pagination = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })
+  limit: Defaulted(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  offset: Defaulted(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }))
 })
