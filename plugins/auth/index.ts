@@ -156,6 +156,8 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   fastify.decorate('authKeys', keys)
   fastify.decorate('authScopes', scopes)
   fastify.decorate('authIssuer', { issuer, audience, jwksMaxAgeSeconds: settings.jwksMaxAgeSeconds })
+  // Where authRoutes is mounted ('' at the root): authRoutes records it, the metadata names it.
+  fastify.decorate('authEndpoints', { prefix: '' })
   // Routes with config.scopes get a hook with their scopes bound (no per-request config lookup).
   protectRoutes(fastify, authenticate, required => async request => check(request, required), scopes)
 
@@ -164,8 +166,6 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   await sessions.purge()
 }
 
-  // Where authRoutes is mounted ('' at the root): authRoutes records it, the metadata names it.
-  fastify.decorate('authEndpoints', { prefix: '' })
 export default fp(authPlugin, { fastify: '5.x', name: 'auth' })
 
 declare module 'fastify' {
@@ -178,6 +178,8 @@ declare module 'fastify' {
     authKeys: KeyRing
     authScopes: ReturnType<typeof createScopeRegistry>
     authIssuer: { issuer: string, audience: string, jwksMaxAgeSeconds: number }
+    /** where the token endpoints are served: the prefix authRoutes was registered under */
+    authEndpoints: { prefix: string }
   }
   interface FastifyContextConfig {
     /** scopes the access token must carry on this route (empty: any valid token); see protect.ts */
@@ -186,8 +188,6 @@ declare module 'fastify' {
 }
 
 declare module '@fastify/jwt' {
-    /** where the token endpoints are served: the prefix authRoutes was registered under */
-    authEndpoints: { prefix: string }
   interface FastifyJWT {
     payload: AccessTokenContent
     user: AuthUser

@@ -15,6 +15,7 @@ export const AuthSettings = Type.Object({
   accessTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900 }),
   refreshTokenTtlSeconds: Type.Integer({ minimum: 86_400, maximum: 365 * 86_400, default: 14 * 86_400, description: 'absolute session lifetime' }),
   sessionIdleSeconds: Type.Integer({ minimum: 86_400, maximum: 365 * 86_400, default: 7 * 86_400, description: 'a session unused this long ends' }),
+  maxSessionsPerUser: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'live sessions one user may have (ASVS 7.1.2); a new login beyond it ends the oldest' }),
   defaultClientId: Type.String({ minLength: 1, maxLength: 200, default: 'public', description: '`client_id` claim when the client sends none' }),
   jwksMaxAgeSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'Cache-Control max-age of the JWK set, and how often instances re-read the keys: a new key signs 2 × this after its rotation' }),
   passwordMinLength: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),
