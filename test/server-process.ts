@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { extname } from 'node:path'
+import { tmpdir } from 'node:os'
+import { extname, join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -97,5 +98,8 @@ export async function startServerProcess (t: TestContext, env: Record<string, st
     ...env
   }
   if (env.JWT_SECRET === undefined) delete childEnv.JWT_SECRET // EdDSA keys kept in the database
-  return startProcess(t, { args: [...process.execArgv, ...START_FLAGS, SERVER_ENTRY], cwd: PROJECT_ROOT, env: childEnv, port, readyPath: '/health' })
+  // A working directory of its own: the server's ./data/outbox and ./.env are never the developer's.
+  const cwd = mkdtempSync(join(tmpdir(), 'server-'))
+  t.after(() => rmSync(cwd, { recursive: true, force: true }))
+  return startProcess(t, { args: [...process.execArgv, ...START_FLAGS, SERVER_ENTRY], cwd, env: childEnv, port, readyPath: '/health' })
 }

@@ -134,9 +134,9 @@ export function createSessionService (deps: {
       let granted: string[] = []
       // Checked inside the rotation: a refused request leaves the refresh token usable.
       const approve = (session: SessionRecord, user: UserRecord) => {
-        if (!isLive(session, user, now)) throw new InvalidGrantError()
+        if (!isLive(session, user, now)) throw new InvalidGrantError('refresh_token')
         // A client that names itself must be the one the session was issued to (RFC 6749 §6).
-        if (input.clientId !== undefined && input.clientId !== session.client_id) throw new InvalidGrantError()
+        if (input.clientId !== undefined && input.clientId !== session.client_id) throw new InvalidGrantError('refresh_token')
         const allowed = scopes.allowedFor(user)
         const available = parseScope(session.scope).filter(s => allowed.includes(s))
         const scopesGranted = grantScopes(parseScope(input.scope), available)
@@ -146,9 +146,9 @@ export function createSessionService (deps: {
       const result = await store.sessions.rotateRefreshToken(hashToken(input.refreshToken), hashToken(successor), now, approve)
       if (result.status === 'reused') {
         await store.sessions.end(result.session.id, now)
-        throw new InvalidGrantError()
+        throw new InvalidGrantError('refresh_token')
       }
-      if (result.status === 'unknown') throw new InvalidGrantError()
+      if (result.status === 'unknown') throw new InvalidGrantError('refresh_token')
       return { tokens: issueTokens(result.session, result.user, granted, successor), user: result.user }
     },
 

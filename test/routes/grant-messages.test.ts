@@ -38,7 +38,7 @@ describe('invalid_grant error_description', () => {
   })
 
   // src/services/sessions.ts (refreshGrant) has to pass 'refresh_token' to its throws first.
-  it('is "Invalid refresh token" for every refresh-grant failure: unknown token, another client, ended session', { todo: 'src/services/sessions.ts refreshGrant: new InvalidGrantError(\'refresh_token\')' }, async (t) => {
+  it('is "Invalid refresh token" for every refresh-grant failure: unknown token, another client, ended session', async (t) => {
     const app = await build(t)
     const { user } = await registerUser(app)
     const login = await passwordGrant(app, user.username, PASSWORD, { client_id: 'app-one' })
