@@ -1,15 +1,25 @@
 /*
- * What the services (and the stores under them) refuse, in domain terms. They say nothing of
- * HTTP: the error handler (plugins/errors.ts) and the OAuth endpoints (routes/auth/oauth.ts)
- * choose the status codes.
+ * What the services (and the stores under them) refuse, in domain terms. Each carries a stable
+ * `code` (AUTH_…) and the HTTP `statusCode` it means, as @fastify/error's errors do, so any error
+ * handler renders it (src/http/error-handler.ts does, in the contract's shape); the OAuth
+ * endpoints map the grant errors to RFC 6749 bodies (routes/auth/oauth.ts).
  */
 
 /** Base class: a refusal the caller caused, safe to describe to them. */
-export class DomainError extends Error {}
+export class DomainError extends Error {
+  /** a stable name of the refusal, for logs and clients (AUTH_…) */
+  readonly code: string = 'AUTH_REFUSED'
+  /** the HTTP status it means */
+  readonly statusCode: number = 400
+  /** headers the answer should carry (Retry-After) */
+  readonly headers?: Record<string, string>
+}
 
 /** The entity does not exist, or is not the caller's to see. */
 export class NotFoundError extends DomainError {
   override name = 'NotFoundError'
+  override readonly code = 'AUTH_NOT_FOUND'
+  override readonly statusCode = 404
   constructor (readonly entity: string) {
     super(`${entity} not found`)
   }
@@ -18,14 +28,20 @@ export class NotFoundError extends DomainError {
 /** The username or e-mail is taken, ignoring case. Stores throw it from create and update. */
 export class DuplicateUserError extends DomainError {
   override name = 'DuplicateUserError'
+  override readonly code = 'AUTH_DUPLICATE_USER'
+  override readonly statusCode = 409
   constructor (readonly field: 'username' | 'email') {
     super(`${field === 'email' ? 'E-mail' : 'Username'} already registered`)
   }
 }
 
-/** A rule refused the input: the password policy, a wrong current password, an admin demoting themself. */
+/**
+ * A rule refused the input: the password policy, a wrong current password, an admin demoting
+ * themself, an app's `beforeUserCreated` hook.
+ */
 export class PolicyError extends DomainError {
   override name = 'PolicyError'
+  override readonly code = 'AUTH_POLICY'
   /** @param field the input the rule refused, where one did (e.g. 'username', 'password') */
   constructor (message: string, readonly field?: string) {
     super(message)
@@ -45,6 +61,7 @@ export const INVALID_GRANT_MESSAGES = {
  */
 export class InvalidGrantError extends DomainError {
   override name = 'InvalidGrantError'
+  override readonly code = 'AUTH_INVALID_GRANT'
   constructor (readonly grant: keyof typeof INVALID_GRANT_MESSAGES = 'password') {
     super(INVALID_GRANT_MESSAGES[grant])
   }
@@ -53,13 +70,18 @@ export class InvalidGrantError extends DomainError {
 /** The requested scope exceeds what the user (or the session) may have. */
 export class InvalidScopeError extends DomainError {
   override name = 'InvalidScopeError'
+  override readonly code = 'AUTH_INVALID_SCOPE'
 }
 
 /** Too many failed password logins for this account: refused until `retryAfterSeconds` have passed. */
 export class LoginLockedError extends DomainError {
   override name = 'LoginLockedError'
+  override readonly code = 'AUTH_LOGIN_LOCKED'
+  override readonly statusCode = 429
+  override readonly headers: Record<string, string>
   constructor (readonly retryAfterSeconds: number) {
     super(`Too many failed logins for this account: retry in ${retryAfterSeconds} seconds`)
+    this.headers = { 'retry-after': String(retryAfterSeconds) }
   }
 }
 
@@ -69,7 +91,11 @@ export class LoginLockedError extends DomainError {
  */
 export class OverloadedError extends DomainError {
   override name = 'OverloadedError'
+  override readonly code = 'AUTH_OVERLOADED'
+  override readonly statusCode = 503
+  override readonly headers: Record<string, string>
   constructor (readonly retryAfterSeconds = 1) {
     super(`Too many logins in progress: retry in ${retryAfterSeconds} seconds`)
+    this.headers = { 'retry-after': String(retryAfterSeconds) }
   }
 }

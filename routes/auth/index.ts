@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { errorHandler } from '../../plugins/errors.js'
+import { errorHandler } from '../../src/http/error-handler.js'
 import textSafety from '../../plugins/text-safety.js'
 import oauth from './oauth.js'
 import register from './register.js'

@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { errorHandler } from '../../plugins/errors.js'
+import { errorHandler } from '../../src/http/error-handler.js'
 import textSafety from '../../plugins/text-safety.js'
 import { HttpError, IdParams, Pagination } from '../../src/schemas/common.js'
 import { UserList, UserPublic, UserUpdateAdmin } from '../../src/schemas/user.js'
 
 /** /users and /users/{id}: user administration (scope `admin`); a user may read their own record. */
 const admin: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.setErrorHandler(errorHandler) // mounted apps: domain errors as 4xx (plugins/errors.ts)
+  fastify.setErrorHandler(errorHandler) // mounted apps: domain errors as 4xx, whatever the app's handler
   await fastify.register(textSafety) // mounted apps too: no NUL or lone surrogate reaches the store
   const accounts = fastify.authAccounts
   const config = { scopes: ['admin'] }

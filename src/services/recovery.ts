@@ -8,6 +8,7 @@ import type { AccountService } from './accounts.js'
 /** A reset or verification token that is unknown, used, replaced by a newer one, or expired: one message for all. */
 export class InvalidEmailTokenError extends DomainError {
   override name = 'InvalidEmailTokenError'
+  override readonly code = 'AUTH_INVALID_EMAIL_TOKEN'
   constructor () {
     super('Invalid or expired token: it may have been used, or replaced by a newer one')
   }
