@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import type PG from 'pg'
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig } from 'kysely'
+import { Kysely, PostgresDialect } from 'kysely'
 import type { Database } from './tables.js'
 import { openSqlite } from './sqlite.js'
+import { RetryingSqliteDialect } from './sqlite-dialect.js'
 
 export type Dialect = 'sqlite' | 'postgres'
 export interface DatabaseHandle {
@@ -26,7 +27,8 @@ export function createDatabase (url: string, poolSize = 10): DatabaseHandle {
     if (!memory) mkdirSync(dirname(path), { recursive: true })
     const database = openSqlite(memory ? ':memory:' : path)
     return {
-      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: database as unknown as SqliteDialectConfig['database'] }) }),
+      // Kysely's SQLite dialect, but waiting for another process's write lock on timers (sqlite-dialect.ts).
+      db: new Kysely<Database>({ dialect: new RetryingSqliteDialect(database) }),
       dialect: 'sqlite',
       changeCounter: database.changeCounter
     }

@@ -3,6 +3,7 @@ import { compileOnce } from '../db/compile-once.js'
 import { createDatabase } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrations.js'
 import { duplicateUserField } from '../db/errors.js'
+import { BATCH, pauseAfterBatch } from '../db/batches.js'
 import type { Database, UsersTable } from '../db/tables.js'
 import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
@@ -69,12 +70,37 @@ function userStore (db: Kysely<Database>): UserStore {
     async createMany (users) {
       const now = Date.now()
       const rows = users.map(user => newUserRow(user, now))
+      // In batches, each its own short transaction, with a pause after each (../db/batches.ts):
+      // one transaction for the whole import would keep every other writer waiting (issue 18).
+      // Still all or nothing: when a batch fails (a name registered meanwhile), the rows this
+      // import stored are deleted by id (their sessions, if one logged in meanwhile, with them).
+      // Stored in the order of their keys, with the (random) ids handed out in sorted order: each
+      // batch then changes a few neighbouring index pages instead of one page per row, which
+      // makes each commit's WAL checkpoint small (400,000 rows: 5 s instead of 17; BENCHMARKS.md).
+      const ordered = [...rows].sort((a, b) => a.username_key < b.username_key ? -1 : a.username_key > b.username_key ? 1 : 0)
+      const ids = rows.map(row => row.id).sort()
+      ordered.forEach((row, i) => { row.id = ids[i]! })
+      let stored = 0
       try {
-        await db.transaction().execute(async trx => {
-          // In chunks: SQLite allows at most 32766 bound parameters per statement.
-          for (let i = 0; i < rows.length; i += 500) await trx.insertInto('users').values(rows.slice(i, i + 500)).execute()
-        })
+        for (; stored < ordered.length; stored += BATCH.rows) {
+          if (stored > 0) await pauseAfterBatch()
+          const batch = ordered.slice(stored, stored + BATCH.rows)
+          await db.transaction().execute(async trx => {
+            // In chunks: SQLite allows at most 32766 bound parameters per statement.
+            for (let i = 0; i < batch.length; i += 500) await trx.insertInto('users').values(batch.slice(i, i + 500)).execute()
+          })
+        }
       } catch (error) {
+        // The failed batch too: deleting an id that was never stored changes nothing.
+        const written = ordered.slice(0, stored + BATCH.rows)
+        try {
+          for (let i = 0; i < written.length; i += BATCH.rows) {
+            if (i > 0) await pauseAfterBatch()
+            await db.deleteFrom('users').where('id', 'in', written.slice(i, i + BATCH.rows).map(row => row.id)).execute()
+          }
+        } catch (cleanup) {
+          throw new AggregateError([asDuplicate(error), cleanup], `users import failed after ${stored} of ${ordered.length} rows were stored, and removing them failed: ${String(cleanup)}`)
+        }
         throw asDuplicate(error)
       }
       return rows.map(toUser)
