@@ -4,7 +4,6 @@ import swaggerUi from '@fastify/swagger-ui'
 import { STATUS_CODES } from 'node:http'
 import { createRequire } from 'node:module'
 import type { FastifyPluginAsync, FastifySchema } from 'fastify'
-import { SECURITY_SCHEMES } from './auth/protect.js'
 
 // The package's own version (a self-reference through package.json "exports").
 const { version } = createRequire(import.meta.url)('fastify-oauth2-jwt/package.json') as { version: string }
@@ -87,12 +86,12 @@ token again ends the whole session (RFC 9700 reuse detection), so refresh one re
 
 /**
  * OpenAPI 3 generated from the route schemas (@fastify/swagger), served at /openapi.json,
- * and Swagger UI at /docs (@fastify/swagger-ui). Register after the auth plugin (its scopes and
- * security schemes) and before any route.
+ * and Swagger UI at /docs (@fastify/swagger-ui). Register after the auth plugin (its scopes, for
+ * the Authorize dialog) and before any route; the auth plugin adds its security schemes and each
+ * protected operation's `security` to the document itself, as it does in any app that mounts it.
  * https://github.com/fastify/fastify-swagger, https://github.com/fastify/fastify-swagger-ui
  */
 const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
-  const tokenUrl = '/token'
   const scopes = fastify.authScopes.definitions
   const origin = originOf(fastify.authIssuer.issuer)
 
@@ -111,17 +110,8 @@ const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
         { name: 'users', description: 'Your account and sessions; user administration' },
         { name: 'items', description: 'An example resource owned per user (scope `items`)' },
         { name: 'meta', description: 'Health, keys and server metadata' }
-      ],
-      components: {
-        securitySchemes: {
-          [SECURITY_SCHEMES.password]: {
-            type: 'oauth2',
-            description: 'Log in with a username and password (RFC 6749 §4.3); leave client_id empty.',
-            flows: { password: { tokenUrl, refreshUrl: tokenUrl, scopes: Object.fromEntries(Object.entries(scopes).map(([name, s]) => [name, s.description])) } }
-          },
-          [SECURITY_SCHEMES.bearer]: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Paste an access token' }
-        }
-      }
+      ]
+      // components.securitySchemes: the auth plugin adds its own to the document (plugins/auth/openapi.ts).
     },
     transform: ({ schema, url, route }) => {
       const operationId = (schema as { operationId?: string } | undefined)?.operationId ??

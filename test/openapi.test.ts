@@ -240,6 +240,18 @@ describe('GET /docs', () => {
     assert.deepEqual(docs.json(), (await app.inject('/openapi.json')).json())
   })
 
+  it('shows the security schemes at /docs/yaml too, and no mark the auth plugin leaves for them (x-auth-…)', async (t) => {
+    // The auth plugin adds its schemes and each operation's security as @fastify/swagger builds
+    // the document (plugins/auth/openapi.ts), in JSON and in YAML.
+    const app = await build(t)
+    const yaml = await app.inject('/docs/yaml')
+    assert.equal(yaml.statusCode, 200)
+    assert.ok(/^ {4}OAuth2PasswordBearer:$/m.test(yaml.body), 'the oauth2 scheme in the YAML')
+    assert.ok(/^ {10}tokenUrl: \/token$/m.test(yaml.body), 'its token URL')
+    assert.ok(!yaml.body.includes('x-auth-'), 'no mark in the YAML')
+    assert.ok(!(await app.inject('/openapi.json')).body.includes('x-auth-'), 'no mark in the JSON')
+  })
+
   it('keeps the authorization across reloads (persistAuthorization) in the Swagger UI initializer', async (t) => {
     const app = await build(t)
     const res = await app.inject('/docs/static/swagger-initializer.js')

@@ -1,20 +1,45 @@
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HookHandlerDoneFunction, onRequestHookHandler, RouteOptions } from 'fastify'
+import { BearerChallengeError } from '../../src/http/errors.js'
 import { HttpError } from '../../src/schemas/common.js'
 import type { ScopeRegistry } from '../../src/services/scopes.js'
+import { DEFAULT_RESPONSE_EXTENSION, documentSecurity, SCOPES_EXTENSION } from './openapi.js'
 
-/** The OpenAPI security schemes every protected operation names (defined by plugins/swagger.ts). */
-export const SECURITY_SCHEMES = { password: 'OAuth2PasswordBearer', bearer: 'bearerAuth' } as const
+export { SECURITY_SCHEMES } from './openapi.js'
 
 const unauthorized = Type.Ref(HttpError, { description: 'Missing, invalid or expired token (see WWW-Authenticate)' })
 const forbidden = Type.Ref(HttpError, { description: 'The token lacks a required scope (see WWW-Authenticate)' })
 
 /**
- * One way to protect a route: `config: { scopes: [...] }` (an empty list: any valid token). As
+ * A route's authenticate hook that answers the RFC 6750 refusals itself, with the challenge and
+ * the contract's body, instead of throwing them: the 401/403 of a protected route is then the
+ * same whatever error handler the app has (its own, or Fastify's default, which would add a
+ * `code` on routes without a response schema for the status) and whatever schema the route has.
+ * A callback hook that never calls `done` after replying: the chain stops there, even when the
+ * reply's onSend hooks are asynchronous. Other errors go to the error handler as before.
+ */
+function answering (check: (request: FastifyRequest) => Promise<void>): onRequestHookHandler {
+  return function authenticateRoute (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    check(request).then(() => { done() }, (error: unknown) => {
+      if (!(error instanceof BearerChallengeError)) { done(error as Error); return }
+      request.log.info({ reason: error.reason }, 'request refused')
+      reply.code(error.statusCode).headers(error.headers).send(error.body)
+    })
+  }
+}
+
+/**
+ * One way to protect a route: `config: { scopes: [...] }` (an empty list: any valid token), or
+ * `onRequest: [app.authenticate]` (with the route's `config.scopes`, if any). As
  * @fastify/rate-limit derives its behaviour from `config.rateLimit`, this onRoute hook derives
- * the rest from `config.scopes`: it adds an authenticate hook bound to those scopes to the
- * route's onRequest hooks (unless the route lists `authenticate` already), and the OpenAPI `security` requirement and 401/403 responses to
- * its schema. A scope the registry does not know fails at registration.
+ * the rest: the route's authenticate hook, bound to its scopes and answering refusals itself
+ * (in place of `app.authenticate` where the route lists it, else first), and its documentation,
+ * with or without a schema: the 401 (and, when scopes are required, 403) responses, and the
+ * mark that openapi.ts turns into the operation's `security` (unless the schema states its own).
+ * A route without a schema gets one with only those: nothing to validate, and no response
+ * schema for any other status, so the handler's answers are serialised as before. The schema is
+ * copied, never changed in place (several routes may share one). A scope the registry does not
+ * know fails at registration.
  */
 export function protectRoutes (
   fastify: FastifyInstance,
@@ -23,18 +48,25 @@ export function protectRoutes (
   scopes: ScopeRegistry
 ) {
   fastify.addHook('onRoute', (route: RouteOptions) => {
-    const required = route.config?.scopes
-    if (required === undefined) return
+    const hooks = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+    const listed = hooks.includes(authenticate as onRequestHookHandler)
+    const configured = route.config?.scopes
+    if (configured === undefined && !listed) return
+    const required = configured ?? []
     const unknown = required.filter(s => scopes.definitions[s] === undefined)
     if (unknown.length > 0) throw new Error(`${route.method.toString()} ${route.url}: unknown scope ${unknown.join(', ')} (declare it in the auth plugin's \`scopes\` option)`)
 
-    const hooks = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-    if (!hooks.includes(authenticate as onRequestHookHandler)) route.onRequest = [authenticateFor(required) as onRequestHookHandler, ...hooks]
+    const hook = answering(authenticateFor(required))
+    route.onRequest = listed ? hooks.map(h => h === authenticate ? hook : h) : [hook, ...hooks]
 
-    if (route.schema !== undefined) {
-      const schema = route.schema as { security?: unknown, response?: Record<string, unknown> }
-      schema.security ??= [{ [SECURITY_SCHEMES.password]: required }, { [SECURITY_SCHEMES.bearer]: [] }]
-      schema.response = { 401: unauthorized, ...(required.length > 0 ? { 403: forbidden } : {}), ...schema.response }
-    }
+    const schema = (route.schema ?? {}) as FastifySchema & { response?: Record<string, unknown> }
+    route.schema = {
+      ...schema,
+      ...(schema.security === undefined ? { [SCOPES_EXTENSION]: [...required] } : {}),
+      ...(schema.response === undefined ? { [DEFAULT_RESPONSE_EXTENSION]: true } : {}),
+      response: { 401: unauthorized, ...(required.length > 0 ? { 403: forbidden } : {}), ...schema.response }
+    } as FastifySchema
   })
+
+  documentSecurity(fastify, scopes)
 }

@@ -131,7 +131,25 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }
 
-/** Brings the schema to the latest version; throws with the failing migration's error. */
+/*
+ * The plugin records its migrations in tables of its own, so that an app running its own Kysely
+ * migrations on the same database (in Kysely's default `kysely_migration`) never sees the
+ * plugin's names there ("previously executed migration 0001_initial is missing").
+ */
+export const MIGRATION_TABLE = 'auth_migration'
+export const MIGRATION_LOCK_TABLE = 'auth_migration_lock'
+/** Where earlier versions recorded them: Kysely's default table, which the app's Migrator shares. */
+const LEGACY_MIGRATION_TABLE = 'kysely_migration'
+/** Tables only the plugin's `0001_initial` creates: their presence tells its rows from an app's. */
+const FOOTPRINT = ['refresh_tokens', 'signing_keys']
+
+/** The plugin's migrations, by name (for tools and tests: `migrateToLatest` is the way to apply them). */
+export const migrationProvider: MigrationProvider = provider
+
+/**
+ * Brings the schema to the latest version, recorded in `auth_migration` under the lock of
+ * `auth_migration_lock` (an advisory lock on PostgreSQL); throws with the failing migration's error.
+ */
 export async function migrateToLatest (db: Kysely<any>): Promise<void> {
   // On PostgreSQL, keep Kysely's bookkeeping tables in the schema we migrate (the first of
   // search_path): unqualified, Kysely would find another schema's tables and skip creating its own.
@@ -140,9 +158,53 @@ export async function migrateToLatest (db: Kysely<any>): Promise<void> {
     const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db)
     migrationTableSchema = rows[0]?.schema
   }
-  const { error, results } = await new Migrator({ db, provider, migrationTableSchema }).migrateToLatest()
+  await adoptLegacyRecords(db, migrationTableSchema)
+  const { error, results } = await new Migrator({
+    db,
+    provider,
+    migrationTableSchema,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE
+  }).migrateToLatest()
   if (error !== undefined) {
     const failed = results?.find(r => r.status === 'Error')?.migrationName ?? 'unknown'
     throw new Error(`database migration ${failed} failed`, { cause: error })
   }
+}
+
+/**
+ * The first start after the upgrade: moves the plugin's rows (the names in `migrations`, with
+ * their timestamps) from `kysely_migration` to `auth_migration`, so nothing runs again, and
+ * leaves every other row (the app's own migrations) where it is. One transaction, under the
+ * migration lock of the adapter (PostgreSQL: the advisory lock every Kysely Migrator takes, so
+ * neither another instance's plugin nor the app's own Migrator runs meanwhile; SQLite: the
+ * transaction's write lock). It moves nothing once `auth_migration` has rows, nor when the
+ * plugin's tables are not there: a `0001_initial` in `kysely_migration` is then the app's own.
+ */
+async function adoptLegacyRecords (db: Kysely<any>, schema: string | undefined): Promise<void> {
+  const adapter = db.getExecutor().adapter
+  // The options Kysely's Migrator passes (the adapters of SQLite and PostgreSQL use none of them).
+  const lock = { lockTable: MIGRATION_LOCK_TABLE, lockRowId: 'migration_lock', lockTableSchema: schema }
+  await db.transaction().execute(async (trx) => {
+    await adapter.acquireMigrationLock(trx, lock)
+    try {
+      const tables = new Set((await trx.introspection.getTables({ withInternalKyselyTables: true }))
+        .filter(t => schema === undefined || t.schema === schema).map(t => t.name))
+      if (!tables.has(LEGACY_MIGRATION_TABLE) || !FOOTPRINT.every(t => tables.has(t))) return
+      const inSchema = schema === undefined ? trx : trx.withSchema(schema)
+      if (tables.has(MIGRATION_TABLE) && await inSchema.selectFrom(MIGRATION_TABLE).select('name').limit(1).executeTakeFirst() !== undefined) return
+      const rows = await inSchema.selectFrom(LEGACY_MIGRATION_TABLE).select(['name', 'timestamp'])
+        .where('name', 'in', Object.keys(migrations)).execute() as Array<{ name: string, timestamp: string }>
+      if (rows.length === 0) return
+      // The table as Kysely's Migrator creates it (it finds it there and keeps it).
+      await (schema === undefined ? trx.schema : trx.schema.withSchema(schema)).createTable(MIGRATION_TABLE).ifNotExists()
+        .addColumn('name', 'varchar(255)', c => c.notNull().primaryKey())
+        .addColumn('timestamp', 'varchar(255)', c => c.notNull())
+        .execute()
+      await inSchema.insertInto(MIGRATION_TABLE).values(rows).execute()
+      await inSchema.deleteFrom(LEGACY_MIGRATION_TABLE).where('name', 'in', rows.map(r => r.name)).execute()
+    } finally {
+      await adapter.releaseMigrationLock(trx, lock)
+    }
+  })
 }
