@@ -4,6 +4,7 @@ import { createOutboxWorker } from '../src/mail/outbox-worker.js'
 import { defaultMailFrom, defaultPublicUrl, MailSettings, type MailOptions } from '../src/schemas/mail-options.js'
 import { fileTransport, smtpTransport, type MailTransport } from '../src/mail/transport.js'
 import { parseOrThrow } from '../src/schemas/parse.js'
+import { InvalidGrantError } from '../src/errors.js'
 import { createRecoveryService } from '../src/services/recovery.js'
 import type { MailStore } from '../src/stores/mail-store.js'
 
@@ -51,9 +52,12 @@ const mailPlugin: FastifyPluginAsync<MailPluginOptions> = async (fastify, option
       'SMTP_URL unset: e-mail is not delivered, messages are written as .eml files (npm run cli -- mail list)')
   }
 
-  const recovery = createRecoveryService({ store, accounts: fastify.authAccounts, settings })
+  const recovery = createRecoveryService({ store, accounts: fastify.authAccounts, events: fastify.authCore.events, settings })
+  // REQUIRE_VERIFIED_EMAIL: the first check of the login pipeline, after the password.
+  if (settings.requireVerifiedEmail) {
+    fastify.authLogin.addCheck({ name: 'email_unverified', check: ({ user }) => { if (!user.email_verified) throw new InvalidGrantError() } })
+  }
   fastify.authAccounts.useEmailVerification({
-    required: settings.requireVerifiedEmail,
     // The account exists whatever happens here: a failure is logged, and /request-verify-token remains.
     send: async (user) => {
       try {
@@ -98,7 +102,8 @@ const mailPlugin: FastifyPluginAsync<MailPluginOptions> = async (fastify, option
   })
   fastify.decorate('authRecovery', recovery)
   fastify.decorate('mailOutbox', worker)
-  worker.start()
+  // Background work starts when the server listens: not in the CLI or a test app that never does.
+  fastify.addHook('onListen', async () => { worker.start() })
   fastify.addHook('onClose', async () => {
     await worker.stop()
     transport.close()

@@ -37,7 +37,7 @@ const wellKnown: FastifyPluginAsyncTypebox<WellKnownRoutesOptions> = async (fast
       token_endpoint: `${base}/token`,
       revocation_endpoint: `${base}/token/revoke`,
       jwks_uri: origin + jwksPath,
-      grant_types_supported: ['password', 'refresh_token'],
+      grant_types_supported: fastify.authGrants.types(),
       response_types_supported: [],
       scopes_supported: fastify.authScopes.names,
       token_endpoint_auth_methods_supported: ['none'],

@@ -8,7 +8,6 @@ import requestBody from '../plugins/request-body.js'
 import errors from '../plugins/errors.js'
 import textSafety from '../plugins/text-safety.js'
 import securityHeaders from '../plugins/security-headers.js'
-import sharedSchemas from '../plugins/shared-schemas.js'
 import database from '../plugins/database.js'
 import auth from '../plugins/auth/index.js'
 import mail from '../plugins/mail.js'
@@ -57,7 +56,6 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   // NUL and invalid Unicode in any request text: a 400 before any route sees it (plugins/text-safety.ts).
   await fastify.register(textSafety)
   await fastify.register(securityHeaders)
-  await fastify.register(sharedSchemas)
   await fastify.register(database)
   await fastify.register(redis)
   // SQLite: the per-request session lookup cached, exactly (see createSqlStore); PostgreSQL: none.

@@ -85,7 +85,7 @@ async function main (argv: string[]): Promise<number> {
     switch (`${group} ${command}`) {
       case 'users create': {
         if (arg === undefined) throw new ConfigError('users create needs a username')
-        out(await accounts.register({ username: arg, password: await readPassword(), email: values.email, full_name: values['full-name'], is_admin: values.admin }))
+        out(await accounts.register({ username: arg, password: await readPassword(), email: values.email, full_name: values['full-name'], is_admin: values.admin }, 'cli'))
         return 0
       }
       case 'users list':
@@ -125,7 +125,7 @@ async function main (argv: string[]): Promise<number> {
         out({ ended: await sessions.endAll((await named(arg)).id) })
         return 0
       case 'keys rotate': {
-        const { kid, signsFrom } = await keys.rotate()
+        const { kid, signsFrom } = await fastify.authCore.rotateKey()
         out({ kid, signs_from: signsFrom.toISOString() })
         return 0
       }

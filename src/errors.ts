@@ -67,6 +67,12 @@ export class InvalidGrantError extends DomainError {
   }
 }
 
+/** A request lacks a parameter it needs, or has one twice (RFC 6749 §5.2 invalid_request). */
+export class InvalidRequestError extends DomainError {
+  override name = 'InvalidRequestError'
+  override readonly code = 'AUTH_INVALID_REQUEST'
+}
+
 /** The requested scope exceeds what the user (or the session) may have. */
 export class InvalidScopeError extends DomainError {
   override name = 'InvalidScopeError'

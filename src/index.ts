@@ -8,16 +8,33 @@
  * Its declarations carry the plugin's type augmentations: `request.user`, `app.authenticate`
  * and `config.scopes` are typed for any app that imports this module.
  */
-export { default, type AuthPluginOptions } from '../plugins/auth/index.js'
+export { default, type AuthPluginOptions, type AuthenticatedUser } from '../plugins/auth/index.js'
 export { default as authRoutes, type AuthRoutesOptions } from '../routes/auth/index.js'
 export { default as adminRoutes } from '../routes/users/admin.js'
-export { default as wellKnownRoutes } from '../routes/well-known.js'
+export { default as wellKnownRoutes, type WellKnownRoutesOptions } from '../routes/well-known.js'
+export { default as recoveryRoutes, type RecoveryRoutesOptions } from '../routes/auth/recovery.js'
+export { default as mailPlugin, type MailPluginOptions } from '../plugins/mail.js'
 export { default as app, createApp, fastifyOptions, type AppOptions } from './app.js'
 export { loadConfig, type Config } from './config.js'
 export { createDatabase } from './db/connection.js'
 export { migrateToLatest } from './db/migrations.js'
-export { createSqlStore } from './stores/sql-store.js'
-export { DomainError, DuplicateUserError, InvalidGrantError, InvalidScopeError, NotFoundError, PolicyError } from './errors.js'
+export { createAuthCore, type AuthCore, type AuthCoreOptions } from './core/index.js'
+export { AUTH_EVENT_TYPES, type AuthEvent, type AuthEventListener, type AuthEventType } from './core/events.js'
+export { RESERVED_CLAIMS, type AuthHooks, type AuthTokenClaims, type AuthUserMetadata, type UserOrigin } from './core/hooks.js'
+export type { Grant, GrantRequest, GrantResult, GrantRegistry } from './grants/registry.js'
+export type { LoginAttempt, LoginCheck, LoginPipeline } from './services/login.js'
+export type { TokenSource } from './http/token-sources.js'
+export { createSqlStore, createMemoryStore } from './stores/sql-store.js'
+export { createSqlMailStore } from './stores/sql-mail-store.js'
+export { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
+export {
+  DomainError, DuplicateUserError, InvalidGrantError, InvalidRequestError, InvalidScopeError, LoginLockedError,
+  NotFoundError, OverloadedError, PolicyError
+} from './errors.js'
+export { InvalidEmailTokenError } from './services/recovery.js'
 export type { ScopeDefinition } from './services/scopes.js'
-export type { AuthStore, UserStore, SessionStore, KeyStore, SessionRecord, SigningKeyRecord, RotationResult } from './stores/auth-store.js'
+export type {
+  AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, NewUser, UserPatch, SessionListing
+} from './stores/auth-store.js'
+export type { MailStore, EmailTokenStore, OutboxStore, MailRequestStore, EmailTokenOwner, EmailTokenPurpose } from './stores/mail-store.js'
 export * from './schemas/index.js'

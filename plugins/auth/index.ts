@@ -3,24 +3,25 @@ import fastifyJwt from '@fastify/jwt'
 // Kept in the emitted .d.ts (tsc drops the default import there): a consumer's compiler loads
 // @fastify/jwt's declarations, which type `request.user` from the FastifyJWT merge below.
 import '@fastify/jwt'
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { TObject } from '@sinclair/typebox'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { createAuthCore, type AuthCore } from '../../src/core/index.js'
+import type { AuthEventListener, AuthEventType } from '../../src/core/events.js'
+import type { AuthHooks, AuthTokenClaims, AuthUserMetadata } from '../../src/core/hooks.js'
 import { insufficientScope, invalidToken, missingToken } from '../../src/http/errors.js'
-import { bearerToken } from '../../src/http/bearer.js'
-import { AuthSettings, defaultHashConcurrency } from '../../src/schemas/auth-options.js'
+import { bearerHeader, findToken, type TokenSource } from '../../src/http/token-sources.js'
+import { AuthSettings } from '../../src/schemas/auth-options.js'
 import { parseOrThrow } from '../../src/schemas/parse.js'
 import type { AuthUser } from '../../src/schemas/user.js'
-import { createAccountService } from '../../src/services/accounts.js'
-import { hashProblem } from '../../src/services/hash-formats.js'
-import { createLoginThrottle } from '../../src/services/login-throttle.js'
-import { createPasswordHasher } from '../../src/services/passwords.js'
-import { createScopeRegistry, type ScopeDefinition } from '../../src/services/scopes.js'
-import { createSessionService } from '../../src/services/sessions.js'
+import type { ScopeDefinition } from '../../src/services/scopes.js'
 import { AUTH_STORE_METHODS, type AuthStore } from '../../src/stores/auth-store.js'
 import { createMemoryStore } from '../../src/stores/sql-store.js'
-import { createAccessTokens, type AccessTokenContent } from '../../src/tokens/access-tokens.js'
-import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../../src/tokens/keys.js'
+import type { AccessTokenContent } from '../../src/tokens/access-tokens.js'
 import sharedSchemas from '../shared-schemas.js'
 import { protectRoutes } from './protect.js'
+
+/** `request.user` on an authenticated request: the public user, what the token granted, and the app's metadata type. */
+export type AuthenticatedUser = Omit<AuthUser, 'metadata'> & { metadata: AuthUserMetadata }
 
 /** The plugin's options: every setting of `AuthSettings` may be omitted (its default applies), `jwt`'s fields too. */
 export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt'>> & {
@@ -29,45 +30,48 @@ export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt'>> & {
   store?: AuthStore
   /** the app's own scopes, beside `me`, `items` and `admin`: granted by /token, listed in /docs */
   scopes?: Record<string, ScopeDefinition>
+  /** `beforeUserCreated`, `accessTokenClaims` (src/core/hooks.ts) */
+  hooks?: AuthHooks
+  /** the app's own fields on the user: a TypeBox object schema, validated at /register and PATCH /users/me */
+  userMetadata?: TObject
 }
 
-const PURGE_INTERVAL_MS = 60 * 60_000
-
 /** @throws Error naming every invalid option, and every method a given `store` lacks */
-function checkOptions ({ store, scopes, ...settings }: AuthPluginOptions) {
+function checkOptions ({ store, scopes, hooks, userMetadata, ...settings }: AuthPluginOptions) {
   const fail = (problems: string[]) => new Error(`auth plugin: invalid options: ${problems.join('; ')}`)
   const parsed = parseOrThrow(AuthSettings, settings, fail)
   if (store !== undefined) {
+    // Only the parts every store has had; parts added later are optional (checked where used).
     const missing = Object.entries(AUTH_STORE_METHODS).flatMap(([part, methods]) =>
       methods.filter(m => typeof (store as unknown as Record<string, Record<string, unknown> | undefined>)[part]?.[m] !== 'function').map(m => `${part}.${m}`))
     if (missing.length > 0) throw new Error(`auth plugin: \`store\` does not implement AuthStore: missing ${missing.join(', ')}`)
   }
-  return { settings: parsed, store, scopes }
-}
-
-/** Runs `task` every `ms` milliseconds until the app closes; failures are logged, never thrown. */
-function every (fastify: FastifyInstance, ms: number, what: string, task: () => Promise<unknown>) {
-  let closing = false
-  // A run that was under way when the app closed fails on the closed database: not worth a warning.
-  const timer = setInterval(() => { task().catch(err => { if (!closing) fastify.log.warn({ err }, `${what} failed`) }) }, ms)
-  timer.unref()
-  fastify.addHook('onClose', async () => { closing = true; clearInterval(timer) })
+  for (const name of ['beforeUserCreated', 'accessTokenClaims'] as const) {
+    if (hooks?.[name] !== undefined && typeof hooks[name] !== 'function') throw fail([`hooks.${name}: expected a function`])
+  }
+  if (userMetadata !== undefined && (userMetadata as { type?: unknown }).type !== 'object') throw fail(['userMetadata: expected a TypeBox object schema (Type.Object)'])
+  return { settings: parsed, store, scopes, hooks, userMetadata }
 }
 
 /**
- * The auth core, mountable in any Fastify app. It wires the parts (src/services, src/tokens,
- * src/stores) and decorates:
- * - `authenticate`: an onRequest hook answering RFC 6750 errors, that sets `request.user`
- *   and checks the route's `config.scopes`; routes with `config.scopes` get it by themselves;
- * - `authAccounts`, `authSessions`: the services, the only doors to users and sessions;
- * - `authKeys` (the signing keys), `authScopes` (the scope registry), `authIssuer`.
- * Access tokens are signed and verified by src/tokens/access-tokens.ts (fast-jwt). @fastify/jwt
- * (https://github.com/fastify/fastify-jwt) is registered verify-only with the same pins and keys,
- * for app code that calls `request.jwtVerify()` or `fastify.jwt.decode()`, and types `request.user`.
+ * The auth plugin: an adapter that builds the auth core (src/core: createAuthCore) and wires it
+ * into Fastify. It decorates:
+ * - `authenticate`: an onRequest hook answering RFC 6750 errors, that sets `request.user` and
+ *   checks the route's `config.scopes`; routes with `config.scopes` get it by themselves;
+ * - `authCore` and its parts: `authAccounts`, `authSessions`, `authLogin` (the login pipeline:
+ *   `addCheck`), `authGrants` (`register` a grant type), `authEvents` (`on(type | '*', listener)`),
+ *   `authKeys`, `authScopes`, `authIssuer`, `authEndpoints`, and `authTokenSources` (where
+ *   `authenticate` looks for a token, in order: the bearer header first);
+ * - `authEventContext`: the onRequest hook the route plugins add so events carry the request's
+ *   address, user agent and actor.
+ * Background work (purge, key reloads) starts when the server listens, not in the CLI or a test
+ * app that never listens. Access tokens are verified by src/tokens/access-tokens.ts (fast-jwt);
+ * @fastify/jwt (https://github.com/fastify/fastify-jwt) is registered verify-only with the same
+ * pins and keys, for app code that calls `request.jwtVerify()`, and types `request.user`.
  */
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, options) => {
-  const { settings, scopes: declaredScopes, store: givenStore } = checkOptions(options)
-  if (!fastify.hasPlugin('shared-schemas')) await fastify.register(sharedSchemas)
+  const { settings, scopes: declaredScopes, store: givenStore, hooks, userMetadata } = checkOptions(options)
+  if (!fastify.hasPlugin('shared-schemas')) await fastify.register(sharedSchemas, { userMetadata })
 
   let store = givenStore
   if (store === undefined) {
@@ -75,56 +79,20 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     fastify.addHook('onClose', memory.close)
     store = memory.store
   }
+  const core = await createAuthCore(settings, store, fastify.log, { scopes: declaredScopes, hooks, userMetadata })
+  const { tokens, sessions, events } = core
+  // Requests waiting for argon2 are in flight, so Fastify waits for them; stop() waits for the rest.
+  fastify.addHook('onListen', async () => { core.start() })
+  fastify.addHook('onClose', core.stop)
 
-  const issuer = settings.jwt.issuer
-  const audience = settings.jwt.audience ?? issuer
-  const reloadIntervalMs = settings.jwksMaxAgeSeconds * 1000
-  const keys: KeyRing = settings.jwt.secret !== undefined
-    ? createHmacKeyRing(settings.jwt.secret)
-    : await createStoredKeyRing(store.keys, { accessTokenTtlMs: settings.accessTokenTtlSeconds * 1000, reloadIntervalMs, jwksMaxAgeMs: reloadIntervalMs })
-  const tokens = createAccessTokens(keys, { issuer, audience, ttlSeconds: settings.accessTokenTtlSeconds })
+  const sources: TokenSource[] = [bearerHeader]
 
   // For app code (request.jwtVerify, fastify.jwt.decode): verification only, with the same pins and
   // keys as tokens.verify, which this plugin uses itself (one verifier per key, no per-request setup).
   await fastify.register(fastifyJwt, {
     secret: { public: async (_request: FastifyRequest, token: unknown) => tokens.keyFor((token as { header?: { kid?: unknown } }).header?.kid) },
     decode: { complete: true },
-    verify: { ...tokens.verifyOptions, extractToken: request => bearerToken(request.headers.authorization) ?? undefined }
-  })
-
-  const scopes = createScopeRegistry(declaredScopes)
-  const passwords = await createPasswordHasher({
-    concurrency: settings.passwordHashConcurrency ?? defaultHashConcurrency(),
-    queueLimit: settings.passwordHashQueueLimit,
-    maxWaitMs: settings.passwordHashMaxWaitSeconds * 1000,
-    argon2: settings.argon2
-  })
-  // Requests waiting for argon2 are in flight, so Fastify waits for them; this waits for the rest.
-  fastify.addHook('onClose', passwords.drain)
-  // Imported hashes (bcrypt, pbkdf2) not upgraded yet: every login lasts as long as the slowest kind
-  // computes. Kinds beyond the bound (hash-formats.ts) are never computed, here or at login.
-  const foreign = await store.users.foreignHashSamples(passwords.nativePrefix)
-  const problems = [...new Set(foreign.map(hashProblem).filter(problem => problem !== undefined))]
-  if (problems.length > 0) {
-    fastify.log.warn({ problems }, 'stored password hashes that cannot be verified: their users cannot log in until their password is reset')
-  }
-  const usable = foreign.filter(sample => hashProblem(sample) === undefined)
-  if (usable.length > 0) {
-    const floorMs = await passwords.calibrate(usable)
-    fastify.log.info({ kinds: usable.length, floorMs: Math.round(floorMs) }, 'imported password hashes not upgraded yet: every password check lasts at least floorMs')
-  }
-  const throttle = createLoginThrottle({ store: store.loginFailures, limit: settings.loginFailureLimit, windowSeconds: settings.loginFailureWindowSeconds, log: fastify.log })
-  const accounts = createAccountService({ store, passwords, scopes, throttle, settings })
-  const sessions = createSessionService({
-    store,
-    passwords,
-    scopes,
-    accounts,
-    throttle,
-    log: fastify.log,
-    settings,
-    signAccessToken: (claims: AccessTokenContent) => tokens.sign(claims),
-    verifyAccessToken: token => tokens.verify(token)
+    verify: { ...tokens.verifyOptions, extractToken: request => findToken(sources, request)?.token ?? undefined }
   })
 
   /**
@@ -132,18 +100,20 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
    * Sets `request.user`. @throws the RFC 6750 errors of src/http/errors.ts
    */
   async function check (request: FastifyRequest, required: readonly string[] | undefined): Promise<void> {
-    const token = bearerToken(request.headers.authorization)
-    if (token === undefined) throw missingToken()
+    const found = findToken(sources, request)
+    if (found === undefined) throw missingToken()
     let claims: unknown
     try {
-      if (token === null) throw new Error('malformed credentials')
-      claims = await tokens.verify(token)
+      if (found.token === null) throw new Error('malformed credentials')
+      claims = await tokens.verify(found.token)
     } catch {
       throw invalidToken()
     }
     const user = await sessions.authenticate(claims)
     if (user === undefined) throw invalidToken()
-    request.user = user
+    request.user = user as typeof request.user
+    const context = events.context()
+    if (context !== undefined) Object.assign(context, { actor_id: user.id, session_id: user.session_id, client_id: user.client_id })
     if (required !== undefined && !required.every(s => user.token_scopes.includes(s))) throw insufficientScope(required)
   }
 
@@ -151,19 +121,23 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   const authenticate = (request: FastifyRequest) => check(request, request.routeOptions.config.scopes)
 
   fastify.decorate('authenticate', authenticate)
-  fastify.decorate('authAccounts', accounts)
+  fastify.decorate('authCore', core)
+  fastify.decorate('authAccounts', core.accounts)
   fastify.decorate('authSessions', sessions)
-  fastify.decorate('authKeys', keys)
-  fastify.decorate('authScopes', scopes)
-  fastify.decorate('authIssuer', { issuer, audience, jwksMaxAgeSeconds: settings.jwksMaxAgeSeconds })
+  fastify.decorate('authLogin', core.login)
+  fastify.decorate('authGrants', core.grants)
+  fastify.decorate('authEvents', { on: (type: AuthEventType | '*', listener: AuthEventListener) => events.on(type, listener) })
+  fastify.decorate('authKeys', core.keys)
+  fastify.decorate('authScopes', core.scopes)
+  fastify.decorate('authIssuer', core.issuer)
+  fastify.decorate('authTokenSources', sources)
   // Where authRoutes is mounted ('' at the root): authRoutes records it, the metadata names it.
   fastify.decorate('authEndpoints', { prefix: '' })
+  fastify.decorate('authEventContext', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    events.withContext({ ip: request.ip, user_agent: request.headers['user-agent'] ?? null }, done)
+  })
   // Routes with config.scopes get a hook with their scopes bound (no per-request config lookup).
-  protectRoutes(fastify, authenticate, required => async request => check(request, required), scopes)
-
-  every(fastify, PURGE_INTERVAL_MS, 'session purge', sessions.purge)
-  every(fastify, reloadIntervalMs, 'key reload', keys.reload)
-  await sessions.purge()
+  protectRoutes(fastify, authenticate, required => async request => check(request, required), core.scopes)
 }
 
 export default fp(authPlugin, { fastify: '5.x', name: 'auth' })
@@ -173,13 +147,21 @@ declare module 'fastify' {
     // `import('fastify')`: tsc elides a named import used only in an augmentation of its own
     // module, and the emitted .d.ts would then not find FastifyRequest (TS2304 for consumers).
     authenticate: (request: import('fastify').FastifyRequest) => Promise<void>
-    authAccounts: ReturnType<typeof createAccountService>
-    authSessions: ReturnType<typeof createSessionService>
-    authKeys: KeyRing
-    authScopes: ReturnType<typeof createScopeRegistry>
-    authIssuer: { issuer: string, audience: string, jwksMaxAgeSeconds: number }
+    authCore: AuthCore
+    authAccounts: AuthCore['accounts']
+    authSessions: AuthCore['sessions']
+    authLogin: AuthCore['login']
+    authGrants: AuthCore['grants']
+    /** the contract's events, after their change committed; a listener never fails or delays a request */
+    authEvents: { on: (type: AuthEventType | '*', listener: AuthEventListener) => () => void }
+    authKeys: AuthCore['keys']
+    authScopes: AuthCore['scopes']
+    authIssuer: AuthCore['issuer']
+    /** where `authenticate` looks for an access token, in order */
+    authTokenSources: TokenSource[]
     /** where the token endpoints are served: the prefix authRoutes was registered under */
     authEndpoints: { prefix: string }
+    authEventContext: (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply, done: import('fastify').HookHandlerDoneFunction) => void
   }
   interface FastifyContextConfig {
     /** scopes the access token must carry on this route (empty: any valid token); see protect.ts */
@@ -189,7 +171,7 @@ declare module 'fastify' {
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: AccessTokenContent
-    user: AuthUser
+    payload: AccessTokenContent & AuthTokenClaims
+    user: AuthenticatedUser
   }
 }

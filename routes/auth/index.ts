@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { errorHandler } from '../../src/http/error-handler.js'
 import textSafety from '../../plugins/text-safety.js'
+import validation from '../../plugins/validation.js'
 import oauth from './oauth.js'
 import register from './register.js'
 import logout from './logout.js'
@@ -22,9 +23,13 @@ export interface AuthRoutesOptions {
  */
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
   fastify.setErrorHandler(errorHandler)
+  // Events of these routes carry the request's address, user agent and actor.
+  fastify.addHook('onRequest', fastify.authEventContext)
   // For the RFC 8414 metadata (routes/well-known.ts), which lives at the root whatever this prefix is.
   fastify.authEndpoints.prefix = fastify.prefix
   await fastify.register(textSafety) // mounted apps too: no NUL or lone surrogate reaches the store
+  // Mounted apps too: bodies validated strictly (an unknown member is a 400, never dropped; no coercion).
+  await fastify.register(validation)
   const rateLimit = options.rateLimit ?? 0
   await fastify.register(oauth, { rateLimit })
   await fastify.register(register, { rateLimit })

@@ -12,7 +12,7 @@ const logout: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'Session ended' }) }
     }
   }, async (request, reply) => {
-    await fastify.authSessions.end(request.user.id, request.user.session_id)
+    await fastify.authSessions.endOwn(request.user.id, request.user.session_id, 'logout')
     request.log.info({ event: 'logout', userId: request.user.id }, 'session ended')
     return reply.code(204).send(null)
   })

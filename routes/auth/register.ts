@@ -6,6 +6,12 @@ import { perAddressLimit } from './token.js'
 
 /** POST /register: creates an account (409 when the username or e-mail is taken, ignoring case). */
 const register: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fastify, options) => {
+  // With the auth plugin's `userMetadata`: a `metadata` member validated by the app's schema
+  // (required when that schema requires anything), stored with the user.
+  const metadata = fastify.authCore.userMetadata
+  const body = metadata === undefined
+    ? UserCreate
+    : Type.Object({ ...UserCreate.properties, metadata: (metadata.required ?? []).length > 0 ? metadata : Type.Optional(metadata) }, { additionalProperties: false })
   fastify.post('/register', {
     config: { rateLimit: perAddressLimit(options.rateLimit) },
     schema: {
@@ -13,7 +19,7 @@ const register: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fastif
       operationId: 'register',
       summary: 'Register a user',
       description: 'Passwords: 8 to 1024 characters, any composition, not one of the most common passwords.',
-      body: UserCreate,
+      body,
       response: {
         201: Type.Ref(UserPublic),
         400: Type.Ref(HttpError, { description: 'Invalid input or password refused by the policy' }),
@@ -22,7 +28,7 @@ const register: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fastif
       }
     }
   }, async (request, reply) => {
-    const user = await fastify.authAccounts.register(request.body)
+    const user = await fastify.authAccounts.register(request.body as UserCreate & { metadata?: Record<string, unknown> })
     request.log.info({ event: 'register', userId: user.id }, 'user registered')
     return reply.code(201).send(user)
   })

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { OAuthError } from '../../src/http/errors.js'
 import { HttpError } from '../../src/schemas/common.js'
-import { OAuthErrorResponse, TokenRequest, TokenResponse } from '../../src/schemas/token.js'
+import { OAuthErrorResponse, TokenResponse } from '../../src/schemas/token.js'
 import { clientIdOf } from './client-auth.js'
 
 export interface TokenEndpointOptions {
@@ -21,8 +21,30 @@ export const oauthErrors = {
 /** Per-address rate limit of an OAuth endpoint, as @fastify/rate-limit's route config. */
 export const perAddressLimit = (max: number) => max > 0 ? { max, timeWindow: '1 minute' } : false
 
-/** POST /token: the token endpoint (RFC 6749 §3.2), password (§4.3) and refresh_token (§6) grants. */
+/** The log's `event` of a token request: `login` for the password grant, as the brute-force logs count them. */
+const eventOf = (grantType: string) => grantType === 'password' ? 'login' : grantType === 'refresh_token' ? 'refresh' : 'token'
+
+/** The form parameters of the endpoint itself (RFC 6749 §2.3, §3.2); each grant adds its own. */
+const Param = (maxLength: number, description: string, example: string) => Type.Optional(Type.String({ maxLength, description, examples: [example] }))
+
+/**
+ * POST /token: the token endpoint (RFC 6749 §3.2). It dispatches on `grant_type` to the grant
+ * registry (src/grants: `password` — the default, as FastAPI's form allows — and `refresh_token`,
+ * plus any an app registers with `fastify.authGrants.register`); the form's schema, and so the
+ * OpenAPI document, is made of the registered grants' parameters.
+ */
 const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, options) => {
+  const grants = fastify.authGrants
+  const types = grants.types()
+  // Unknown parameters are ignored (RFC 6749 §3.2), so no additionalProperties: false; a parameter
+  // sent twice arrives as an array and fails these string types.
+  const body = Type.Object({
+    grant_type: Param(256, `one of ${types.map(t => `\`${t}\``).join(', ')}; default \`password\`, as in FastAPI`, 'password'),
+    ...grants.parameters(),
+    client_id: Param(200, 'optional: public clients need none', ''),
+    client_secret: Param(200, 'optional', '')
+  })
+
   fastify.post('/token', {
     config: { rateLimit: perAddressLimit(options.rateLimit) },
     schema: {
@@ -31,35 +53,22 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
       summary: 'Get tokens: password login or refresh',
       description: 'RFC 6749 §4.3 (password) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor.',
       consumes: ['application/x-www-form-urlencoded'],
-      body: TokenRequest,
+      body,
       response: { 200: TokenResponse, ...oauthErrors }
     }
   }, async (request) => {
-    const form = request.body
-    const clientId = clientIdOf(request.headers.authorization, form)
+    const form = request.body as Record<string, string | undefined>
     const grantType = form.grant_type ?? 'password'
-    const sessions = fastify.authSessions
-
-    if (grantType === 'password') {
-      if (!form.username || !form.password) throw new OAuthError('invalid_request', 'username and password are required')
-      try {
-        const { tokens, user } = await sessions.passwordGrant({
-          username: form.username, password: form.password, scope: form.scope, clientId, userAgent: request.headers['user-agent']
-        })
-        request.log.info({ event: 'login', outcome: 'success', userId: user.id }, 'login succeeded')
-        return tokens
-      } catch (error) {
-        request.log.info({ event: 'login', outcome: 'failure', username: form.username.slice(0, 64) }, 'login failed')
-        throw error
-      }
-    }
-    if (grantType === 'refresh_token') {
-      if (!form.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required')
-      const { tokens, user } = await sessions.refreshGrant({ refreshToken: form.refresh_token, scope: form.scope, clientId })
-      request.log.info({ event: 'refresh', userId: user.id }, 'tokens refreshed')
+    const grant = grants.get(grantType)
+    if (grant === undefined) throw new OAuthError('unsupported_grant_type', `grant_type must be one of: ${grants.types().join(', ')}`)
+    try {
+      const { tokens, userId } = await grant.handle({ form, clientId: clientIdOf(request.headers.authorization, form), userAgent: request.headers['user-agent'] })
+      request.log.info({ event: eventOf(grantType), grant: grantType, outcome: 'success', userId }, 'tokens issued')
       return tokens
+    } catch (error) {
+      request.log.info({ event: eventOf(grantType), grant: grantType, outcome: 'failure', username: form.username?.slice(0, 64) }, 'token request refused')
+      throw error
     }
-    throw new OAuthError('unsupported_grant_type', 'grant_type must be password or refresh_token')
   })
 }
 

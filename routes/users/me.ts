@@ -15,6 +15,9 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { tags: ['users'], operationId: 'readUserMe', summary: 'Your account', response: { 200: Type.Ref(UserPublic) } }
   }, async (request) => request.user)
 
+  // With the auth plugin's `userMetadata`: `metadata` replaces the stored one, validated by the app's schema.
+  const metadata = fastify.authCore.userMetadata
+  const updateBody = metadata === undefined ? UserUpdateMe : Type.Object({ ...UserUpdateMe.properties, metadata: Type.Optional(metadata) }, { additionalProperties: false, examples: [{}] })
   fastify.patch('/users/me', {
     config,
     schema: {
@@ -23,7 +26,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Update your e-mail or full name',
       description: 'A new `email` needs `current_password` (400 without it or with a wrong one; wrong ones count toward the ' +
         'account\'s login lock). The new address gets a verification e-mail, the old one a notice of the change.',
-      body: UserUpdateMe,
+      body: updateBody,
       response: {
         200: Type.Ref(UserPublic, { description: 'The account as it is now' }),
         400: Type.Ref(HttpError, { description: 'Invalid input, or a missing or wrong current_password' }),
@@ -31,7 +34,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
         429: Type.Ref(HttpError, { description: 'Too many wrong passwords for this account (see Retry-After)' })
       }
     }
-  }, async (request) => accounts.updateProfile(request.user.id, request.body))
+  }, async (request) => accounts.updateProfile(request.user.id, request.body as UserUpdateMe & { metadata?: Record<string, unknown> }))
 
   fastify.put('/users/me/password', {
     config,
@@ -89,7 +92,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null(), 404: Type.Ref(HttpError) }
     }
   }, async (request, reply) => {
-    await sessions.end(request.user.id, request.params.id)
+    await sessions.endOwn(request.user.id, request.params.id)
     return reply.code(204).send(null)
   })
 }

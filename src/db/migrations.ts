@@ -3,8 +3,9 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely/migrati
 
 /*
  * Versioned migrations, applied in name order at start. Kysely's Migrator records them in
- * `kysely_migration` and holds a lock while it runs (an advisory lock on PostgreSQL), so
- * instances starting together do not race. Never edit a released migration: add one.
+ * `auth_migration` (the plugin's own table: see migrateToLatest) and holds a lock while it runs
+ * (an advisory lock on PostgreSQL), so instances starting together do not race. Never edit a
+ * released migration: add one.
  */
 const migrations: Record<string, Migration> = {
   '0001_initial': {
@@ -125,6 +126,12 @@ const migrations: Record<string, Migration> = {
         .addColumn('requested_at', 'bigint', c => c.notNull())
         .execute()
       await db.schema.createIndex('mail_requests_requested_at_idx').on('mail_requests').column('requested_at').execute()
+    }
+  },
+  '0005_user_metadata': {
+    async up (db: Kysely<any>) {
+      // The app's own fields on the user (the auth plugin's `userMetadata`), as JSON text (issue 19).
+      await db.schema.alterTable('users').addColumn('metadata', 'text').execute()
     }
   }
 }

@@ -20,6 +20,8 @@ export interface UsersTable {
   is_admin: Flag
   /** the address was proven by a link sent to it (/verify), or set so by an admin; 0 by default */
   email_verified: Generated<Flag>
+  /** the app's own fields (userMetadata), as JSON text; null without */
+  metadata: Generated<string | null>
   created_at: number
   updated_at: number
 }

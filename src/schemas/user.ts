@@ -26,7 +26,9 @@ export const UserPublic = Type.Object({
   disabled: Type.Boolean(),
   is_admin: Type.Boolean(),
   scopes: Type.Array(Type.String(), { description: 'The scopes this user may be granted' }),
-  created_at: Timestamp
+  created_at: Timestamp,
+  // Only with the plugin's `userMetadata` option, whose schema then replaces this one in /openapi.json.
+  metadata: Type.Optional(Type.Unknown({ description: 'The app\'s own fields (the auth plugin\'s `userMetadata` schema)' }))
 }, { $id: 'UserPublic', title: 'UserPublic' })
 export type UserPublic = Static<typeof UserPublic>
 
@@ -62,8 +64,8 @@ export const UserList = Type.Object({
 
 /** A user as the store returns it: the public fields and the password hash. */
 export const UserRecord = Type.Composite([
-  Type.Omit(UserPublic, ['scopes']),
-  Type.Object({ password_hash: Type.String() })
+  Type.Omit(UserPublic, ['scopes', 'metadata']),
+  Type.Object({ password_hash: Type.String(), metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])) })
 ])
 export type UserRecord = Static<typeof UserRecord>
 

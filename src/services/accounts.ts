@@ -1,6 +1,8 @@
+import type { AuthEvents } from '../core/events.js'
+import { runBeforeUserCreated, type AuthHooks, type UserOrigin } from '../core/hooks.js'
 import { NotFoundError, PolicyError } from '../errors.js'
 import type { UserCreate, UserPublic, UserRecord } from '../schemas/user.js'
-import type { AuthStore, UserPatch } from '../stores/auth-store.js'
+import type { AuthStore, NewUser, UserPatch } from '../stores/auth-store.js'
 import { passwordPolicyViolation, type PasswordHasher } from './passwords.js'
 import { jsonStructureProblem } from '../json.js'
 import { identityKey } from '../identifiers.js'
@@ -8,7 +10,8 @@ import type { AccountNotice } from '../mail/templates.js'
 import { isEmailLogin, loginNameProblem } from './login-names.js'
 import { findExistingConflicts, parseUserImport, type ImportError } from './user-import.js'
 import { throttleKey, type LoginThrottle } from './login-throttle.js'
-import type { ScopeRegistry } from './scopes.js'
+import type { SessionService } from './sessions.js'
+import type { UserView } from './user-view.js'
 
 /** What an import did, or why it did nothing (every problem, by 1-based row; 0 for the file). */
 export type ImportReport =
@@ -19,15 +22,13 @@ export type ImportReport =
 export interface Actor { id: string, token_scopes: readonly string[] }
 
 /**
- * E-mail verification as the mail plugin (plugins/mail.ts) plugs it into the account rules: a
- * verification message for every new, unverified address, and optionally no password login
- * until the address is verified.
+ * E-mail as the mail plugin (plugins/mail.ts) plugs it into the account rules: a verification
+ * message for every new, unverified address, notices of sensitive changes, and its limits.
+ * (REQUIRE_VERIFIED_EMAIL is a login check: services/login.ts.)
  */
 export interface EmailVerification {
   /** queues a verification message to the user's address; reports its own failures, never throws */
   send (user: UserRecord): Promise<void>
-  /** REQUIRE_VERIFIED_EMAIL: refuse password logins of users whose address is not verified */
-  required: boolean
   /** queues the notice of a sensitive change to `to`, the address before it; never throws */
   notify?: (to: string, notice: AccountNotice) => Promise<void>
   /** lifts the per-account limits of the mail flows (the e-mail cooldowns): `users unlock` */
@@ -36,32 +37,27 @@ export interface EmailVerification {
 
 /**
  * The rules of accounts, free of Fastify: registration, profile and admin updates, disabling,
- * deletion, password changes. The only producer of the public user shape. Throws the domain
- * errors of src/errors.ts: DuplicateUserError, PolicyError, NotFoundError.
+ * deletion, passwords. The one door for each write: `createUser` creates every user (register,
+ * the CLI, imports, FIRST_SUPERUSER) after the app's `beforeUserCreated` hook; `setPassword`
+ * writes every new password (change, reset) and `upgradePasswordHash` the rehash of a login;
+ * sessions end only through the session service. Each emits its event after the write
+ * committed. Throws the domain errors of src/errors.ts: DuplicateUserError, PolicyError,
+ * NotFoundError, LoginLockedError.
  */
 export function createAccountService (deps: {
   store: AuthStore
   passwords: PasswordHasher
-  scopes: ScopeRegistry
+  view: UserView
   throttle: LoginThrottle
+  sessions: SessionService
+  events: AuthEvents
+  hooks: AuthHooks
+  log: { info (event: object, message: string): void, warn (event: object, message: string): void }
   settings: { passwordMinLength: number }
 }) {
-  const { store, passwords, scopes, throttle, settings } = deps
+  const { store, passwords, view: toPublic, throttle, sessions, events, hooks, log, settings } = deps
   /** Set by the mail plugin; without it no verification e-mail is sent and none is required. */
   let verification: EmailVerification | undefined
-
-  /** The public shape of a stored user (never the hash): what every route and the CLI answer. */
-  const toPublic = (user: UserRecord): UserPublic => ({
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    email_verified: user.email_verified,
-    full_name: user.full_name,
-    disabled: user.disabled,
-    is_admin: user.is_admin,
-    scopes: scopes.allowedFor(user),
-    created_at: user.created_at
-  })
 
   /** @throws PolicyError when the password policy refuses it */
   async function hashNewPassword (password: string, username: string): Promise<string> {
@@ -93,10 +89,43 @@ export function createAccountService (deps: {
     const previous = before ?? (patch.email !== undefined ? await store.users.findById(id) : undefined)
     const user = await store.users.update(id, patch)
     if (user === undefined) throw new NotFoundError('User')
-    if (patch.disabled === true) await store.sessions.endAllForUser(id, Date.now())
+    if (patch.disabled === true) await sessions.endAll(id, undefined, 'disabled')
     if (patch.email != null) await verifyAddress(user)
     if (previous?.email != null && emailChanges(previous.email, patch.email)) await notify(previous.email, { kind: 'email-changed', newEmail: user.email })
+    const fields = Object.keys(patch).filter(field => field !== 'password_hash' && field !== 'disabled')
+    if (patch.disabled !== undefined) events.emit({ type: patch.disabled ? 'user.disabled' : 'user.enabled', user_id: id })
+    if (fields.length > 0) events.emit({ type: 'user.updated', user_id: id, data: { fields } })
     return toPublic(user)
+  }
+
+  /**
+   * The one door that creates a user: the app's `beforeUserCreated` hook (a refusal is a
+   * PolicyError, nothing stored), the store, the verification e-mail, `user.created`.
+   * @throws PolicyError, DuplicateUserError
+   */
+  async function createUser (user: NewUser, origin: UserOrigin): Promise<UserPublic> {
+    await runBeforeUserCreated(hooks, { username: user.username, email: user.email ?? null, full_name: user.full_name ?? null, metadata: user.metadata ?? undefined, origin })
+    const created = await store.users.create(user)
+    await verifyAddress(created)
+    events.emit({ type: 'user.created', user_id: created.id, data: { origin, username: created.username } })
+    return toPublic(created)
+  }
+
+  /**
+   * The one door that writes a new password hash (a change, a reset): stores it (the store makes
+   * outstanding reset links dead), ends every session of the user but `keepSessionId`, and emits
+   * `password.changed` or `password.reset`. A reset also marks the address verified (the link
+   * reached it) and ends the account's login lock. @throws NotFoundError
+   */
+  async function setPassword (userId: string, passwordHash: string, options: { reason: 'change' | 'reset', keepSessionId?: string }): Promise<UserRecord> {
+    const reset = options.reason === 'reset'
+    const user = await store.users.update(userId, reset ? { password_hash: passwordHash, email_verified: true } : { password_hash: passwordHash })
+    if (user === undefined) throw new NotFoundError('User')
+    // Whoever knew the old password is logged out everywhere (ASVS 7.4.3).
+    await sessions.endAll(userId, options.keepSessionId, 'password')
+    if (reset) await throttle.succeeded(throttleKey({ id: userId }, ''))
+    events.emit({ type: reset ? 'password.reset' : 'password.changed', user_id: userId })
+    return user
   }
 
   async function notify (to: string, notice: AccountNotice): Promise<void> {
@@ -121,32 +150,32 @@ export function createAccountService (deps: {
     return stored
   }
 
-  async function register (input: UserCreate & { is_admin?: boolean, email_verified?: boolean }): Promise<UserPublic> {
+  /** A new account with a password (`/register`, the CLI, FIRST_SUPERUSER). @throws PolicyError, DuplicateUserError */
+  async function register (input: UserCreate & { is_admin?: boolean, email_verified?: boolean, metadata?: Record<string, unknown> }, origin: UserOrigin = 'register'): Promise<UserPublic> {
     const passwordHash = await hashNewPassword(input.password, input.username)
-    const user = await store.users.create({
+    return createUser({
       username: input.username,
       email: input.email ?? null,
       full_name: input.full_name ?? null,
       password_hash: passwordHash,
       is_admin: input.is_admin ?? false,
-      email_verified: input.email_verified ?? false
-    })
-    await verifyAddress(user)
-    return toPublic(user)
+      email_verified: input.email_verified ?? false,
+      metadata: input.metadata ?? null
+    }, origin)
   }
 
   return {
     toPublic,
     register,
+    createUser,
+    setPassword,
     hashNewPassword,
+    reauthenticate,
 
     /** Plugs in e-mail verification: the mail plugin does, once, at start. */
     useEmailVerification (plugged: EmailVerification): void {
       verification = plugged
     },
-
-    /** Whether a user whose password was just checked may log in with it (REQUIRE_VERIFIED_EMAIL). */
-    passwordLoginAllowed: (user: UserRecord): boolean => verification?.required !== true || user.email_verified,
 
     /**
      * The admin account named `login` (FIRST_SUPERUSER: a username, or an e-mail address that
@@ -158,7 +187,7 @@ export function createAccountService (deps: {
       if (problem !== undefined) throw new PolicyError(problem, 'username')
       if (await store.users.findByLogin(login) !== undefined) return false
       try {
-        await register({ username: login, email: isEmailLogin(login) ? login : undefined, password, is_admin: true, email_verified: true })
+        await register({ username: login, email: isEmailLogin(login) ? login : undefined, password, is_admin: true, email_verified: true }, 'first-superuser')
         return true
       } catch (error) {
         // Another instance starting at the same moment created it.
@@ -186,12 +215,23 @@ export function createAccountService (deps: {
       return { items: items.map(toPublic), total }
     },
 
+    /** A stored user by id, or undefined (the recovery flows). */
+    record: (id: string) => store.users.findById(id),
+
+    /** Marks the user's address verified (a link sent to it was used): `email.verified`. @throws NotFoundError */
+    async markEmailVerified (id: string): Promise<UserPublic> {
+      const user = await store.users.update(id, { email_verified: true })
+      if (user === undefined) throw new NotFoundError('User')
+      events.emit({ type: 'email.verified', user_id: id })
+      return toPublic(user)
+    },
+
     /**
      * The user's own profile fields. A new e-mail address needs the current password (a stolen
      * access token must not be enough to move the account's recovery elsewhere); an empty patch
      * changes nothing. @throws PolicyError, LoginLockedError, DuplicateUserError, NotFoundError
      */
-    async updateProfile (id: string, patch: Pick<UserPatch, 'email' | 'full_name'> & { current_password?: string }): Promise<UserPublic> {
+    async updateProfile (id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'metadata'> & { current_password?: string }): Promise<UserPublic> {
       const { current_password: currentPassword, ...changes } = patch
       const before = await found(id)
       if (emailChanges(before.email, changes.email)) {
@@ -221,7 +261,8 @@ export function createAccountService (deps: {
      * contract's array, FastAPI's `fake_users_db` object or the full-stack template's rows, as
      * JSON text. Every row is checked first (format, names, hash, duplicates in the file and
      * against existing accounts); nothing is stored unless all are valid, and then all are, in one
-     * transaction. `dryRun` checks without storing.
+     * batches that are undone if one fails (src/stores/sql-store.ts createMany). `dryRun` checks
+     * without storing.
      */
     async importUsers (text: string, options: { dryRun?: boolean } = {}): Promise<ImportReport> {
       let data: unknown
@@ -244,7 +285,18 @@ export function createAccountService (deps: {
         disabled: row.disabled,
         is_admin: row.is_admin
       }))
-      if (options.dryRun !== true) await store.users.createMany(users)
+      // The app's hook sees every row, as it sees every registration; a refusal names the row.
+      const refused: ImportError[] = []
+      for (const [i, row] of parsed.rows.entries()) {
+        const user = users[i]!
+        await runBeforeUserCreated(hooks, { username: user.username, email: user.email ?? null, full_name: user.full_name ?? null, metadata: undefined, origin: 'import' })
+          .catch((error: Error) => { refused.push({ row: row.row, message: `refused: ${error.message}` }) })
+      }
+      if (refused.length > 0) return { ok: false, errors: refused }
+      if (options.dryRun !== true) {
+        const created = await store.users.createMany(users)
+        for (const user of created) events.emit({ type: 'user.created', user_id: user.id, data: { origin: 'import', username: user.username } })
+      }
       return {
         ok: true,
         dryRun: options.dryRun === true,
@@ -264,13 +316,11 @@ export function createAccountService (deps: {
       return throttle.unlock(throttleKey({ id }, ''))
     },
 
-    /** Forgets the account's failed logins (a reset by e-mail proved the owner): its lock ends. */
-    clearLoginFailures: (id: string) => throttle.succeeded(throttleKey({ id }, '')),
-
     /** Deletes a user with their sessions and items; not oneself. @throws PolicyError, NotFoundError */
     async delete (actor: Actor, id: string): Promise<void> {
       if (id === actor.id) throw new PolicyError('You cannot delete yourself')
       if (!await store.users.delete(id)) throw new NotFoundError('User')
+      events.emit({ type: 'user.deleted', user_id: id, actor_id: actor.id })
     },
 
     /**
@@ -282,9 +332,20 @@ export function createAccountService (deps: {
     async changePassword (user: { id: string, username: string }, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void> {
       const stored = await reauthenticate(user.id, currentPassword)
       const passwordHash = await hashNewPassword(newPassword, user.username)
-      await store.users.update(user.id, { password_hash: passwordHash })
-      await store.sessions.endAllForUser(user.id, Date.now(), keepSessionId)
+      await setPassword(user.id, passwordHash, { reason: 'change', keepSessionId })
       if (stored.email !== null) await notify(stored.email, { kind: 'password-changed' })
+    },
+
+    /**
+     * After a successful login with a hash that is not ours at the current parameters (imported,
+     * or older): hashes the password anew and stores it, after the answer (nothing waits for it),
+     * only if the stored hash is still the one that verified (a password changed meanwhile stays).
+     */
+    upgradePasswordHash (user: UserRecord, password: string): void {
+      passwords.hash(password)
+        .then(next => store.users.replacePasswordHash(user.id, user.password_hash, next))
+        .then(replaced => log.info({ event: 'password-rehash', userId: user.id, replaced, from: user.password_hash.split('$')[1] }, 'password hash upgraded'),
+          err => log.warn({ event: 'password-rehash', userId: user.id, err }, 'password hash upgrade failed; kept the old hash'))
     }
   }
 }

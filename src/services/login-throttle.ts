@@ -1,5 +1,6 @@
 import { LoginLockedError } from '../errors.js'
 import type { LoginFailureStore } from '../stores/auth-store.js'
+import type { AuthEvents } from '../core/events.js'
 import type { ServiceLog } from './log.js'
 
 /**
@@ -17,8 +18,10 @@ export const throttleKey = (user: { id: string } | undefined, normalisedLogin: s
  * attacker keeps a user out only by failing `limit` times every window, which the per-address
  * limit slows and the logs show; an admin unlocks early.
  */
-export function createLoginThrottle (deps: { store: LoginFailureStore, limit: number, windowSeconds: number, log: ServiceLog }) {
-  const { store, limit, log } = deps
+export function createLoginThrottle (deps: { store: LoginFailureStore, limit: number, windowSeconds: number, log: ServiceLog, events?: AuthEvents }) {
+  const { store, limit, log, events } = deps
+  /** The account a key counts for, if it names one (`user:<id>`). */
+  const userOf = (key: string) => key.startsWith('user:') ? key.slice(5) : null
   const windowMs = deps.windowSeconds * 1000
   const retryAfter = (windowEnds: number, now: number) => Math.max(1, Math.ceil((windowEnds - now) / 1000))
 
@@ -36,7 +39,9 @@ export function createLoginThrottle (deps: { store: LoginFailureStore, limit: nu
       if (limit === 0) return
       const now = Date.now()
       const { failures, windowEnds } = await store.add(key, now, windowMs)
-      if (failures === limit) log.warn({ event: 'login-lock', key: key.slice(0, 80), failures, lockedForSeconds: retryAfter(windowEnds, now) }, 'account locked after failed logins')
+      if (failures !== limit) return
+      log.warn({ event: 'login-lock', key: key.slice(0, 80), failures, lockedForSeconds: retryAfter(windowEnds, now) }, 'account locked after failed logins')
+      events?.emit({ type: 'account.locked', user_id: userOf(key), data: { failures, locked_for_seconds: retryAfter(windowEnds, now) } })
     },
 
     /** A successful login: the earlier failures no longer count. */
@@ -49,6 +54,7 @@ export function createLoginThrottle (deps: { store: LoginFailureStore, limit: nu
     async unlock (key: string): Promise<boolean> {
       const cleared = await store.clear(key)
       log.info({ event: 'login-unlock', key: key.slice(0, 80), cleared }, 'login failures cleared')
+      events?.emit({ type: 'account.unlocked', user_id: userOf(key), data: { cleared } })
       return cleared
     },
 

@@ -2,7 +2,8 @@ import { DomainError } from '../errors.js'
 import { hashToken, identityKey, newId, newRefreshToken } from '../identifiers.js'
 import { accountNoticeMessage, resetPasswordMessage, verifyEmailMessage, type AccountNotice } from '../mail/templates.js'
 import type { UserPublic, UserRecord } from '../schemas/user.js'
-import type { EmailTokenPurpose, IssueTokenInput, MailStore, ResolvedRequest } from '../stores/mail-store.js'
+import type { EmailTokenOwner, EmailTokenPurpose, IssueTokenInput, MailStore, ResolvedRequest } from '../stores/mail-store.js'
+import type { AuthEvents } from '../core/events.js'
 import type { AccountService } from './accounts.js'
 
 /** A reset or verification token that is unknown, used, replaced by a newer one, or expired: one message for all. */
@@ -32,8 +33,8 @@ const NOTICE_TTL_MS = 7 * 86_400_000
  * resolves it into a token and its message (one transaction), which it then sends. Tokens are 256 random bits, stored as SHA-256, single use, and a newer one replaces
  * the older of the same user and purpose. Throws InvalidEmailTokenError and PolicyError.
  */
-export function createRecoveryService (deps: { store: MailStore, accounts: AccountService, settings: RecoverySettings }) {
-  const { store, accounts, settings } = deps
+export function createRecoveryService (deps: { store: MailStore, accounts: AccountService, events: AuthEvents, settings: RecoverySettings }) {
+  const { store, accounts, events, settings } = deps
   const publicUrl = settings.publicUrl.replace(/\/+$/, '')
   const cooldownMs = settings.cooldownSeconds * 1000
   /** Where the link pages are served: PUBLIC_URL plus the routes' prefix (see linksAt). */
@@ -48,6 +49,18 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
       ? resetPasswordMessage(`${linkBase}/reset-password?token=${token}`, ttl)
       : verifyEmailMessage(`${linkBase}/verify?token=${token}`, ttl)
     return { tokenHash: hashToken(token), messageId: newId(), message, now, expiresAt: now + ttl * 1000, cooldownMs: cooldown ? cooldownMs : 0 }
+  }
+
+  /**
+   * The account a token is for, while the token still applies: the account exists, still has the
+   * address the token was sent to (a link to a former address does nothing) and, unless `disabled`
+   * is allowed, is active.
+   */
+  async function ownerOf (token: EmailTokenOwner | undefined, allow: { disabled?: boolean } = {}): Promise<UserRecord | undefined> {
+    if (token === undefined) return undefined
+    const user = await accounts.record(token.userId)
+    if (user === undefined || user.email === null || identityKey(user.email) !== identityKey(token.email)) return undefined
+    return user.disabled && allow.disabled !== true ? undefined : user
   }
 
   /** Queues a request: one row whatever the address (the worker resolves it: resolveRequests). */
@@ -99,6 +112,7 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
       for (let i = 0; i < limit; i++) {
         const resolved = await store.requests.resolveNext(({ purpose }) => tokenAndMessage(purpose, true))
         if (resolved === undefined) break
+        if (resolved.userId !== undefined && resolved.purpose === 'verify') events.emit({ type: 'email.verification_sent', user_id: resolved.userId })
         done.push(resolved)
       }
       return done
@@ -106,36 +120,38 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
 
     /** A verification link to a user's new address (registration, change), at once, without cooldown. */
     async sendVerification (user: UserRecord): Promise<void> {
-      if (user.email !== null) await store.tokens.issue({ emailKey: identityKey(user.email), purpose: 'verify', ...tokenAndMessage('verify', false) })
+      if (user.email === null) return
+      const issued = await store.tokens.issue({ emailKey: identityKey(user.email), purpose: 'verify', ...tokenAndMessage('verify', false) })
+      if (issued !== undefined) events.emit({ type: 'email.verification_sent', user_id: issued })
     },
 
     /** Whether a token is live (for the page its link opens); consumes nothing. */
     async isLive (token: string, purpose: EmailTokenPurpose): Promise<boolean> {
-      return await store.tokens.findLive(hashToken(token), purpose, Date.now()) !== undefined
+      return await ownerOf(await store.tokens.findLive(hashToken(token), purpose, Date.now())) !== undefined
     },
 
     /**
-     * POST /reset-password: the password policy, then the token is used, the password set and
-     * every session of the user ended, atomically. A refused password leaves the token usable.
+     * POST /reset-password: the password policy, then the token is used and the password set
+     * through the accounts service's one door (every session ends, other reset links die, the
+     * address counts as verified, the login lock ends). A refused password leaves the token usable.
      * @throws InvalidEmailTokenError, PolicyError
      */
     async resetPassword (token: string, password: string): Promise<UserPublic> {
       const tokenHash = hashToken(token)
-      const user = await store.tokens.findLive(tokenHash, 'reset', Date.now())
+      const user = await ownerOf(await store.tokens.findLive(tokenHash, 'reset', Date.now()))
       if (user === undefined) throw new InvalidEmailTokenError()
       const passwordHash = await accounts.hashNewPassword(password, user.username)
-      const updated = await store.tokens.consumeReset(tokenHash, passwordHash, Date.now())
-      if (updated === undefined) throw new InvalidEmailTokenError() // used meanwhile, by a racing request
-      // The owner proved the address: a lock that strangers' wrong guesses put on it ends now.
-      await accounts.clearLoginFailures(updated.id)
-      return accounts.toPublic(updated)
+      // Used meanwhile by a racing request, or the account changed since: refused.
+      const owner = await ownerOf(await store.tokens.consume(tokenHash, 'reset', Date.now()))
+      if (owner === undefined) throw new InvalidEmailTokenError()
+      return accounts.toPublic(await accounts.setPassword(owner.id, passwordHash, { reason: 'reset' }))
     },
 
     /** POST /verify: marks the address the token was sent to verified. @throws InvalidEmailTokenError */
     async verifyEmail (token: string): Promise<UserPublic> {
-      const user = await store.tokens.consumeVerify(hashToken(token), Date.now())
-      if (user === undefined) throw new InvalidEmailTokenError()
-      return accounts.toPublic(user)
+      const owner = await ownerOf(await store.tokens.consume(hashToken(token), 'verify', Date.now()), { disabled: true })
+      if (owner === undefined) throw new InvalidEmailTokenError()
+      return accounts.markEmailVerified(owner.id)
     }
   }
 }

@@ -1,21 +1,23 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import type { AuthEvents } from '../core/events.js'
 import { InvalidGrantError, InvalidScopeError, NotFoundError } from '../errors.js'
-import { hashToken, identityKey, newId, newRefreshToken } from '../identifiers.js'
-import { AccessTokenClaims, type TokenResponse } from '../schemas/token.js'
+import { hashToken, newId, newRefreshToken } from '../identifiers.js'
+import { AccessTokenClaims } from '../schemas/token.js'
 import type { SessionPublic } from '../schemas/session.js'
 import type { AuthUser, UserRecord } from '../schemas/user.js'
 import type { AuthStore, SessionRecord } from '../stores/auth-store.js'
-import type { AccessTokenContent } from '../tokens/access-tokens.js'
-import type { AccountService } from './accounts.js'
-import { throttleKey, type LoginThrottle } from './login-throttle.js'
-import type { ServiceLog } from './log.js'
+import type { LoginThrottle } from './login-throttle.js'
 import { hashProblem } from './hash-formats.js'
 import type { PasswordHasher } from './passwords.js'
 import { grantScopes, parseScope, type ScopeRegistry } from './scopes.js'
+import type { UserView } from './user-view.js'
 
 const claimsCheck = TypeCompiler.Compile(AccessTokenClaims)
 /** last_used_at is written at most this often per session, so the per-request check stays a read. */
 const TOUCH_INTERVAL_MS = 60_000
+
+/** Why sessions end (the `session.ended` event's `data.reason`). */
+export type EndReason = 'logout' | 'revoked' | 'password' | 'admin' | 'disabled' | 'reused' | 'user'
 
 export interface SessionSettings {
   accessTokenTtlSeconds: number
@@ -26,25 +28,34 @@ export interface SessionSettings {
   maxSessionsPerUser: number
 }
 
+/** A session just started or rotated: what the login pipeline's last step turns into tokens. */
+export interface IssuedSession {
+  session: SessionRecord
+  user: UserRecord
+  /** the scopes this token response grants */
+  granted: string[]
+  /** the new refresh token, in clear: only in the answer */
+  refreshToken: string
+}
+
 /**
- * The rules of sessions and their tokens, free of Fastify: the password and refresh grants
- * (RFC 6749 §4.3, §6), the per-request check, revocation (RFC 7009), listing and ending sessions.
+ * The rules of sessions, free of Fastify: starting one (with its first refresh token), rotating
+ * refresh tokens (RFC 6749 §6, RFC 9700 §4.14), the per-request check, revocation (RFC 7009),
+ * listing, and ending sessions — `end` is the one door that ends them, and emits `session.ended`.
  * Throws InvalidGrantError, InvalidScopeError and NotFoundError (src/errors.ts).
  */
 export function createSessionService (deps: {
   store: AuthStore
   passwords: PasswordHasher
   scopes: ScopeRegistry
-  accounts: AccountService
+  view: UserView
   throttle: LoginThrottle
-  log: ServiceLog
+  events: AuthEvents
   settings: SessionSettings
-  /** signs an access token (src/tokens/access-tokens.ts) */
-  signAccessToken: (claims: AccessTokenContent) => string
   /** verifies an access token's signature and pinned claims; rejects when invalid */
   verifyAccessToken: (token: string) => Promise<unknown>
 }) {
-  const { store, passwords, scopes, accounts, throttle, log, settings, signAccessToken, verifyAccessToken } = deps
+  const { store, passwords, scopes, view, throttle, events, settings, verifyAccessToken } = deps
 
   /** Not ended, within its absolute lifetime, and used recently enough. */
   const isActive = (session: SessionRecord, now: number) =>
@@ -53,29 +64,20 @@ export function createSessionService (deps: {
     session.last_used_at > now - settings.sessionIdleSeconds * 1000
   const isLive = (session: SessionRecord, user: UserRecord, now: number) => isActive(session, now) && !user.disabled
 
-  function issueTokens (session: SessionRecord, user: UserRecord, granted: string[], refreshToken: string): TokenResponse {
-    const scope = granted.join(' ')
-    return {
-      access_token: signAccessToken({ sub: user.id, jti: newId(), scope, sid: session.id, client_id: session.client_id }),
-      token_type: 'bearer',
-      expires_in: settings.accessTokenTtlSeconds,
-      refresh_token: refreshToken,
-      scope
-    }
-  }
-
-  const end = (sessionId: string) => store.sessions.end(sessionId, Date.now())
-
   /**
-   * After a successful login with a hash that is not ours at the current parameters (imported,
-   * or older): hash the password anew and store it, after the answer (it does not wait), and only
-   * if the stored hash is still the one that verified (a password changed meanwhile stays).
+   * The one door that ends sessions: one (`sessionId`), or every one of a user but `except`.
+   * Emits `session.ended` (data.reason) for what it ended; resolves how many.
    */
-  function upgradeHash (user: UserRecord, password: string) {
-    passwords.hash(password)
-      .then(next => store.users.replacePasswordHash(user.id, user.password_hash, next))
-      .then(replaced => log.info({ event: 'password-rehash', userId: user.id, replaced, from: user.password_hash.split('$')[1] }, 'password hash upgraded'),
-        err => log.warn({ event: 'password-rehash', userId: user.id, err }, 'password hash upgrade failed; kept the old hash'))
+  async function end (which: { sessionId: string, userId?: string } | { userId: string, except?: string }, reason: EndReason): Promise<number> {
+    const now = Date.now()
+    if ('sessionId' in which) {
+      if (!await store.sessions.end(which.sessionId, now)) return 0
+      events.emit({ type: 'session.ended', user_id: which.userId ?? null, session_id: which.sessionId, data: { reason } })
+      return 1
+    }
+    const ended = await store.sessions.endAllForUser(which.userId, now, which.except)
+    if (ended > 0) events.emit({ type: 'session.ended', user_id: which.userId, data: { reason, sessions: ended, ...(which.except === undefined ? {} : { kept: which.except }) } })
+    return ended
   }
 
   /** A page of the user's active sessions, newest first (the store pages; the filter holds for any store). */
@@ -86,34 +88,24 @@ export function createSessionService (deps: {
   }
 
   return {
+    end,
+
     /**
-     * grant_type=password: checks the password and starts a session. An unknown user, a wrong
-     * password and a disabled user fail alike; failures count toward the account's lock.
-     * @throws InvalidGrantError, InvalidScopeError, LoginLockedError, OverloadedError
+     * Starts a session for a user whose login passed every check, with the scopes asked for (all
+     * the user may have when none); the oldest sessions beyond maxSessionsPerUser end.
+     * @throws InvalidScopeError
      */
-    async passwordGrant (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
-      const user = await store.users.findByLogin(input.username)
-      const key = throttleKey(user, identityKey(input.username))
-      await throttle.check(key)
-      const { ok, rehash } = await passwords.verify(user?.password_hash, input.password)
-      if (user === undefined || !ok) {
-        await throttle.failed(key)
-        throw new InvalidGrantError()
-      }
-      await throttle.succeeded(key)
-      if (rehash) upgradeHash(user, input.password)
-      if (user.disabled) throw new InvalidGrantError()
-      if (!accounts.passwordLoginAllowed(user)) throw new InvalidGrantError() // REQUIRE_VERIFIED_EMAIL, after the password check
+    async start (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string }): Promise<IssuedSession> {
       const granted = grantScopes(parseScope(input.scope), scopes.allowedFor(user))
       if (granted === undefined) throw new InvalidScopeError('The requested scope is not available to this user')
-
       const now = Date.now()
       const session: SessionRecord = {
         id: newId(),
         user_id: user.id,
         scope: granted.join(' '),
         client_id: input.clientId ?? settings.defaultClientId,
-        user_agent: input.userAgent?.slice(0, 512) ?? null,
+        // By code points: a cut inside a surrogate pair would store U+FFFD on PostgreSQL.
+        user_agent: input.userAgent === undefined ? null : [...input.userAgent].slice(0, 512).join(''),
         created_at: now,
         last_used_at: now,
         expires_at: now + settings.refreshTokenTtlSeconds * 1000,
@@ -121,14 +113,15 @@ export function createSessionService (deps: {
       }
       const refreshToken = newRefreshToken()
       await store.sessions.create(session, hashToken(refreshToken), settings.maxSessionsPerUser)
-      return { tokens: issueTokens(session, user, granted, refreshToken), user }
+      return { session, user, granted, refreshToken }
     },
 
     /**
      * grant_type=refresh_token: single use and rotated; a used token coming back ends its
-     * session (RFC 9700 §4.14). @throws InvalidGrantError, InvalidScopeError
+     * session (RFC 9700 §4.14). Resolves the session with its successor token; the login
+     * pipeline issues the tokens. @throws InvalidGrantError, InvalidScopeError
      */
-    async refreshGrant (input: { refreshToken: string, scope?: string, clientId?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
+    async rotate (input: { refreshToken: string, scope?: string, clientId?: string }): Promise<IssuedSession> {
       const successor = newRefreshToken()
       const now = Date.now()
       let granted: string[] = []
@@ -145,11 +138,12 @@ export function createSessionService (deps: {
       }
       const result = await store.sessions.rotateRefreshToken(hashToken(input.refreshToken), hashToken(successor), now, approve)
       if (result.status === 'reused') {
-        await store.sessions.end(result.session.id, now)
+        await end({ sessionId: result.session.id, userId: result.session.user_id }, 'reused')
+        events.emit({ type: 'refresh.reused', user_id: result.session.user_id, session_id: result.session.id, client_id: result.session.client_id })
         throw new InvalidGrantError('refresh_token')
       }
       if (result.status === 'unknown') throw new InvalidGrantError('refresh_token')
-      return { tokens: issueTokens(result.session, result.user, granted, successor), user: result.user }
+      return { session: result.session, user: result.user, granted, refreshToken: successor }
     },
 
     /**
@@ -162,10 +156,10 @@ export function createSessionService (deps: {
       const now = Date.now()
       if (found === undefined || found.session.user_id !== claims.sub || !isLive(found.session, found.user, now)) return undefined
       if (now - found.session.last_used_at > TOUCH_INTERVAL_MS) await store.sessions.touch(found.session.id, now)
-      const user = accounts.toPublic(found.user)
+      const user = view(found.user)
       // A scope the user has since lost (an admin demoted) no longer counts.
       const tokenScopes = parseScope(claims.scope).filter(s => user.scopes.includes(s))
-      // Properties added to the object toPublic made, not `{ ...user, token_scopes, … }`: that
+      // Properties added to the object the view made, not `{ ...user, token_scopes, … }`: that
       // spread made V8 build new hidden classes on every request, old-space garbage (BENCHMARKS.md, memory).
       return Object.assign(user, { token_scopes: tokenScopes, session_id: claims.sid, client_id: claims.client_id })
     },
@@ -177,11 +171,11 @@ export function createSessionService (deps: {
     async revoke (token: string, hint?: string): Promise<boolean> {
       const asRefresh = async () => {
         const session = await store.sessions.findByRefreshToken(hashToken(token))
-        return session !== undefined && await end(session.id)
+        return session !== undefined && await end({ sessionId: session.id, userId: session.user_id }, 'revoked') > 0
       }
       const asAccess = async () => {
         const claims = await verifyAccessToken(token).catch(() => undefined)
-        return claimsCheck.Check(claims) && await end(claims.sid)
+        return claimsCheck.Check(claims) && await end({ sessionId: claims.sid, userId: claims.sub }, 'revoked') > 0
       }
       const looksLikeJwt = token.split('.').length === 3
       const order = hint === 'access_token' || (hint !== 'refresh_token' && looksLikeJwt) ? [asAccess, asRefresh] : [asRefresh, asAccess]
@@ -190,17 +184,17 @@ export function createSessionService (deps: {
     },
 
     /** Ends one session of this user (logout, or one row of their list). @throws NotFoundError */
-    async end (userId: string, sessionId: string): Promise<void> {
+    async endOwn (userId: string, sessionId: string, reason: EndReason = 'user'): Promise<void> {
       const found = await store.sessions.findWithUser(sessionId)
       if (found === undefined || found.session.user_id !== userId || !isActive(found.session, Date.now())) throw new NotFoundError('Session')
-      await end(sessionId)
+      await end({ sessionId, userId }, reason)
     },
 
     /** Ends a session by id (the command line, as an admin); false if it was not active. */
-    endById: (sessionId: string) => end(sessionId),
+    endById: async (sessionId: string) => await end({ sessionId }, 'admin') > 0,
 
     /** Ends every session of a user but `exceptSessionId`; the number ended. */
-    endAll: (userId: string, exceptSessionId?: string) => store.sessions.endAllForUser(userId, Date.now(), exceptSessionId),
+    endAll: (userId: string, exceptSessionId?: string, reason: EndReason = 'user') => end({ userId, except: exceptSessionId }, reason),
 
     /**
      * A page of the user's active sessions, newest first (default: the first 50; there are at most

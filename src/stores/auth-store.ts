@@ -17,8 +17,10 @@ export interface NewUser {
   is_admin?: boolean
   disabled?: boolean
   email_verified?: boolean
+  /** the app's own fields (userMetadata) */
+  metadata?: Record<string, unknown> | null
 }
-export type UserPatch = Partial<Pick<UserRecord, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'password_hash' | 'email_verified'>>
+export type UserPatch = Partial<Pick<UserRecord, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'password_hash' | 'email_verified' | 'metadata'>>
 
 /** Thrown by `users.create` and `users.update` when the username or e-mail is taken (ignoring case). */
 export { DuplicateUserError } from '../errors.js'

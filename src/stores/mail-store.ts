@@ -1,6 +1,5 @@
 import type { Selectable } from 'kysely'
 import type { MailOutboxTable } from '../db/tables.js'
-import type { UserRecord } from '../schemas/user.js'
 
 /*
  * The storage of e-mail recovery and verification, as interfaces: one-time tokens and the
@@ -58,6 +57,9 @@ export interface MailRequestStore {
   resolveNext (issueFor: IssueFor): Promise<ResolvedRequest | undefined>
 }
 
+/** Whose a token is: the user, and the address it was sent to (it must still be theirs when used). */
+export interface EmailTokenOwner { userId: string, email: string }
+
 export interface EmailTokenStore {
   /**
    * In one transaction, for the active account whose address is `emailKey` (for 'verify', one
@@ -67,16 +69,14 @@ export interface EmailTokenStore {
    * @returns the id of the user a token was issued for, or undefined
    */
   issue (input: IssueTokenInput): Promise<string | undefined>
-  /** The user of an unused, unexpired token of this purpose sent to their current address; consumes nothing. */
-  findLive (tokenHash: string, purpose: EmailTokenPurpose, now: number): Promise<UserRecord | undefined>
+  /** An unused, unexpired token of this purpose: whose it is and the address it was sent to; consumes nothing. */
+  findLive (tokenHash: string, purpose: EmailTokenPurpose, now: number): Promise<EmailTokenOwner | undefined>
   /**
-   * Uses a live reset token atomically (of two racing uses, one wins): sets the password hash,
-   * marks the address verified (the link reached it) and ends every session of the user, in one
-   * transaction. Undefined for a token that is not live, or sent to an address the account no longer has.
+   * Uses a live token of this purpose atomically (of two racing uses, one wins). Undefined for a
+   * token that is not live. What the token does (a password, a verified address) is the
+   * accounts service's to write: this store keeps only tokens and the outbox.
    */
-  consumeReset (tokenHash: string, passwordHash: string, now: number): Promise<UserRecord | undefined>
-  /** Uses a live verification token atomically and marks the address it was sent to verified; undefined as above. */
-  consumeVerify (tokenHash: string, now: number): Promise<UserRecord | undefined>
+  consume (tokenHash: string, purpose: EmailTokenPurpose, now: number): Promise<EmailTokenOwner | undefined>
   /**
    * Lifts the cooldown of every purpose for this user (an admin's unlock): the next request
    * sends at once. Links already sent stay valid. Optional for stores written before it.

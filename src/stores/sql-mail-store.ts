@@ -1,8 +1,6 @@
 import { PostgresAdapter, type Kysely } from 'kysely'
 import type { Database } from '../db/tables.js'
-import { identityKey } from '../identifiers.js'
 import type { EmailTokenPurpose, EmailTokenStore, IssueTokenInput, MailRequestStore, MailStore, OutboxStore } from './mail-store.js'
-import { createSqlStore } from './sql-store.js'
 
 /**
  * The active account with this address (for verification, one whose address is not verified yet)
@@ -61,8 +59,6 @@ async function issueIn (trx: Kysely<Database>, { emailKey, purpose, tokenHash, m
 }
 
 function tokenStore (db: Kysely<Database>): EmailTokenStore {
-  const users = createSqlStore(db).users
-
   /** Marks a live token of this purpose used; of two racing uses only one matches `used_at IS NULL`. */
   const claim = (trx: Kysely<Database>, tokenHash: string, purpose: EmailTokenPurpose, now: number) =>
     trx.updateTable('email_tokens').set({ used_at: now })
@@ -79,43 +75,12 @@ function tokenStore (db: Kysely<Database>): EmailTokenStore {
         .where('token_hash', '=', tokenHash).where('purpose', '=', purpose)
         .where('used_at', 'is', null).where('expires_at', '>', now)
         .executeTakeFirst()
-      if (token === undefined) return undefined
-      const user = await users.findById(token.user_id)
-      const current = user !== undefined && !user.disabled && user.email !== null && identityKey(user.email) === identityKey(token.email)
-      return current ? user : undefined
+      return token && { userId: token.user_id, email: token.email }
     },
 
-    async consumeReset (tokenHash, passwordHash, now) {
-      const userId = await db.transaction().execute(async trx => {
-        const token = await claim(trx, tokenHash, 'reset', now)
-        if (token === undefined) return undefined
-        const changed = await trx.updateTable('users')
-          .set({ password_hash: passwordHash, email_verified: 1, updated_at: now })
-          .where('id', '=', token.user_id).where('email_key', '=', identityKey(token.email)).where('disabled', '=', 0)
-          .executeTakeFirst()
-        if (changed.numUpdatedRows === 0n) return undefined
-        // Any other link sent before this new password dies with the old one.
-        await trx.deleteFrom('email_tokens').where('user_id', '=', token.user_id).where('purpose', '=', 'reset').where('used_at', 'is', null).execute()
-        // Whoever knew the old password is logged out everywhere (ASVS 7.4.3).
-        await trx.updateTable('sessions').set({ ended_at: now })
-          .where('user_id', '=', token.user_id).where('ended_at', 'is', null)
-          .execute()
-        return token.user_id
-      })
-      return userId === undefined ? undefined : users.findById(userId)
-    },
-
-    async consumeVerify (tokenHash, now) {
-      const userId = await db.transaction().execute(async trx => {
-        const token = await claim(trx, tokenHash, 'verify', now)
-        if (token === undefined) return undefined
-        // Only the address the link was sent to: a token for a former address verifies nothing.
-        const changed = await trx.updateTable('users').set({ email_verified: 1, updated_at: now })
-          .where('id', '=', token.user_id).where('email_key', '=', identityKey(token.email))
-          .executeTakeFirst()
-        return changed.numUpdatedRows === 0n ? undefined : token.user_id
-      })
-      return userId === undefined ? undefined : users.findById(userId)
+    async consume (tokenHash, purpose, now) {
+      const token = await claim(db, tokenHash, purpose, now)
+      return token && { userId: token.user_id, email: token.email }
     },
 
     async clearCooldown (userId, now, cooldownMs) {
@@ -131,7 +96,6 @@ function tokenStore (db: Kysely<Database>): EmailTokenStore {
     }
   }
 }
-
 
 function requestStore (db: Kysely<Database>): MailRequestStore {
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter

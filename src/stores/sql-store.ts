@@ -13,9 +13,20 @@ import type { AuthStore, KeyStore, LoginFailureStore, NewUser, SessionStore, Use
 /** The columns a UserRecord is made of. */
 const USER_COLUMNS = [
   'users.id', 'users.username', 'users.email', 'users.email_verified', 'users.full_name',
-  'users.password_hash', 'users.disabled', 'users.is_admin', 'users.created_at'
+  'users.password_hash', 'users.disabled', 'users.is_admin', 'users.created_at', 'users.metadata'
 ] as const
-type UserRow = Pick<Selectable<UsersTable>, 'id' | 'username' | 'email' | 'email_verified' | 'full_name' | 'password_hash' | 'disabled' | 'is_admin' | 'created_at'>
+type UserRow = Pick<Selectable<UsersTable>, 'id' | 'username' | 'email' | 'email_verified' | 'full_name' | 'password_hash' | 'disabled' | 'is_admin' | 'created_at' | 'metadata'>
+
+/** Stored metadata as an object; anything else stored (by hand, or damaged) reads as none rather than stopping a request. */
+function parseMetadata (text: string | null): Record<string, unknown> | null {
+  if (text === null) return null
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : null
+  } catch {
+    return null
+  }
+}
 
 const toUser = (row: UserRow): UserRecord => ({
   id: row.id,
@@ -26,7 +37,8 @@ const toUser = (row: UserRow): UserRecord => ({
   disabled: row.disabled === 1,
   is_admin: row.is_admin === 1,
   created_at: new Date(row.created_at).toISOString(),
-  password_hash: row.password_hash
+  password_hash: row.password_hash,
+  metadata: parseMetadata(row.metadata)
 })
 
 /** A unique violation as the store's DuplicateUserError; any other error as it is. */
@@ -47,6 +59,7 @@ function newUserRow (user: NewUser, now: number) {
     disabled: user.disabled === true ? 1 : 0,
     is_admin: user.is_admin === true ? 1 : 0,
     email_verified: user.email_verified === true ? 1 : 0,
+    metadata: user.metadata == null ? null : JSON.stringify(user.metadata),
     created_at: now,
     updated_at: now
   }
@@ -154,6 +167,7 @@ function userStore (db: Kysely<Database>): UserStore {
       if (patch.is_admin !== undefined) values.is_admin = patch.is_admin ? 1 : 0
       if (patch.password_hash !== undefined) values.password_hash = patch.password_hash
       if (patch.email_verified !== undefined) values.email_verified = patch.email_verified ? 1 : 0
+      if (patch.metadata !== undefined) values.metadata = patch.metadata === null ? null : JSON.stringify(patch.metadata)
       let query = db.updateTable('users').set(values).where('id', '=', id)
       if (patch.email !== undefined && patch.email_verified === undefined) {
         // A new address is unverified; the stored one (ignoring case) keeps its flag. SET reads the old row.
@@ -196,12 +210,12 @@ function sessionStore (db: Kysely<Database>): SessionStore {
     .selectAll('sessions')
     .select([
       'users.username', 'users.email', 'users.email_verified', 'users.full_name', 'users.password_hash',
-      'users.disabled', 'users.is_admin', 'users.created_at as user_created_at'
+      'users.disabled', 'users.is_admin', 'users.created_at as user_created_at', 'users.metadata'
     ])
   type Joined = Awaited<ReturnType<ReturnType<typeof withUser>['executeTakeFirstOrThrow']>>
   const split = (row: Joined) => {
-    const { username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, user_created_at: userCreatedAt, ...session } = row
-    const user = toUser({ id: session.user_id, username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, created_at: userCreatedAt })
+    const { username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, user_created_at: userCreatedAt, metadata, ...session } = row
+    const user = toUser({ id: session.user_id, username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, created_at: userCreatedAt, metadata })
     return { session, user }
   }
 

@@ -29,6 +29,8 @@ export async function buildMailApp (t: TestContext, options: MailAppOptions = {}
     logs === undefined ? {} : { logger: { level: config.logLevel, stream } }
   )
   t.after(() => app.close())
+  // The worker starts when a server listens; an app driven by inject starts it by hand.
+  app.mailOutbox.start()
   return app
 }
 

@@ -16,7 +16,7 @@ describe('request.jwtVerify() for app code (@fastify/jwt, verify-only)', () => {
       })
       await app.ready()
       const user = await app.authAccounts.register({ username: uniqueName('jwt'), password: PASSWORD })
-      const { tokens } = await app.authSessions.passwordGrant({ username: user.username, password: PASSWORD, scope: 'me' })
+      const { tokens } = await app.authLogin.passwordLogin({ username: user.username, password: PASSWORD, scope: 'me' })
       const ok = await app.inject({ url: '/claims', headers: { authorization: `Bearer ${tokens.access_token}` } })
       assert.equal(ok.statusCode, 200, ok.body)
       assert.deepEqual(ok.json(), { sub: user.id, scope: 'me' })

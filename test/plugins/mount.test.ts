@@ -56,7 +56,7 @@ async function signUp (app: FastifyInstance, scope?: string) {
 /** Registers and logs in through the services, for an app without authRoutes. */
 async function signUpDirect (app: FastifyInstance, scope?: string) {
   const user = await app.authAccounts.register({ username: uniqueName('direct'), password: PASSWORD })
-  const { tokens } = await app.authSessions.passwordGrant({ username: user.username, password: PASSWORD, scope })
+  const { tokens } = await app.authLogin.passwordLogin({ username: user.username, password: PASSWORD, scope })
   return { userId: user.id, accessToken: tokens.access_token }
 }
 

@@ -33,6 +33,7 @@ async function mounted (t: TestContext, issuer: string, options: { wellKnownPref
   await app.register(wellKnownRoutes, options.wellKnownPrefix === undefined ? {} : { prefix: options.wellKnownPrefix })
   await app.register(authRoutes, { prefix: '/auth' })
   await app.ready()
+  if (options.smtpUrl !== undefined) app.mailOutbox.start() // a server would start it when listening
   return app
 }
 

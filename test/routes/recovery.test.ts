@@ -432,6 +432,7 @@ describe('the recovery routes in an app of your own', () => {
     await app.register(mail, { store: createSqlMailStore(db), smtpUrl: smtp.url, publicUrl: 'https://api.example.test/auth', worker: FAST_WORKER })
     await app.register(authRoutes, { prefix: '/auth' })
     await app.ready()
+    app.mailOutbox.start() // a server would start it when listening
 
     const email = 'mounted-user@example.com'
     const registered = await app.inject({ method: 'POST', url: '/auth/register', payload: { username: 'mounteduser', password: PASSWORD, email } })

@@ -58,8 +58,15 @@ describe('GET /users/me/sessions', () => {
     const { access_token: token } = await login(app, user.username)
     const now = Date.now()
     const rows = Array.from({ length: 10_000 }, (_, i) => ({
-      id: newId(), user_id: user.id, scope: 'me', client_id: 'public', user_agent: 'x'.repeat(512),
-      created_at: now - 10_000 + i, last_used_at: now, expires_at: now + 86_400_000, ended_at: null
+      id: newId(),
+      user_id: user.id,
+      scope: 'me',
+      client_id: 'public',
+      user_agent: 'x'.repeat(512),
+      created_at: now - 10_000 + i,
+      last_used_at: now,
+      expires_at: now + 86_400_000,
+      ended_at: null
     }))
     for (let i = 0; i < rows.length; i += 500) await app.db.insertInto('sessions').values(rows.slice(i, i + 500)).execute()
     const started = performance.now()

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyRequest } from 'fastify'
 import auth, {
   adminRoutes, authRoutes, createSqlStore, wellKnownRoutes,
-  type AuthPluginOptions, type AuthRoutesOptions, type AuthStore, type AuthUser, type ScopeDefinition
+  type AuthPluginOptions, type AuthRoutesOptions, type AuthStore, type AuthUser, type AuthenticatedUser, type ScopeDefinition
 } from 'fastify-oauth2-jwt'
 import { TokenResponse, UserPublic } from 'fastify-oauth2-jwt/schemas'
 import { Value } from '@sinclair/typebox/value'
@@ -60,7 +60,8 @@ use(app.authenticate(123))
 app.get('/reports', { config: { scopes: ['reports'] } }, async (request) => {
   const username: string = request.user.username
   const scopes: string[] = request.user.token_scopes
-  assertType<Equal<typeof request.user, AuthUser>>(true)
+  assertType<Equal<typeof request.user, AuthenticatedUser>>(true)
+  assertType<Equal<Omit<typeof request.user, 'metadata'>, Omit<AuthUser, 'metadata'>>>(true)
   assertType<Equal<typeof request.user.token_scopes, string[]>>(true)
   assertType<Equal<typeof request.user.email, string | null>>(true)
   // @ts-expect-error the public user has no password hash

@@ -1,0 +1,136 @@
+import type { TObject } from '@sinclair/typebox'
+import { AuthSettings, defaultHashConcurrency } from '../schemas/auth-options.js'
+import { createAccountService } from '../services/accounts.js'
+import { hashProblem } from '../services/hash-formats.js'
+import { createLoginPipeline } from '../services/login.js'
+import { createLoginThrottle } from '../services/login-throttle.js'
+import { createPasswordHasher } from '../services/passwords.js'
+import { createScopeRegistry, type ScopeDefinition } from '../services/scopes.js'
+import { createSessionService } from '../services/sessions.js'
+import { createUserView } from '../services/user-view.js'
+import type { AuthStore } from '../stores/auth-store.js'
+import { createAccessTokens } from '../tokens/access-tokens.js'
+import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../tokens/keys.js'
+import { passwordGrant } from '../grants/password.js'
+import { refreshTokenGrant } from '../grants/refresh-token.js'
+import { createGrantRegistry } from '../grants/registry.js'
+import { createAuthEvents } from './events.js'
+import type { AuthHooks } from './hooks.js'
+
+/** The logger the core writes to (pino's signature: Fastify's `log`, or the CLI's). */
+export interface CoreLog {
+  info (object: object, message: string): void
+  warn (object: object, message: string): void
+  error (object: object, message: string): void
+}
+
+export interface AuthCoreOptions {
+  /** the app's own scopes, beside `me`, `items` and `admin` */
+  scopes?: Record<string, ScopeDefinition>
+  hooks?: AuthHooks
+  /** the app's own fields on the user (a TypeBox object schema): validated by the routes, stored, shown */
+  userMetadata?: TObject
+}
+
+const PURGE_INTERVAL_MS = 60 * 60_000
+
+/**
+ * The auth core, built without Fastify: keys and access tokens, scopes, passwords, the login
+ * throttle, events and hooks, accounts, sessions, the login pipeline and the grant registry (the
+ * built-in grants registered as an app registers its own). The auth plugin (plugins/auth) is an
+ * adapter over it; the CLI and unit tests use it as it is.
+ *
+ * Background work (the hourly purge, key reloads) starts with `start()` — the plugin calls it when
+ * the server listens — and stops with `stop()`.
+ * @param settings checked already (AuthSettings); times in seconds
+ * @throws what the store throws while reading the keys and the stored hash kinds
+ */
+export async function createAuthCore (settings: AuthSettings, store: AuthStore, log: CoreLog, options: AuthCoreOptions = {}) {
+  const issuer = settings.jwt.issuer
+  const audience = settings.jwt.audience ?? issuer
+  const reloadIntervalMs = settings.jwksMaxAgeSeconds * 1000
+  const keys: KeyRing = settings.jwt.secret !== undefined
+    ? createHmacKeyRing(settings.jwt.secret)
+    : await createStoredKeyRing(store.keys, { accessTokenTtlMs: settings.accessTokenTtlSeconds * 1000, reloadIntervalMs, jwksMaxAgeMs: reloadIntervalMs })
+  const tokens = createAccessTokens(keys, { issuer, audience, ttlSeconds: settings.accessTokenTtlSeconds })
+  const hooks = options.hooks ?? {}
+  const events = createAuthEvents(log)
+  const scopes = createScopeRegistry(options.scopes)
+  const view = createUserView(scopes, { metadata: options.userMetadata !== undefined })
+
+  const passwords = await createPasswordHasher({
+    concurrency: settings.passwordHashConcurrency ?? defaultHashConcurrency(),
+    queueLimit: settings.passwordHashQueueLimit,
+    maxWaitMs: settings.passwordHashMaxWaitSeconds * 1000,
+    argon2: settings.argon2
+  })
+  // Imported hashes (bcrypt, pbkdf2) not upgraded yet: every login lasts as long as the slowest kind
+  // computes. Kinds beyond the bound (hash-formats.ts) are never computed, here or at login.
+  const foreign = await store.users.foreignHashSamples(passwords.nativePrefix)
+  const problems = [...new Set(foreign.map(hashProblem).filter(problem => problem !== undefined))]
+  if (problems.length > 0) log.warn({ problems }, 'stored password hashes that cannot be verified: their users cannot log in until their password is reset')
+  const usable = foreign.filter(sample => hashProblem(sample) === undefined)
+  if (usable.length > 0) {
+    const floorMs = await passwords.calibrate(usable)
+    log.info({ kinds: usable.length, floorMs: Math.round(floorMs) }, 'imported password hashes not upgraded yet: every password check lasts at least floorMs')
+  }
+
+  const throttle = createLoginThrottle({ store: store.loginFailures, limit: settings.loginFailureLimit, windowSeconds: settings.loginFailureWindowSeconds, log, events })
+  const sessions = createSessionService({ store, passwords, scopes, view, throttle, events, settings, verifyAccessToken: token => tokens.verify(token) })
+  const accounts = createAccountService({ store, passwords, view, throttle, sessions, events, hooks, log, settings })
+  const login = createLoginPipeline({ store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign: claims => tokens.sign(claims) })
+  const grants = createGrantRegistry()
+  grants.register(passwordGrant(login))
+  grants.register(refreshTokenGrant(login))
+
+  const timers: NodeJS.Timeout[] = []
+  let stopped = false
+  /** Runs `task` every `ms` until stop(); failures are logged, never thrown. */
+  const every = (ms: number, what: string, task: () => Promise<unknown>) => {
+    const timer = setInterval(() => { task().catch((err: unknown) => { if (!stopped) log.warn({ err }, `${what} failed`) }) }, ms)
+    timer.unref()
+    timers.push(timer)
+  }
+
+  return {
+    settings,
+    store,
+    issuer: { issuer, audience, jwksMaxAgeSeconds: settings.jwksMaxAgeSeconds },
+    keys,
+    tokens,
+    scopes,
+    passwords,
+    throttle,
+    events,
+    hooks,
+    userMetadata: options.userMetadata,
+    view,
+    accounts,
+    sessions,
+    login,
+    grants,
+
+    /** Rotates the signing key (the CLI's `keys rotate`): `key.rotated`. */
+    async rotateKey () {
+      const rotated = await keys.rotate()
+      events.emit({ type: 'key.rotated', data: { kid: rotated.kid, signs_from: rotated.signsFrom.toISOString() } })
+      return rotated
+    },
+
+    /** Starts the background work: the hourly purge (one now) and the key reloads. Idempotent. */
+    start (): void {
+      if (timers.length > 0 || stopped) return
+      every(PURGE_INTERVAL_MS, 'session purge', sessions.purge)
+      every(reloadIntervalMs, 'key reload', keys.reload)
+      sessions.purge().catch((err: unknown) => log.warn({ err }, 'session purge failed'))
+    },
+
+    /** Stops the background work and waits for the password computations under way. */
+    async stop (): Promise<void> {
+      stopped = true
+      for (const timer of timers) clearInterval(timer)
+      await passwords.drain()
+    }
+  }
+}
+export type AuthCore = Awaited<ReturnType<typeof createAuthCore>>

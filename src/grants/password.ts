@@ -1,0 +1,27 @@
+import { Type } from '@sinclair/typebox'
+import { InvalidRequestError } from '../errors.js'
+import type { LoginPipeline } from '../services/login.js'
+import type { Grant } from './registry.js'
+
+/** `examples[0]` is what Swagger UI's "Try it out" pre-fills (else `string`). */
+const Param = (maxLength: number, description: string, example: string) => Type.Optional(Type.String({ maxLength, description, examples: [example] }))
+
+/**
+ * grant_type=password (RFC 6749 §4.3), as FastAPI's OAuth2PasswordRequestForm sends it: the
+ * whole login pipeline. Kept for first-party clients and /docs (SECURITY.md decision 1).
+ */
+export function passwordGrant (login: LoginPipeline): Grant {
+  return {
+    type: 'password',
+    parameters: {
+      username: Param(254, 'username or e-mail (password grant)', 'johndoe'),
+      password: Param(1024, 'password (password grant)', 'correct horse battery staple'),
+      scope: Param(256, 'space-separated scopes; default: all the user may have', 'me items')
+    },
+    async handle ({ form, clientId, userAgent }) {
+      if (!form.username || !form.password) throw new InvalidRequestError('username and password are required')
+      const { tokens, user } = await login.passwordLogin({ username: form.username, password: form.password, scope: form.scope, clientId, userAgent, form })
+      return { tokens, userId: user.id }
+    }
+  }
+}
