@@ -415,6 +415,7 @@ describe('rate limits of /forgot-password and /request-verify-token', () => {
       ]
       assert.deepEqual(answers.map(a => a.statusCode), [202, 202, 202], address)
     }
+    await smtp.waitFor(email, 2) // the worker resolves the queued requests at its polls
     await settle()
     assert.deepEqual(smtp.to(email).map(m => m.headers.subject?.split(' ')[0]), ['Confirm', 'Reset'], 'one verification (at registration), one reset')
   })
