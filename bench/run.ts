@@ -1,11 +1,13 @@
 /*
  * npm run bench [-- --smoke]: the product against the floor of its stack, in one run.
  * Starts the production server (SQLite on a temp file; then PostgreSQL too when DATABASE_URL
- * names one) and a baseline app,
- * drives both with autocannon on 127.0.0.1 for a bounded time each, prints a table of figures
+ * names one), a baseline app and the equal-output floor of GET /users/me (bench/equal-floor.ts,
+ * twice: alone, and in a process beside the idle app), and the server with a claims hook and an
+ * event listener (bench/server-with-hooks.ts; the last two not in the smoke run),
+ * drives them with autocannon on 127.0.0.1 for a bounded time each, prints a table of figures
  * with their ratio to the baseline, and writes the raw numbers to bench-results/.
+ * `-- --users-me`: only the GET /users/me scenarios; BENCH_SECONDS, BENCH_ROUNDS (5).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -14,34 +16,17 @@ import { verify as argonVerify } from '@node-rs/argon2'
 import autocannon from 'autocannon'
 import { loadConfig } from '../src/config.js'
 import { hashPassword } from '../src/services/passwords.js'
-import { freePort, START_FLAGS } from '../test/server-process.js'
+import { START_FLAGS } from '../test/server-process.js'
+import { children, mainThreadCpuMs, processCpuMs, serverEnv, start, startEqualFloor } from './harness.js'
 
 const smoke = process.argv.includes('--smoke')
 const seconds = Number(process.env.BENCH_SECONDS ?? (smoke ? 2 : 10))
 const secret = randomBytes(32).toString('hex')
 const password = 'bench password that is long enough'
 const dir = mkdtempSync(join(tmpdir(), 'bench-'))
-const children: ChildProcess[] = []
-
-/** Starts a process of ours and waits until `readyPath` answers 200. */
-async function start (script: string, env: Record<string, string>, readyPath: string, nodeFlags: readonly string[] = []) {
-  const port = await freePort()
-  const child = spawn(process.execPath, [...nodeFlags, script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
-  children.push(child)
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`)
-    if (await fetch(url + readyPath).then(r => r.ok, () => false)) return { child, url }
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error(`${script} did not start`)
-}
-
-/** CPU time of a process's main thread, in ms (Linux: utime + stime, in clock ticks of 10 ms). */
-const mainThreadCpuMs = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
+// --users-me: only the GET /users/me scenarios (0 and 1), for work on the per-request path.
+const usersMeOnly = process.argv.includes('--users-me')
+const loadRounds = Number(process.env.BENCH_ROUNDS ?? 5)
 
 /** Peak resident set of a process we started (Linux: VmHWM). */
 const peakRssMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
@@ -61,12 +46,6 @@ async function load (options: Options, duration = seconds): Promise<Load> {
   }
 }
 
-/** CPU time of a whole process (all threads), in ms: utime + stime in clock ticks of 10 ms. */
-const processCpuMs = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
-
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 type Target = { options: Options, pid: number }
@@ -77,7 +56,7 @@ type Measured = Load & { cpuMsPerRequest: number, rounds: Array<{ rps: number, c
  * is read around its rounds. Each is warmed up first (untimed), so the JIT has compiled its hot
  * path in every process before it is measured. Figures are medians of the rounds.
  */
-async function compareLoads (targets: Target[], rounds = 5): Promise<Measured[]> {
+async function compareLoads (targets: Target[], rounds = loadRounds): Promise<Measured[]> {
   for (const target of targets) await load(target.options, Math.max(1, seconds / 5))
   const runs: Array<Array<Load & { cpuMsPerRequest: number }>> = targets.map(() => [])
   for (let round = 0; round < rounds; round++) {
@@ -151,14 +130,7 @@ async function main () {
   const hashConcurrency = loadConfig({ UV_THREADPOOL_SIZE, PASSWORD_HASH_CONCURRENCY }).auth.passwordHashConcurrency
   const nodeFlags = START_FLAGS
   const postgresUrl = process.env.DATABASE_URL?.startsWith('postgres') === true ? process.env.DATABASE_URL : undefined
-  const serverOn = (databaseUrl: string) => start('dist/src/server.js', {
-    NODE_ENV: 'production',
-    DATABASE_URL: databaseUrl,
-    JWT_SECRET: secret,
-    LOG_LEVEL: 'warn',
-    TOKEN_RATE_LIMIT: '0',
-    LOGIN_USERNAME_RATE_LIMIT: '0'
-  }, '/health', nodeFlags)
+  const serverOn = (databaseUrl: string) => start('dist/src/server.js', serverEnv(secret, databaseUrl), '/health', nodeFlags)
   const sqliteFile = join(dir, 'bench.db')
   const server = await serverOn(`sqlite:${sqliteFile}`)
   // The baseline app also serves the floor route, reading the server's database file.
@@ -170,11 +142,17 @@ async function main () {
   const login = () => json(`${server.url}/token`, { method: 'POST', body: new URLSearchParams({ username, password }) })
   const { access_token: token } = await login()
   const { token: baselineToken } = await json(`${baseline.url}/token`)
+  // The equal-output floor: the server's JWT, headers and body, nothing else (bench/equal-floor.ts),
+  // with the server's Node flags; checked to answer GET /users/me byte for byte as the server does.
+  const equal = await startEqualFloor(server, serverEnv(secret, `sqlite:${sqliteFile}`), token!, nodeFlags)
+  // The same floor in a process that has also built the whole app (idle): what the app's presence
+  // costs. Not in the smoke run, which stays short.
+  const beside = smoke ? undefined : await startEqualFloor(server, serverEnv(secret, `sqlite:${sqliteFile}`), token!, nodeFlags, { besideApp: true })
   // Which scenario makes the server's peak: VmHWM after each (stderr; the table has the final one).
   const peakAfter = (phase: string) => console.error(`server peak RSS after ${phase}: ${peakRssMb(server.child.pid!).toFixed(0)} MB`)
   peakAfter('start and one login')
 
-  const rows: Array<{ scenario: string, figure: string, value: number, baseline?: number, ratio?: number, target?: string }> = []
+  const rows: Row[] = []
   const add = (scenario: string, figure: string, value: number, base?: number, target?: string) =>
     rows.push({ scenario, figure, value, baseline: base, ratio: base ? value / base : undefined, target })
 
@@ -195,26 +173,83 @@ async function main () {
   }
   const pg = postgresUrl === undefined ? undefined : await startOnPostgres(postgresUrl)
 
-  // 1. GET /users/me beside the baseline route (5 interleaved rounds, 50 connections), and
-  // beside the floor of one session lookup: req/s and the server's CPU per request.
+  async function startWithHooks (flags: readonly string[]) {
+    const started = await start('dist/bench/server-with-hooks.js', serverEnv(secret, `sqlite:${join(dir, 'hooks.db')}`), '/health', flags)
+    const name = `benchhooks${Date.now()}`
+    await json(`${started.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name, password }) })
+    const { access_token: hookedToken } = await json(`${started.url}/token`, { method: 'POST', body: new URLSearchParams({ username: name, password }) })
+    const claims = JSON.parse(Buffer.from(hookedToken!.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>
+    if (typeof claims.tenant !== 'string') throw new Error('server-with-hooks: the claims hook did not run (no tenant claim)')
+    // The plain server's history before the loads (scenario 0: single requests and logins), untimed:
+    // a process that has run more kinds of work runs its hot path slower (see BENCHMARKS.md).
+    await medianMs(n, () => fetch(`${started.url}/users/me`, { headers: { authorization: `Bearer ${hookedToken}` } }))
+    await medianMs(50, () => fetch(`${started.url}/token`, { method: 'POST', body: new URLSearchParams({ username: name, password }) }))
+    return { url: started.url, pid: started.child.pid!, token: hookedToken! }
+  }
+
+  // The server with a claims hook and an event listener (bench/server-with-hooks.ts), on a database
+  // of its own; its tokens carry the hook's claim. Not in the smoke run either.
+  const hooked = smoke ? undefined : await startWithHooks(nodeFlags)
+
+  // 1. GET /users/me beside the baseline route (BENCH_ROUNDS interleaved rounds, 50 connections),
+  // the floor of one session lookup and the equal-output floors: req/s and CPU per request.
   const get = (url: string, bearer: string) => ({ url, headers: { authorization: `Bearer ${bearer}` }, connections: 50 })
-  const [base1, floor, me, pgMe] = await compareLoads([
+  const measured = await compareLoads([
     { options: get(`${baseline.url}/me`, baselineToken!), pid: baseline.child.pid! },
     { options: get(`${baseline.url}/me-with-lookup`, token!), pid: baseline.child.pid! },
+    { options: get(`${equal.url}/users/me`, token!), pid: equal.child.pid! },
     { options: get(`${server.url}/users/me`, token!), pid: server.child.pid! },
+    ...beside === undefined ? [] : [{ options: get(`${beside.url}/users/me`, token!), pid: beside.child.pid! }],
+    ...hooked === undefined ? [] : [{ options: get(`${hooked.url}/users/me`, hooked.token), pid: hooked.pid }],
     ...pg === undefined ? [] : [{ options: get(`${pg.url}/users/me`, pg.token), pid: pg.pid }]
-  ]) as [Measured, Measured, Measured, Measured | undefined]
-  if ([floor, me, pgMe].some(r => r !== undefined && r.non2xx + r.errors > 0)) throw new Error('GET /users/me or the floor route answered with errors')
+  ])
+  const [base1, floor, equalFloor, me] = measured.splice(0, 4) as [Measured, Measured, Measured, Measured]
+  const besideFloor = beside === undefined ? undefined : measured.shift()
+  const hookedMe = hooked === undefined ? undefined : measured.shift()
+  const pgMe = pg === undefined ? undefined : measured.shift()
+  if ([floor, equalFloor, besideFloor, me, hookedMe, pgMe].some(r => r !== undefined && r.non2xx + r.errors > 0)) throw new Error('GET /users/me or a floor route answered with errors')
   add('GET /users/me', 'req/s', me.rps, base1.rps, '>= 0.65')
   add('GET /users/me', 'server CPU ms per request', me.cpuMsPerRequest, base1.cpuMsPerRequest, '<= 1.5')
   add('GET /users/me', 'p50 ms', me.p50, base1.p50)
   add('GET /users/me', 'p99 ms', me.p99, base1.p99)
   add('floor: JWT + one session lookup', 'req/s', floor.rps, base1.rps)
   add('GET /users/me against the floor', 'req/s', me.rps, floor.rps)
-  const perRound = (figure: (m: { rps: number, cpuMsPerRequest: number }) => number) =>
-    me.rounds.map((round, i) => (figure(round) / figure(base1.rounds[i]!)).toFixed(2)).join(' ')
-  console.error(`GET /users/me per round: req/s ratios ${perRound(r => r.rps)}; CPU ratios ${perRound(r => r.cpuMsPerRequest)}`)
+  // The equal-output floor: the same JWT, headers and body; what /users/me costs beyond it is the product's own logic.
+  const ratios = (of: Measured, against: Measured, figure: (m: { rps: number, cpuMsPerRequest: number }) => number) =>
+    of.rounds.map((round, i) => figure(round) / figure(against.rounds[i]!))
+  const perRound = (of: Measured, against: Measured, figure: (m: { rps: number, cpuMsPerRequest: number }) => number) =>
+    ratios(of, against, figure).map(r => r.toFixed(2)).join(' ')
+  const equalName = `equal-output floor: JWT + the same ${equal.headerCount} headers and ${equal.bodyBytes}-byte body`
+  add(equalName, 'req/s', equalFloor.rps, base1.rps)
+  add(equalName, 'server CPU ms per request', equalFloor.cpuMsPerRequest, base1.cpuMsPerRequest)
+  add('GET /users/me against the equal-output floor', 'req/s', me.rps, equalFloor.rps)
+  add('GET /users/me against the equal-output floor', 'server CPU ms per request', me.cpuMsPerRequest, equalFloor.cpuMsPerRequest, '<= 1.25')
+  rows.push({ scenario: 'GET /users/me against the equal-output floor', figure: 'CPU: median of the per-round ratios', value: median(ratios(me, equalFloor, r => r.cpuMsPerRequest)), target: '<= 1.25' })
+  if (besideFloor !== undefined) {
+    add('equal-output floor beside the idle app (one process)', 'server CPU ms per request', besideFloor.cpuMsPerRequest, equalFloor.cpuMsPerRequest)
+    add('GET /users/me against the floor beside the idle app', 'server CPU ms per request', me.cpuMsPerRequest, besideFloor.cpuMsPerRequest)
+  }
+  add('GET /users/me beyond the equal-output floor', 'CPU ms per request', me.cpuMsPerRequest - equalFloor.cpuMsPerRequest)
+  if (hookedMe !== undefined) {
+    const name = 'GET /users/me, claims hook + event listener, against the equal-output floor'
+    add(name, 'server CPU ms per request', hookedMe.cpuMsPerRequest, equalFloor.cpuMsPerRequest, '<= 1.25')
+    rows.push({ scenario: name, figure: 'CPU: median of the per-round ratios', value: median(ratios(hookedMe, equalFloor, r => r.cpuMsPerRequest)), target: '<= 1.25' })
+    add('GET /users/me, claims hook + event listener, against GET /users/me', 'server CPU ms per request', hookedMe.cpuMsPerRequest, me.cpuMsPerRequest)
+  }
+  console.error(`GET /users/me per round, against the JWT-only route: req/s ratios ${perRound(me, base1, r => r.rps)}; CPU ratios ${perRound(me, base1, r => r.cpuMsPerRequest)}`)
+  console.error(`GET /users/me per round, against the equal-output floor: req/s ratios ${perRound(me, equalFloor, r => r.rps)}; CPU ratios ${perRound(me, equalFloor, r => r.cpuMsPerRequest)}`)
+  if (besideFloor !== undefined) console.error(`the equal-output floor beside the idle app per round, against the equal-output floor: CPU ratios ${perRound(besideFloor, equalFloor, r => r.cpuMsPerRequest)}`)
   peakAfter('GET /users/me load')
+  if (hookedMe !== undefined) console.error(`GET /users/me with a claims hook and a listener per round, against the equal-output floor: CPU ratios ${perRound(hookedMe, equalFloor, r => r.cpuMsPerRequest)}`)
+  const pgMeRows = () => {
+    if (pgMe === undefined) return
+    add('GET /users/me on PostgreSQL (no cache)', 'req/s', pgMe.rps, base1.rps)
+    add('GET /users/me on PostgreSQL (no cache)', 'server CPU ms per request', pgMe.cpuMsPerRequest, base1.cpuMsPerRequest)
+  }
+  if (usersMeOnly) {
+    pgMeRows()
+    return report(rows, { base1, floor, equalFloor, besideFloor, me, hookedMe, pgMe })
+  }
 
   // 2. POST /token logins beside raw argon2id, and 3. GET /health during that storm, probed
   // at a steady 50 requests a second as a load balancer would (a flood would measure itself).
@@ -265,25 +300,33 @@ async function main () {
   // 5. peak RSS of the server through the whole run
   add('server process', 'peak RSS MB', peakRssMb(server.child.pid!), undefined, '< 150')
 
-  if (pgMe !== undefined) {
-    add('GET /users/me on PostgreSQL (no cache)', 'req/s', pgMe.rps, base1.rps)
-    add('GET /users/me on PostgreSQL (no cache)', 'server CPU ms per request', pgMe.cpuMsPerRequest, base1.cpuMsPerRequest)
-    add('POST /token on PostgreSQL', 'req/s', mean(rounds.pgLogins.map(r => r.rps)), logins.rps)
-  }
+  pgMeRows()
+  if (pg !== undefined) add('POST /token on PostgreSQL', 'req/s', mean(rounds.pgLogins.map(r => r.rps)), logins.rps)
+  report(rows, { base1, floor, equalFloor, besideFloor, me, hookedMe, pgMe, rounds, refresh })
+}
 
+type Row = { scenario: string, figure: string, value: number, baseline?: number, ratio?: number, target?: string }
+/** Prints the table (stdout) and writes the raw numbers to bench-results/. */
+function report (rows: Row[], raw: Record<string, unknown>) {
+  const nodeFlags = START_FLAGS
+  const { UV_THREADPOOL_SIZE, PASSWORD_HASH_CONCURRENCY } = process.env
+  const hashConcurrency = loadConfig({ UV_THREADPOOL_SIZE, PASSWORD_HASH_CONCURRENCY }).auth.passwordHashConcurrency
+  const postgresUrl = process.env.DATABASE_URL?.startsWith('postgres') === true ? process.env.DATABASE_URL : undefined
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
   const db = postgresUrl === undefined ? 'SQLite (file)' : 'SQLite (file); PostgreSQL rows: ratio to the SQLite figure'
-  const setup = `${seconds} s per scenario; server: node ${nodeFlags.join(' ')}, ${hashConcurrency} argon2 at once`
+  const setup = `${seconds} s per scenario${usersMeOnly ? ' (--users-me: GET /users/me scenarios only)' : ''}, ${loadRounds} rounds for the loads; server: node ${nodeFlags.join(' ')}, ${hashConcurrency} argon2 at once`
   console.log(`\n${machine}; ${db}; ${setup}\n`)
   console.log('| scenario | figure | value | baseline | ratio | target |\n|---|---|---|---|---|---|')
   const fmt = (n?: number) => n === undefined ? '' : n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(2) : n.toFixed(3)
   for (const r of rows) console.log(`| ${r.scenario} | ${r.figure} | ${fmt(r.value)} | ${fmt(r.baseline)} | ${fmt(r.ratio)} | ${r.target ?? ''} |`)
   console.log('\nbaselines: GET /users/me, floor and one-request rows ← a bare Fastify route verifying an HS256 JWT (same machine, same run); ' +
-    'floor ← that route plus one indexed session-and-user query on the driver; POST /token ← raw argon2id verifications/s, same parameters, as many at once as the server runs')
+    'floor ← that route plus one indexed session-and-user query on the driver; ' +
+    'equal-output floor ← a bare Fastify route verifying the server\'s own token with its pins and key, answering with the same headers and body as GET /users/me ' +
+    '(beside the idle app: the same, in a process that has also built the whole app); POST /token ← raw argon2id verifications/s, same parameters, as many at once as the server runs')
 
   mkdirSync('bench-results', { recursive: true })
   const file = join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-  writeFileSync(file, JSON.stringify({ machine, db, setup, rows, raw: { base1, floor, me, pgMe, rounds, refresh } }, null, 2))
+  writeFileSync(file, JSON.stringify({ machine, db, setup, rows, raw }, null, 2))
   console.log(`raw numbers: ${file}`)
 }
 
