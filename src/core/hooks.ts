@@ -18,6 +18,9 @@ export interface AuthTokenClaims {}
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the merge point
 export interface AuthUserMetadata {}
 
+/** The public user as hooks see it: `metadata` typed by the app's AuthUserMetadata. */
+export type HookUser = Omit<UserPublic, 'metadata'> & { metadata: AuthUserMetadata }
+
 /** The claims a hook may not set: RFC 7519's and RFC 9068's, and this server's own. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'scope', 'sid', 'client_id', 'amr', 'typ', 'cnf', 'auth_time', 'acr'])
 
@@ -34,12 +37,12 @@ export interface AuthHooks {
    * row, FIRST_SUPERUSER). Throw to refuse: the error's message becomes the 400 (the import's
    * row error), and nothing is stored.
    */
-  beforeUserCreated?: (user: { username: string, email: string | null, full_name: string | null, metadata: Record<string, unknown> | undefined, origin: UserOrigin }) => unknown
+  beforeUserCreated?: (user: { username: string, email: string | null, full_name: string | null, metadata: AuthUserMetadata | undefined, origin: UserOrigin }) => unknown
   /**
    * Extra claims for an access token, at login and at every refresh. A reserved claim
    * (RESERVED_CLAIMS) is refused: the token is not issued (500, logged).
    */
-  accessTokenClaims?: (input: { user: UserPublic, session: { id: string, client_id: string }, scopes: readonly string[] }) => Partial<AuthTokenClaims> | Record<string, unknown> | undefined | Promise<Partial<AuthTokenClaims> | Record<string, unknown> | undefined>
+  accessTokenClaims?: (input: { user: HookUser, session: { id: string, client_id: string }, scopes: readonly string[] }) => AuthTokenClaims | undefined | Promise<AuthTokenClaims | undefined>
 }
 
 /**
@@ -60,9 +63,9 @@ export async function runBeforeUserCreated (hooks: AuthHooks, user: Parameters<N
  * The extra claims of `accessTokenClaims`, checked: a plain object without reserved claims.
  * @throws Error naming the reserved claim (an app's bug: the token is not issued)
  */
-export async function extraClaims (hooks: AuthHooks, input: Parameters<NonNullable<AuthHooks['accessTokenClaims']>>[0]): Promise<Record<string, unknown> | undefined> {
+export async function extraClaims (hooks: AuthHooks, input: { user: UserPublic, session: { id: string, client_id: string }, scopes: readonly string[] }): Promise<Record<string, unknown> | undefined> {
   if (hooks.accessTokenClaims === undefined) return undefined
-  const claims = await hooks.accessTokenClaims(input)
+  const claims: unknown = await hooks.accessTokenClaims(input as Parameters<NonNullable<AuthHooks['accessTokenClaims']>>[0])
   if (claims === undefined || claims === null) return undefined
   if (typeof claims !== 'object' || Array.isArray(claims)) throw new TypeError('accessTokenClaims must return an object of claims')
   const reserved = Object.keys(claims).filter(name => RESERVED_CLAIMS.has(name))

@@ -1,5 +1,5 @@
 import type { AuthEvents } from '../core/events.js'
-import { runBeforeUserCreated, type AuthHooks, type UserOrigin } from '../core/hooks.js'
+import { runBeforeUserCreated, type AuthHooks, type AuthUserMetadata, type UserOrigin } from '../core/hooks.js'
 import { NotFoundError, PolicyError } from '../errors.js'
 import type { UserCreate, UserPublic, UserRecord } from '../schemas/user.js'
 import type { AuthStore, NewUser, UserPatch } from '../stores/auth-store.js'
@@ -104,7 +104,7 @@ export function createAccountService (deps: {
    * @throws PolicyError, DuplicateUserError
    */
   async function createUser (user: NewUser, origin: UserOrigin): Promise<UserPublic> {
-    await runBeforeUserCreated(hooks, { username: user.username, email: user.email ?? null, full_name: user.full_name ?? null, metadata: user.metadata ?? undefined, origin })
+    await runBeforeUserCreated(hooks, { username: user.username, email: user.email ?? null, full_name: user.full_name ?? null, metadata: (user.metadata ?? undefined) as AuthUserMetadata | undefined, origin })
     const created = await store.users.create(user)
     await verifyAddress(created)
     events.emit({ type: 'user.created', user_id: created.id, data: { origin, username: created.username } })
