@@ -4,7 +4,7 @@ import fastifyJwt from '@fastify/jwt'
 // @fastify/jwt's declarations, which type `request.user` from the FastifyJWT merge below.
 import '@fastify/jwt'
 import type { TObject } from '@sinclair/typebox'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { createAuthCore, type AuthCore } from '../../src/core/index.js'
 import type { AuthEventListener, AuthEventType } from '../../src/core/events.js'
 import type { AuthHooks, AuthTokenClaims, AuthUserMetadata } from '../../src/core/hooks.js'
@@ -62,8 +62,6 @@ function checkOptions ({ store, scopes, hooks, userMetadata, ...settings }: Auth
  *   `addCheck`), `authGrants` (`register` a grant type), `authEvents` (`on(type | '*', listener)`),
  *   `authKeys`, `authScopes`, `authIssuer`, `authEndpoints`, and `authTokenSources` (where
  *   `authenticate` looks for a token, in order: the bearer header first);
- * - `authEventContext`: the onRequest hook the route plugins add so events carry the request's
- *   address, user agent and actor.
  * Background work (purge, key reloads) starts when the server listens, not in the CLI or a test
  * app that never listens. Access tokens are verified by src/tokens/access-tokens.ts (fast-jwt);
  * @fastify/jwt (https://github.com/fastify/fastify-jwt) is registered verify-only with the same
@@ -112,8 +110,6 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     const user = await sessions.authenticate(claims)
     if (user === undefined) throw invalidToken()
     request.user = user as typeof request.user
-    const context = events.context()
-    if (context !== undefined) Object.assign(context, { actor_id: user.id, session_id: user.session_id, client_id: user.client_id })
     if (required !== undefined && !required.every(s => user.token_scopes.includes(s))) throw insufficientScope(required)
   }
 
@@ -133,9 +129,6 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   fastify.decorate('authTokenSources', sources)
   // Where authRoutes is mounted ('' at the root): authRoutes records it, the metadata names it.
   fastify.decorate('authEndpoints', { prefix: '' })
-  fastify.decorate('authEventContext', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    events.withContext({ ip: request.ip, user_agent: request.headers['user-agent'] ?? null }, done)
-  })
   // Routes with config.scopes get a hook with their scopes bound (no per-request config lookup).
   protectRoutes(fastify, authenticate, required => async request => check(request, required), core.scopes)
 }
@@ -161,7 +154,6 @@ declare module 'fastify' {
     authTokenSources: TokenSource[]
     /** where the token endpoints are served: the prefix authRoutes was registered under */
     authEndpoints: { prefix: string }
-    authEventContext: (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply, done: import('fastify').HookHandlerDoneFunction) => void
   }
   interface FastifyContextConfig {
     /** scopes the access token must carry on this route (empty: any valid token); see protect.ts */

@@ -23,8 +23,6 @@ export interface AuthRoutesOptions {
  */
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
   fastify.setErrorHandler(errorHandler)
-  // Events of these routes carry the request's address, user agent and actor.
-  fastify.addHook('onRequest', fastify.authEventContext)
   // For the RFC 8414 metadata (routes/well-known.ts), which lives at the root whatever this prefix is.
   fastify.authEndpoints.prefix = fastify.prefix
   await fastify.register(textSafety) // mounted apps too: no NUL or lone surrogate reaches the store

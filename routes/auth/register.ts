@@ -28,7 +28,7 @@ const register: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fastif
       }
     }
   }, async (request, reply) => {
-    const user = await fastify.authAccounts.register(request.body as UserCreate & { metadata?: Record<string, unknown> })
+    const user = await fastify.authAccounts.register(request.body as UserCreate & { metadata?: Record<string, unknown> }, 'register', { ip: request.ip, user_agent: request.headers['user-agent'] ?? null })
     request.log.info({ event: 'register', userId: user.id }, 'user registered')
     return reply.code(201).send(user)
   })

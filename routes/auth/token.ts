@@ -62,7 +62,7 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
     const grant = grants.get(grantType)
     if (grant === undefined) throw new OAuthError('unsupported_grant_type', `grant_type must be one of: ${grants.types().join(', ')}`)
     try {
-      const { tokens, userId } = await grant.handle({ form, clientId: clientIdOf(request.headers.authorization, form), userAgent: request.headers['user-agent'] })
+      const { tokens, userId } = await grant.handle({ form, clientId: clientIdOf(request.headers.authorization, form), userAgent: request.headers['user-agent'], ip: request.ip })
       request.log.info({ event: eventOf(grantType), grant: grantType, outcome: 'success', userId }, 'tokens issued')
       return tokens
     } catch (error) {

@@ -9,7 +9,6 @@ import { UserList, UserPublic, UserUpdateAdmin } from '../../src/schemas/user.js
 /** /users and /users/{id}: user administration (scope `admin`); a user may read their own record. */
 const admin: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.setErrorHandler(errorHandler) // mounted apps: domain errors as 4xx, whatever the app's handler
-  fastify.addHook('onRequest', fastify.authEventContext) // events carry the request's address and actor
   await fastify.register(textSafety) // mounted apps too: no NUL or lone surrogate reaches the store
   await fastify.register(validation) // and bodies validated strictly: an unknown member is a 400
   const accounts = fastify.authAccounts

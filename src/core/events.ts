@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { newId } from '../identifiers.js'
 
 /** The event types (CONTRACT.md "Events, hooks and the audit log"); more come with the flows that emit them. */
@@ -10,7 +9,11 @@ export const AUTH_EVENT_TYPES = [
 ] as const
 export type AuthEventType = typeof AUTH_EVENT_TYPES[number]
 
-/** Who and where: the request's context, when an event happens during one. */
+/**
+ * Who and where: the request's context, passed by the caller that knows it (a route, through the
+ * service call). Not carried by AsyncLocalStorage: on Node 20 its promise hook cost ~10 µs on every
+ * request of the process once enabled (BENCHMARKS.md, the equal-output floor).
+ */
 export interface EventContext {
   actor_id?: string | null
   session_id?: string | null
@@ -47,12 +50,10 @@ interface EventLog { error (object: object, message: string): void }
 /**
  * The events of one auth core: services `emit` after their change committed; listeners
  * (`on(type | '*', listener)`) run later, on their own, so a slow or throwing listener never
- * fails or delays the request (errors are logged). `withContext` runs a request's work with its
- * context (actor, session, client, address, user agent), which every event it emits carries.
+ * fails or delays the request (errors are logged).
  */
 export function createAuthEvents (log: EventLog) {
   const listeners = new Map<AuthEventType | '*', Set<AuthEventListener>>()
-  const context = new AsyncLocalStorage<EventContext>()
 
   function deliver (event: AuthEvent) {
     for (const key of [event.type, '*'] as const) {
@@ -80,28 +81,21 @@ export function createAuthEvents (log: EventLog) {
 
     /** Records that something happened (after its transaction committed) and hands it to the listeners. */
     emit (input: EventInput): AuthEvent {
-      const around = context.getStore() ?? {}
       const event: AuthEvent = {
         id: newId(),
         type: input.type,
         at: new Date().toISOString(),
         user_id: input.user_id ?? null,
-        actor_id: input.actor_id ?? around.actor_id ?? null,
-        session_id: input.session_id ?? around.session_id ?? null,
-        client_id: input.client_id ?? around.client_id ?? null,
-        ip: input.ip ?? around.ip ?? null,
-        user_agent: input.user_agent ?? around.user_agent ?? null,
+        actor_id: input.actor_id ?? null,
+        session_id: input.session_id ?? null,
+        client_id: input.client_id ?? null,
+        ip: input.ip ?? null,
+        user_agent: input.user_agent ?? null,
         data: input.data ?? {}
       }
       if (listeners.size > 0) deliver(event)
       return event
-    },
-
-    /** Runs `work` with `ctx` as the context of every event emitted within it (AsyncLocalStorage). */
-    withContext: <T>(ctx: EventContext, work: () => T): T => context.run(ctx, work),
-
-    /** The context of the work under way (a request), or undefined. */
-    context: (): EventContext | undefined => context.getStore()
+    }
   }
 }
 export type AuthEvents = ReturnType<typeof createAuthEvents>

@@ -18,9 +18,9 @@ export function passwordGrant (login: LoginPipeline): Grant {
       password: Param(1024, 'password (password grant)', 'correct horse battery staple'),
       scope: Param(256, 'space-separated scopes; default: all the user may have', 'me items')
     },
-    async handle ({ form, clientId, userAgent }) {
+    async handle ({ form, clientId, userAgent, ip }) {
       if (!form.username || !form.password) throw new InvalidRequestError('username and password are required')
-      const { tokens, user } = await login.passwordLogin({ username: form.username, password: form.password, scope: form.scope, clientId, userAgent, form })
+      const { tokens, user } = await login.passwordLogin({ username: form.username, password: form.password, scope: form.scope, clientId, userAgent, ip, form })
       return { tokens, userId: user.id }
     }
   }

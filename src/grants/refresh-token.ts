@@ -11,9 +11,9 @@ export function refreshTokenGrant (login: LoginPipeline): Grant {
       // No length bound of its own: any value that is not a live refresh token is invalid_grant (the body limit bounds it).
       refresh_token: Type.Optional(Type.String({ description: 'refresh token (refresh_token grant)', examples: [''] }))
     },
-    async handle ({ form, clientId }) {
+    async handle ({ form, clientId, userAgent, ip }) {
       if (!form.refresh_token) throw new InvalidRequestError('refresh_token is required')
-      const { tokens, user } = await login.refresh({ refreshToken: form.refresh_token, scope: form.scope, clientId })
+      const { tokens, user } = await login.refresh({ refreshToken: form.refresh_token, scope: form.scope, clientId, userAgent, ip })
       return { tokens, userId: user.id }
     }
   }

@@ -8,6 +8,8 @@ export interface GrantRequest {
   /** the client named by the form or by HTTP Basic credentials, if any */
   clientId: string | undefined
   userAgent: string | undefined
+  /** the client's address (Fastify's request.ip), for the events */
+  ip?: string
 }
 
 /** What a grant resolves: the token response (RFC 6749 §5.1), and the user, for the log. */

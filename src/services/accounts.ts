@@ -1,4 +1,4 @@
-import type { AuthEvents } from '../core/events.js'
+import type { AuthEvents, EventContext } from '../core/events.js'
 import { runBeforeUserCreated, type AuthHooks, type AuthUserMetadata, type UserOrigin } from '../core/hooks.js'
 import { NotFoundError, PolicyError } from '../errors.js'
 import type { UserCreate, UserPublic, UserRecord } from '../schemas/user.js'
@@ -103,11 +103,11 @@ export function createAccountService (deps: {
    * PolicyError, nothing stored), the store, the verification e-mail, `user.created`.
    * @throws PolicyError, DuplicateUserError
    */
-  async function createUser (user: NewUser, origin: UserOrigin): Promise<UserPublic> {
+  async function createUser (user: NewUser, origin: UserOrigin, context: EventContext = {}): Promise<UserPublic> {
     await runBeforeUserCreated(hooks, { username: user.username, email: user.email ?? null, full_name: user.full_name ?? null, metadata: (user.metadata ?? undefined) as AuthUserMetadata | undefined, origin })
     const created = await store.users.create(user)
     await verifyAddress(created)
-    events.emit({ type: 'user.created', user_id: created.id, data: { origin, username: created.username } })
+    events.emit({ ...context, type: 'user.created', user_id: created.id, data: { origin, username: created.username } })
     return toPublic(created)
   }
 
@@ -117,14 +117,14 @@ export function createAccountService (deps: {
    * `password.changed` or `password.reset`. A reset also marks the address verified (the link
    * reached it) and ends the account's login lock. @throws NotFoundError
    */
-  async function setPassword (userId: string, passwordHash: string, options: { reason: 'change' | 'reset', keepSessionId?: string }): Promise<UserRecord> {
+  async function setPassword (userId: string, passwordHash: string, options: { reason: 'change' | 'reset', keepSessionId?: string, context?: EventContext }): Promise<UserRecord> {
     const reset = options.reason === 'reset'
     const user = await store.users.update(userId, reset ? { password_hash: passwordHash, email_verified: true } : { password_hash: passwordHash })
     if (user === undefined) throw new NotFoundError('User')
     // Whoever knew the old password is logged out everywhere (ASVS 7.4.3).
     await sessions.endAll(userId, options.keepSessionId, 'password')
     if (reset) await throttle.succeeded(throttleKey({ id: userId }, ''))
-    events.emit({ type: reset ? 'password.reset' : 'password.changed', user_id: userId })
+    events.emit({ ...options.context, type: reset ? 'password.reset' : 'password.changed', user_id: userId })
     return user
   }
 
@@ -151,7 +151,7 @@ export function createAccountService (deps: {
   }
 
   /** A new account with a password (`/register`, the CLI, FIRST_SUPERUSER). @throws PolicyError, DuplicateUserError */
-  async function register (input: UserCreate & { is_admin?: boolean, email_verified?: boolean, metadata?: Record<string, unknown> }, origin: UserOrigin = 'register'): Promise<UserPublic> {
+  async function register (input: UserCreate & { is_admin?: boolean, email_verified?: boolean, metadata?: Record<string, unknown> }, origin: UserOrigin = 'register', context?: EventContext): Promise<UserPublic> {
     const passwordHash = await hashNewPassword(input.password, input.username)
     return createUser({
       username: input.username,
@@ -161,7 +161,7 @@ export function createAccountService (deps: {
       is_admin: input.is_admin ?? false,
       email_verified: input.email_verified ?? false,
       metadata: input.metadata ?? null
-    }, origin)
+    }, origin, context)
   }
 
   return {
@@ -332,7 +332,7 @@ export function createAccountService (deps: {
     async changePassword (user: { id: string, username: string }, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void> {
       const stored = await reauthenticate(user.id, currentPassword)
       const passwordHash = await hashNewPassword(newPassword, user.username)
-      await setPassword(user.id, passwordHash, { reason: 'change', keepSessionId })
+      await setPassword(user.id, passwordHash, { reason: 'change', keepSessionId, context: { actor_id: user.id, session_id: keepSessionId } })
       if (stored.email !== null) await notify(stored.email, { kind: 'password-changed' })
     },
 

@@ -1,4 +1,4 @@
-import type { AuthEvents } from '../core/events.js'
+import type { AuthEvents, EventContext } from '../core/events.js'
 import { extraClaims, type AuthHooks } from '../core/hooks.js'
 import { InvalidGrantError } from '../errors.js'
 import { identityKey, newId } from '../identifiers.js'
@@ -55,10 +55,13 @@ export function createLoginPipeline (deps: {
   const { store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign } = deps
   const checks: LoginCheck[] = []
 
-  const failed = (reason: string, userId: string | null) => {
-    events.emit({ type: 'login.failed', user_id: userId, data: { reason } })
+  const failed = (reason: string, userId: string | null, context: EventContext) => {
+    events.emit({ ...context, type: 'login.failed', user_id: userId, data: { reason } })
     return new InvalidGrantError()
   }
+  /** The request's side of a login's events. */
+  const contextOf = (input: { clientId?: string, userAgent?: string, ip?: string }): EventContext =>
+    ({ client_id: input.clientId ?? null, user_agent: input.userAgent ?? null, ip: input.ip ?? null })
 
   /**
    * Step 1: the user whose password this is. An unknown user, a wrong password and a disabled
@@ -66,24 +69,24 @@ export function createLoginPipeline (deps: {
    * at the current parameters is upgraded after a success.
    * @throws InvalidGrantError, LoginLockedError, OverloadedError
    */
-  async function verifyPassword (username: string, password: string): Promise<UserRecord> {
+  async function verifyPassword (username: string, password: string, context: EventContext = {}): Promise<UserRecord> {
     // Text no account can have (NUL, lone surrogates): refused before any lookup or count.
-    if (stringProblem(username) !== undefined) throw failed('invalid_credentials', null)
+    if (stringProblem(username) !== undefined) throw failed('invalid_credentials', null, context)
     const user = await store.users.findByLogin(username)
     const key = throttleKey(user, identityKey(username))
     try {
       await throttle.check(key)
     } catch (error) {
-      events.emit({ type: 'login.failed', user_id: user?.id ?? null, data: { reason: 'locked' } })
+      events.emit({ ...context, type: 'login.failed', user_id: user?.id ?? null, data: { reason: 'locked' } })
       throw error
     }
     const { ok, rehash } = await passwords.verify(user?.password_hash, password)
     if (user === undefined || !ok) {
       await throttle.failed(key)
-      throw failed('invalid_credentials', user?.id ?? null)
+      throw failed('invalid_credentials', user?.id ?? null, context)
     }
     await throttle.succeeded(key)
-    if (user.disabled) throw failed('disabled', user.id)
+    if (user.disabled) throw failed('disabled', user.id, context)
     if (rehash) accounts.upgradePasswordHash(user, password)
     return user
   }
@@ -118,28 +121,29 @@ export function createLoginPipeline (deps: {
      * The whole pipeline for a password: resolves the token response and the user.
      * @throws InvalidGrantError, InvalidScopeError, LoginLockedError, OverloadedError, a check's error
      */
-    async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, form?: Record<string, string | undefined> }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
-      const user = await verifyPassword(input.username, input.password)
+    async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
+      const context = contextOf(input)
+      const user = await verifyPassword(input.username, input.password, context)
       const attempt: LoginAttempt = { user, form: input.form ?? {}, clientId: input.clientId, scope: input.scope }
       for (const { name, check } of checks) {
         try {
           await check(attempt)
         } catch (error) {
-          events.emit({ type: 'login.failed', user_id: user.id, data: { reason: name } })
+          events.emit({ ...context, type: 'login.failed', user_id: user.id, data: { reason: name } })
           throw error
         }
       }
       const started = await sessions.start(user, input)
       const tokens = await issueTokens(started)
-      events.emit({ type: 'login.succeeded', user_id: user.id, session_id: started.session.id, client_id: started.session.client_id, data: { method: 'password' } })
+      events.emit({ ...context, type: 'login.succeeded', user_id: user.id, session_id: started.session.id, client_id: started.session.client_id, data: { method: 'password' } })
       return { tokens, user }
     },
 
     /** grant_type=refresh_token: the rotation, then the last step. @throws InvalidGrantError, InvalidScopeError */
-    async refresh (input: { refreshToken: string, scope?: string, clientId?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
+    async refresh (input: { refreshToken: string, scope?: string, clientId?: string, userAgent?: string, ip?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
       const rotated = await sessions.rotate(input)
       const tokens = await issueTokens(rotated)
-      events.emit({ type: 'token.refreshed', user_id: rotated.user.id, session_id: rotated.session.id, client_id: rotated.session.client_id })
+      events.emit({ ...contextOf(input), type: 'token.refreshed', user_id: rotated.user.id, session_id: rotated.session.id, client_id: rotated.session.client_id })
       return { tokens, user: rotated.user }
     }
   }
