@@ -46,8 +46,9 @@ async function migrateTheApp (db: Kysely<any>) {
 }
 
 type Row = { name: string, timestamp: string }
+// Plain objects: node:sqlite (Node 22+) returns rows without a prototype, which deepEqual tells apart.
 const rowsOf = async (db: Kysely<any>, table: string): Promise<Row[]> =>
-  await db.selectFrom(table).select(['name', 'timestamp']).orderBy('name').execute() as Row[]
+  (await db.selectFrom(table).select(['name', 'timestamp']).orderBy('name').execute() as Row[]).map(row => ({ ...row }))
 const names = (rows: Row[]) => rows.map(r => r.name)
 
 async function tableNames (db: Kysely<any>) {

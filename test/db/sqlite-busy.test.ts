@@ -10,6 +10,9 @@ import { openSqlite } from '../../src/db/sqlite.js'
 import { BUSY_POLICY, RetryingSqliteDialect } from '../../src/db/sqlite-dialect.js'
 import { DatabaseBusyError, isUnavailable } from '../../src/db/errors.js'
 
+/** Rows as plain objects: node:sqlite (Node 22+) returns them without a prototype, which deepEqual tells apart. */
+const plain = <T extends object>(rows: T[]) => rows.map(row => ({ ...row }))
+
 /*
  * Issue 18, finding 5: a write lock held by another connection (the CLI's import, a second
  * instance) must never stop this process's event loop, and must not delay its reads at all.
@@ -119,7 +122,7 @@ describe('SQLite writes wait for another connection\'s lock on timers, never on 
       assert.throws(() => exec("insert into t (id, v) values (9, 'other')"), (e: Error & { code?: string, errcode?: number }) => e.code === 'SQLITE_BUSY' || e.errcode === 5)
       await trx.insertInto('t').values({ id: 1, v: 'ours' }).execute()
     })
-    assert.deepEqual(await db.selectFrom('t').select('v').execute(), [{ v: 'ours' }])
+    assert.deepEqual(plain(await db.selectFrom('t').select('v').execute()), [{ v: 'ours' }])
   })
 
   it('a transaction waits for another connection\'s lock at BEGIN and then commits', async (t) => {
@@ -144,7 +147,7 @@ describe('SQLite writes wait for another connection\'s lock on timers, never on 
       throw new Error('roll back')
     }), /roll back/)
     await outside
-    assert.deepEqual(await db.selectFrom('t').select('v').execute(), [{ v: 'outside' }], 'the write outside the transaction survived its rollback')
+    assert.deepEqual(plain(await db.selectFrom('t').select('v').execute()), [{ v: 'outside' }], 'the write outside the transaction survived its rollback')
   })
 
   it('transactions run one after another', async (t) => {

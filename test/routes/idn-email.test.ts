@@ -52,7 +52,7 @@ describe('e-mail addresses with an internationalised domain', () => {
       assertHttpError(await register(app, { email: same }), 409, 'Conflict')
     }
     const rows = await app.db.selectFrom('users').select(['email', 'email_key']).where('email', 'is not', null).execute()
-    assert.deepEqual(rows, [{ email, email_key: `jose@${PUNYCODE_DOMAIN}` }])
+    assert.deepEqual(rows.map(row => ({ ...row })), [{ email, email_key: `jose@${PUNYCODE_DOMAIN}` }]) // node:sqlite rows have no prototype
   })
 
   it('registered in punycode, the Unicode form is the same address (409)', async (t) => {
