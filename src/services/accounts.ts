@@ -18,6 +18,9 @@ export type ImportReport =
   | { ok: true, dryRun: boolean, shape: string, imported: number, rows: Array<{ row: number, username: string, hash_format: string }> }
   | { ok: false, errors: ImportError[] }
 
+/** The largest `metadata` a user may have, as JSON text. */
+export const METADATA_MAX_CHARS = 16_384
+
 /** Who acts on an account: the user of the request (or the command line, as an admin). */
 export interface Actor { id: string, token_scopes: readonly string[] }
 
@@ -104,6 +107,7 @@ export function createAccountService (deps: {
    * @throws PolicyError, DuplicateUserError
    */
   async function createUser (user: NewUser, origin: UserOrigin, context: EventContext = {}): Promise<UserPublic> {
+    checkMetadataSize(user.metadata)
     await runBeforeUserCreated(hooks, { username: user.username, email: user.email ?? null, full_name: user.full_name ?? null, metadata: (user.metadata ?? undefined) as AuthUserMetadata | undefined, origin })
     const created = await store.users.create(user)
     await verifyAddress(created)
@@ -126,6 +130,15 @@ export function createAccountService (deps: {
     if (reset) await throttle.succeeded(throttleKey({ id: userId }, ''))
     events.emit({ ...options.context, type: reset ? 'password.reset' : 'password.changed', user_id: userId })
     return user
+  }
+
+  /**
+   * An app's metadata is bounded whatever its schema says: a user is read on every request and
+   * listed by the page (found from outside: 1 MB per user made one admin page 42 MB).
+   * @throws PolicyError
+   */
+  function checkMetadataSize (metadata: Record<string, unknown> | null | undefined): void {
+    if (metadata != null && JSON.stringify(metadata).length > METADATA_MAX_CHARS) throw new PolicyError(`metadata must be at most ${METADATA_MAX_CHARS} characters as JSON`, 'metadata')
   }
 
   async function notify (to: string, notice: AccountNotice): Promise<void> {
@@ -233,6 +246,7 @@ export function createAccountService (deps: {
      */
     async updateProfile (id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'metadata'> & { current_password?: string }): Promise<UserPublic> {
       const { current_password: currentPassword, ...changes } = patch
+      checkMetadataSize(changes.metadata)
       const before = await found(id)
       if (emailChanges(before.email, changes.email)) {
         if (currentPassword === undefined) throw new PolicyError('current_password is required to change the e-mail address', 'current_password')

@@ -66,7 +66,11 @@ export const HASH_WORK_LIMITS = Object.freeze({
   bcryptMaxCost: 12,
   pbkdf2MaxRounds: 600_000,
   argon2MaxMemoryKiB: 102_400,
-  argon2MaxMemoryTimesPasses: 307_200
+  argon2MaxMemoryTimesPasses: 307_200,
+  // Tiny memory with many passes or lanes slips under m × t yet costs seconds (found from outside:
+  // m=24, t=12800, p=3 took 1.5 s): passes and lanes are bounded on their own.
+  argon2MaxPasses: 16,
+  argon2MaxLanes: 16
 })
 
 /** Appended to every over-limit problem: what the limit is for. */
@@ -187,7 +191,9 @@ function argon2Problem (hash: string): string | undefined {
   } catch {
     return 'malformed argon2 hash: expected $argon2id$, $argon2i$ or $argon2d$ in the PHC string format'
   }
-  const { memoryCost, timeCost } = options
+  const { memoryCost, timeCost, parallelism } = options
+  if (timeCost > HASH_WORK_LIMITS.argon2MaxPasses) return `argon2 passes ${timeCost} exceed the limit of ${HASH_WORK_LIMITS.argon2MaxPasses}${BEYOND}`
+  if (parallelism > HASH_WORK_LIMITS.argon2MaxLanes) return `argon2 lanes ${parallelism} exceed the limit of ${HASH_WORK_LIMITS.argon2MaxLanes}${BEYOND}`
   if (memoryCost > HASH_WORK_LIMITS.argon2MaxMemoryKiB) {
     return `argon2 memory ${memoryCost} KiB exceeds the limit of ${HASH_WORK_LIMITS.argon2MaxMemoryKiB} KiB${BEYOND}`
   }
@@ -274,4 +280,17 @@ export function needsRehash (hash: string, current: Argon2Options): boolean {
   } catch {
     return true
   }
+}
+
+/**
+ * A rough relative cost of verifying `hash` (ms on one 2020s core), for ranking kinds: bcrypt cost
+ * 12 ≈ 250, pbkdf2-sha256 600,000 rounds ≈ 120, argon2 m × t = 300 MiB ≈ 150. 0 when unknown.
+ */
+export function estimatedCostMs (hash: string): number {
+  const format = formatOf(hash)
+  if (format === undefined || format.problem(hash) !== undefined) return 0
+  if (format === bcrypt) return 250 * 2 ** (Number(hash.slice(4, 6)) - 12)
+  if (format === pbkdf2Sha256) return Number(hash.split('$')[2]) * 0.0002
+  const { memoryCost, timeCost } = parseArgon2(hash)
+  return memoryCost * timeCost * 0.0005
 }

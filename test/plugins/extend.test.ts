@@ -233,3 +233,24 @@ describe('createAuthCore, without Fastify', () => {
     await assert.rejects(core.login.passwordLogin({ username: 'coreuser', password: 'wrong password 1' }), InvalidGrantError)
   })
 })
+
+describe('bounds on what an app stores (found from outside)', () => {
+  it('refuses metadata over 16 KiB as JSON at /register and PATCH /users/me, whatever the app\'s schema allows', async (t) => {
+    const app = await mounted(t, { userMetadata: Type.Object({ notes: Type.Optional(Type.String()) }) })
+    const big = { notes: 'x'.repeat(20_000) }
+    assert.equal((await register(app, { metadata: big })).statusCode, 400)
+    const created = await register(app, { metadata: { notes: 'short' } })
+    const { access_token: accessToken } = (await token(app, { username: created.json().username, password: PASSWORD })).json()
+    assert.equal((await app.inject({ method: 'PATCH', url: '/users/me', headers: bearer(accessToken), payload: { metadata: big } })).statusCode, 400)
+  })
+
+  it('advertises /auth/token, not /auth//token, for authRoutes registered with a trailing slash', async (t) => {
+    const app = Fastify()
+    t.after(() => app.close())
+    await app.register(auth, { jwt: { secret: SECRET, issuer: 'https://api.example.test' } })
+    await app.register((await import('../../routes/well-known.js')).default)
+    await app.register(authRoutes, { prefix: '/auth/' })
+    const metadata = (await app.inject({ url: '/.well-known/oauth-authorization-server' })).json()
+    assert.equal(metadata.token_endpoint, 'https://api.example.test/auth/token')
+  })
+})

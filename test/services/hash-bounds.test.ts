@@ -25,7 +25,12 @@ describe('the cost bound of one verification (HASH_WORK_LIMITS)', () => {
       [pbkdf2(600_001), /rounds 600001 exceed the limit of 600000/],
       [argon2(102_401, 1), /memory 102401 KiB exceeds the limit of 102400 KiB/],
       [argon2(102_400, 4), /memory × passes \(102400 KiB × 4\) exceeds the limit of 307200 KiB/],
-      [argon2(19_456, 16), /memory × passes/]
+      [argon2(19_456, 16), /memory × passes/],
+      // Found from outside: tiny memory with many passes or lanes stays under m × t and costs seconds.
+      [argon2(24, 12_800, 3), /passes 12800 exceed the limit of 16/],
+      [argon2(32, 17, 4), /passes 17 exceed the limit of 16/],
+      [argon2(102_400, 3, 12_800), /lanes 12800 exceed the limit of 16/],
+      [argon2(1024, 2, 17), /lanes 17 exceed the limit of 16/]
     ]
     for (const [hash, problem] of refused) assert.match(hashProblem(hash) ?? '', problem, hash)
   })

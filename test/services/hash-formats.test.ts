@@ -235,7 +235,7 @@ describe('the registry', () => {
 
   it('states its work limits: at most bcrypt cost 12\'s work and 100 MiB (test/services/hash-bounds.test.ts measures them)', () => {
     assert.deepEqual({ ...HASH_WORK_LIMITS }, {
-      bcryptMaxCost: 12, pbkdf2MaxRounds: 600_000, argon2MaxMemoryKiB: 102_400, argon2MaxMemoryTimesPasses: 307_200
+      bcryptMaxCost: 12, pbkdf2MaxRounds: 600_000, argon2MaxMemoryKiB: 102_400, argon2MaxMemoryTimesPasses: 307_200, argon2MaxPasses: 16, argon2MaxLanes: 16
     })
     assert.ok(Object.isFrozen(HASH_WORK_LIMITS) && Object.isFrozen(HASH_FORMATS))
   })
