@@ -24,7 +24,7 @@ export interface AuthRoutesOptions {
 const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, options) => {
   fastify.setErrorHandler(errorHandler)
   // For the RFC 8414 metadata (routes/well-known.ts), which lives at the root whatever this prefix is.
-  fastify.authEndpoints.prefix = fastify.prefix
+  fastify.authEndpoints.prefix = fastify.prefix.replace(/\/+$/, '') // `prefix: '/auth/'` serves /auth/token
   await fastify.register(textSafety) // mounted apps too: no NUL or lone surrogate reaches the store
   // Mounted apps too: bodies validated strictly (an unknown member is a 400, never dropped; no coercion).
   await fastify.register(validation)
