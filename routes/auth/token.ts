@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { OAuthError } from '../../src/http/errors.js'
 import { HttpError } from '../../src/schemas/common.js'
-import { OAuthErrorResponse, TokenResponse } from '../../src/schemas/token.js'
+import { OAuthErrorResponse, Param, TokenResponse } from '../../src/schemas/token.js'
 import { clientIdOf } from './client-auth.js'
 
 export interface TokenEndpointOptions {
@@ -24,9 +24,6 @@ export const perAddressLimit = (max: number) => max > 0 ? { max, timeWindow: '1 
 /** The log's `event` of a token request: `login` for the password grant, as the brute-force logs count them. */
 const eventOf = (grantType: string) => grantType === 'password' ? 'login' : grantType === 'refresh_token' ? 'refresh' : 'token'
 
-/** The form parameters of the endpoint itself (RFC 6749 §2.3, §3.2); each grant adds its own. */
-const Param = (maxLength: number, description: string, example: string) => Type.Optional(Type.String({ maxLength, description, examples: [example] }))
-
 /**
  * POST /token: the token endpoint (RFC 6749 §3.2). It dispatches on `grant_type` to the grant
  * registry (src/grants: `password` — the default, as FastAPI's form allows — and `refresh_token`,
@@ -39,10 +36,10 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
   // Unknown parameters are ignored (RFC 6749 §3.2), so no additionalProperties: false; a parameter
   // sent twice arrives as an array and fails these string types.
   const body = Type.Object({
-    grant_type: Param(256, `one of ${types.map(t => `\`${t}\``).join(', ')}; default \`password\`, as in FastAPI`, 'password'),
+    grant_type: Param(256, `one of ${types.map(t => `\`${t}\``).join(', ')}; default \`password\`, as in FastAPI`, ['password']),
     ...grants.parameters(),
-    client_id: Param(200, 'optional: public clients need none', ''),
-    client_secret: Param(200, 'optional', '')
+    client_id: Param(200, 'optional: public clients need none', ['']),
+    client_secret: Param(200, 'optional', [''])
   })
 
   fastify.post('/token', {

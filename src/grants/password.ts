@@ -1,10 +1,7 @@
-import { Type } from '@sinclair/typebox'
 import { InvalidRequestError } from '../errors.js'
+import { Param } from '../schemas/token.js'
 import type { LoginPipeline } from '../services/login.js'
 import type { Grant } from './registry.js'
-
-/** `examples[0]` is what Swagger UI's "Try it out" pre-fills (else `string`). */
-const Param = (maxLength: number, description: string, example: string) => Type.Optional(Type.String({ maxLength, description, examples: [example] }))
 
 /**
  * grant_type=password (RFC 6749 §4.3), as FastAPI's OAuth2PasswordRequestForm sends it: the
@@ -14,9 +11,9 @@ export function passwordGrant (login: LoginPipeline): Grant {
   return {
     type: 'password',
     parameters: {
-      username: Param(254, 'username or e-mail (password grant)', 'johndoe'),
-      password: Param(1024, 'password (password grant)', 'correct horse battery staple'),
-      scope: Param(256, 'space-separated scopes; default: all the user may have', 'me items')
+      username: Param(254, 'username or e-mail (password grant)', ['johndoe']),
+      password: Param(1024, 'password (password grant)', ['correct horse battery staple']),
+      scope: Param(256, 'space-separated scopes; default: all the user may have', ['me items'])
     },
     async handle ({ form, clientId, userAgent, ip }) {
       if (!form.username || !form.password) throw new InvalidRequestError('username and password are required')

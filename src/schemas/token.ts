@@ -6,7 +6,7 @@ import { Type, type Static } from '@sinclair/typebox'
  * A parameter sent twice arrives as an array and fails these string types (RFC 6749 §3.2).
  */
 /** `examples[0]` is what Swagger UI's "Try it out" pre-fills (else `string`); `''` leaves the field out. */
-const Param = (maxLength: number, description: string, examples?: [string]) => Type.Optional(Type.String({ maxLength, description, ...(examples && { examples }) }))
+export const Param = (maxLength: number, description: string, examples?: [string]) => Type.Optional(Type.String({ maxLength, description, ...(examples && { examples }) }))
 
 export const TokenRequest = Type.Object({
   grant_type: Param(64, '`password` (the default, as in FastAPI) or `refresh_token`', ['password']),
