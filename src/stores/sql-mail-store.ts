@@ -105,6 +105,8 @@ function requestStore (db: Kysely<Database>): MailRequestStore {
     },
 
     async resolveNext (issueFor) {
+      // A read first: an idle poll opens no transaction (on SQLite, no write lock every poll).
+      if (await db.selectFrom('mail_requests').select('id').limit(1).executeTakeFirst() === undefined) return undefined
       return db.transaction().execute(async trx => {
         // The oldest request, taken by one worker: PostgreSQL skips rows another instance holds;
         // SQLite has one writer at a time.
