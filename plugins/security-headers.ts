@@ -9,7 +9,8 @@ import type { FastifyPluginAsync } from 'fastify'
  * @fastify/helmet wraps), with a Content-Security-Policy under which Swagger UI at /docs and the account pages work:
  * scripts and styles from this origin only (Swagger UI sets style attributes, hence
  * 'unsafe-inline' for styles only), its icons as data: URLs, no framing. CORS
- * (@fastify/cors) only for the origins `config.corsOrigins` lists (CORS_ORIGINS); none by default.
+ * (@fastify/cors) only for the origins `config.corsOrigins` lists (CORS_ORIGINS), with credentials
+ * (the refresh cookie of browser apps, src/http/cookie-transport.ts); none by default.
  */
 const securityHeaders: FastifyPluginAsync = async (fastify) => {
   // Built once. @fastify/helmet builds helmet's middleware anew on every request (it parses the
@@ -44,7 +45,10 @@ const securityHeaders: FastifyPluginAsync = async (fastify) => {
     await fastify.register(cors, {
       origin: origins,
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      allowedHeaders: ['authorization', 'content-type'],
+      allowedHeaders: ['authorization', 'content-type', 'x-token-transport'],
+      // Browser apps on these origins send the refresh cookie (fetch's credentials: 'include');
+      // never with '*' (CORS_ORIGINS refuses it).
+      credentials: true,
       exposedHeaders: ['retry-after', 'www-authenticate'],
       maxAge: 600
     })

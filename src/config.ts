@@ -23,6 +23,7 @@ export const EnvSchema = Type.Object({
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
   ACCESS_TOKEN_EXPIRE_MINUTES: Type.Optional(Whole()),
   REFRESH_TOKEN_EXPIRE_DAYS: Type.Optional(Whole()),
+  REFRESH_REUSE_INTERVAL_SECONDS: Type.Optional(Whole()),
   SESSION_IDLE_DAYS: Type.Optional(Whole()),
   MAX_SESSIONS_PER_USER: Type.Optional(Whole()),
   DEFAULT_CLIENT_ID: Type.Optional(Type.String()),
@@ -39,6 +40,7 @@ export const EnvSchema = Type.Object({
   LOGIN_USERNAME_RATE_LIMIT: Type.Optional(Whole()),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://host:6379 or rediss://host:6380 (TLS)' })),
   TRUST_PROXY: Type.Boolean({ default: false }),
+  ACCESS_TOKEN_COOKIE: Type.Boolean({ default: false }),
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^\\s,]+(,\\s*https?://[^\\s,]+)*$', description: 'comma-separated origins, e.g. https://app.example.com', refusedValues: { '(^|,)\\s*\\*\\s*(,|$)': "'*' is not allowed: list the origins, as credentials are allowed" } })),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://\\S+$', description: 'smtp://user:pass@host:587 or smtps://user:pass@host:465, without spaces' })),
   MAIL_FROM: Type.Optional(Type.String({ minLength: 3, maxLength: 320, pattern: '@', description: 'an e-mail address, or Name <address>' })),
@@ -56,6 +58,7 @@ const AUTH_VARIABLES: Record<string, [keyof Env, number]> = {
   'jwt.audience': ['JWT_AUDIENCE', 1],
   accessTokenTtlSeconds: ['ACCESS_TOKEN_EXPIRE_MINUTES', 60],
   refreshTokenTtlSeconds: ['REFRESH_TOKEN_EXPIRE_DAYS', 86_400],
+  refreshReuseIntervalSeconds: ['REFRESH_REUSE_INTERVAL_SECONDS', 1],
   sessionIdleSeconds: ['SESSION_IDLE_DAYS', 86_400],
   maxSessionsPerUser: ['MAX_SESSIONS_PER_USER', 1],
   defaultClientId: ['DEFAULT_CLIENT_ID', 1],
@@ -77,6 +80,15 @@ const KNOWN_DEFAULTS = new Set(['changethis', 'changeme', 'secret', 'your-secret
 
 const invalid = (problems: string[]) => new ConfigError(`invalid configuration: ${problems.join('; ')}`)
 
+/** CORS_ORIGINS as a list, without trailing slashes. */
+const corsOrigins = (env: Env): string[] => env.CORS_ORIGINS === undefined ? [] : env.CORS_ORIGINS.split(',').map(origin => origin.trim().replace(/\/$/, ''))
+
+/** PUBLIC_URL, by default the issuer (when it is an http(s) URL, else this server's origin); no trailing slash. */
+function publicUrlOf (env: Env, issuer: string): string {
+  const origin = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`
+  return (env.PUBLIC_URL ?? defaultPublicUrl(issuer, origin) ?? origin).replace(/\/+$/, '')
+}
+
 /** The auth plugin's options from the environment, checked against the plugin's own schema. */
 function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: number } {
   const origin = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`
@@ -94,7 +106,9 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
     passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(env.UV_THREADPOOL_SIZE),
     passwordHashQueueLimit: env.PASSWORD_HASH_QUEUE_LIMIT,
     passwordHashMaxWaitSeconds: env.PASSWORD_HASH_MAX_WAIT_SECONDS,
-    loginFailureLimit: env.LOGIN_USERNAME_RATE_LIMIT
+    loginFailureLimit: env.LOGIN_USERNAME_RATE_LIMIT,
+    refreshReuseIntervalSeconds: env.REFRESH_REUSE_INTERVAL_SECONDS,
+    cookies: { publicUrl: publicUrlOf(env, issuer), trustedOrigins: corsOrigins(env), accessToken: env.ACCESS_TOKEN_COOKIE }
   }
   // Omitted settings take the schema's defaults; JSON drops the undefined ones.
   const settings = parseOrThrow(AuthSettings, JSON.parse(JSON.stringify(options)), problems => invalid(problems.map(problem => {
@@ -111,8 +125,7 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
  */
 function mailSettings (env: Env, issuer: string, production: boolean): MailOptions {
   if (env.SMTP_URL !== undefined && !URL.canParse(env.SMTP_URL)) throw new ConfigError('SMTP_URL: not a URL (smtp://user:pass@host:587 or smtps://…)')
-  const origin = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`
-  const publicUrl = (env.PUBLIC_URL ?? defaultPublicUrl(issuer, origin) ?? origin).replace(/\/+$/, '')
+  const publicUrl = publicUrlOf(env, issuer)
   return {
     smtpUrl: env.SMTP_URL,
     from: env.MAIL_FROM ?? defaultMailFrom(defaultPublicUrl(issuer) ?? publicUrl),
@@ -172,7 +185,7 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     /** browser origins allowed to call the API (CORS); none by default */
-    corsOrigins: env.CORS_ORIGINS === undefined ? [] : env.CORS_ORIGINS.split(',').map(origin => origin.trim().replace(/\/$/, '')),
+    corsOrigins: corsOrigins(env),
     /** sessionCache: the exact per-request cache on SQLite (SESSION_CACHE=false: every request asks the database) */
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, sessionCache: env.SESSION_CACHE },
     /** the auth plugin's options, as `app.register(auth, …)` takes them */

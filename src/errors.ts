@@ -62,7 +62,11 @@ export const INVALID_GRANT_MESSAGES = {
 export class InvalidGrantError extends DomainError {
   override name = 'InvalidGrantError'
   override readonly code = 'AUTH_INVALID_GRANT'
-  constructor (readonly grant: keyof typeof INVALID_GRANT_MESSAGES = 'password') {
+  /**
+   * `sessionEnded`: the grant's session is over (or there is none): a refresh cookie holding its
+   * token is cleared. Not told to the client: the message stays the same.
+   */
+  constructor (readonly grant: keyof typeof INVALID_GRANT_MESSAGES = 'password', readonly sessionEnded = false) {
     super(INVALID_GRANT_MESSAGES[grant])
   }
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { domainToASCII } from 'node:url'
 import addFormats from 'ajv-formats'
 
@@ -7,6 +7,18 @@ export const newId = (): string => randomUUID()
 
 /** Refresh tokens: 256 bits from the CSPRNG (ASVS 7.2.3), opaque to clients. */
 export const newRefreshToken = (): string => randomBytes(32).toString('base64url')
+
+/** A session's rotation key: 256 bits from the CSPRNG, stored with the session, never sent. */
+export const newRotationKey = (): string => randomBytes(32).toString('base64url')
+
+/**
+ * The refresh token that succeeds `parent` in the session keyed `rotationKey`: HMAC-SHA256
+ * (RFC 2104, node:crypto) of the parent, 256 bits like newRefreshToken. Deterministic, so every
+ * replay of `parent` within the reuse interval gets the same successor without it being stored;
+ * unpredictable without the key, so an old token stolen from a log does not give its successor.
+ */
+export const successorRefreshToken = (rotationKey: string, parent: string): string =>
+  createHmac('sha256', rotationKey).update(parent).digest('base64url')
 
 /** Only this digest is stored: a database leak does not leak usable refresh tokens. */
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url')

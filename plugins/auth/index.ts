@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import fastifyCookie from '@fastify/cookie'
 import fastifyJwt from '@fastify/jwt'
 // Kept in the emitted .d.ts (tsc drops the default import there): a consumer's compiler loads
 // @fastify/jwt's declarations, which type `request.user` from the FastifyJWT merge below.
@@ -8,6 +9,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { createAuthCore, type AuthCore } from '../../src/core/index.js'
 import type { AuthEventListener, AuthEventType } from '../../src/core/events.js'
 import type { AuthHooks, AuthTokenClaims, AuthUserMetadata } from '../../src/core/hooks.js'
+import { createCookieTransport, type CookieTransport } from '../../src/http/cookie-transport.js'
 import { insufficientScope, invalidToken, missingToken } from '../../src/http/errors.js'
 import { bearerHeader, findToken, type TokenSource } from '../../src/http/token-sources.js'
 import { AuthSettings } from '../../src/schemas/auth-options.js'
@@ -36,6 +38,19 @@ export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt'>> & {
   userMetadata?: TObject
 }
 
+/** The cookie transport's settings: the server's own origin from its public URL (or the issuer), Secure over https. */
+function cookieSettings (settings: AuthSettings) {
+  const base = settings.cookies.publicUrl ?? (/^https?:\/\//.test(settings.jwt.issuer) ? settings.jwt.issuer : undefined)
+  const ownOrigin = base === undefined || !URL.canParse(base) ? undefined : new URL(base).origin
+  return {
+    secure: ownOrigin?.startsWith('https:') ?? false,
+    ownOrigin,
+    trustedOrigins: settings.cookies.trustedOrigins,
+    accessToken: settings.cookies.accessToken,
+    accessTokenTtlSeconds: settings.accessTokenTtlSeconds
+  }
+}
+
 /** @throws Error naming every invalid option, and every method a given `store` lacks */
 function checkOptions ({ store, scopes, hooks, userMetadata, ...settings }: AuthPluginOptions) {
   const fail = (problems: string[]) => new Error(`auth plugin: invalid options: ${problems.join('; ')}`)
@@ -61,7 +76,8 @@ function checkOptions ({ store, scopes, hooks, userMetadata, ...settings }: Auth
  * - `authCore` and its parts: `authAccounts`, `authSessions`, `authLogin` (the login pipeline:
  *   `addCheck`), `authGrants` (`register` a grant type), `authEvents` (`on(type | '*', listener)`),
  *   `authKeys`, `authScopes`, `authIssuer`, `authEndpoints`, and `authTokenSources` (where
- *   `authenticate` looks for a token, in order: the bearer header first);
+ *   `authenticate` looks for a token, in order: the bearer header first, then the access-token
+ *   cookie when `cookies.accessToken` is on), `authCookies` (the cookie transport of browser apps);
  * Background work (purge, key reloads) starts when the server listens, not in the CLI or a test
  * app that never listens. Access tokens are verified by src/tokens/access-tokens.ts (fast-jwt);
  * @fastify/jwt (https://github.com/fastify/fastify-jwt) is registered verify-only with the same
@@ -83,7 +99,10 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   fastify.addHook('onListen', async () => { core.start() })
   fastify.addHook('onClose', core.stop)
 
-  const sources: TokenSource[] = [bearerHeader]
+  // Browser apps: cookies parsed and written by @fastify/cookie (registered once, app-wide).
+  if (!fastify.hasPlugin('@fastify/cookie')) await fastify.register(fastifyCookie)
+  const cookies = createCookieTransport(cookieSettings(settings), () => fastify.authEndpoints.prefix)
+  const sources: TokenSource[] = cookies.accessSource === undefined ? [bearerHeader] : [bearerHeader, cookies.accessSource]
 
   // For app code (request.jwtVerify, fastify.jwt.decode): verification only, with the same pins and
   // keys as tokens.verify, which this plugin uses itself (one verifier per key, no per-request setup).
@@ -127,6 +146,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   fastify.decorate('authScopes', core.scopes)
   fastify.decorate('authIssuer', core.issuer)
   fastify.decorate('authTokenSources', sources)
+  fastify.decorate('authCookies', cookies)
   // Where authRoutes is mounted ('' at the root): authRoutes records it, the metadata names it.
   fastify.decorate('authEndpoints', { prefix: '' })
   // Routes with config.scopes get a hook with their scopes bound (no per-request config lookup).
@@ -152,6 +172,8 @@ declare module 'fastify' {
     authIssuer: AuthCore['issuer']
     /** where `authenticate` looks for an access token, in order */
     authTokenSources: TokenSource[]
+    /** browser apps: the refresh (and access) token cookies, for requests with X-Token-Transport: cookie */
+    authCookies: CookieTransport
     /** where the token endpoints are served: the prefix authRoutes was registered under */
     authEndpoints: { prefix: string }
   }

@@ -9,10 +9,15 @@ const logout: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['auth'],
       operationId: 'logout',
       summary: 'Log out: end this session',
+      description: 'Ends the session of the access token. With `X-Token-Transport: cookie`, also clears the refresh (and access) cookies.',
       response: { 204: Type.Null({ description: 'Session ended' }) }
     }
   }, async (request, reply) => {
+    // Browser apps (X-Token-Transport: cookie): the cookies are cleared with the session.
+    const cookieMode = fastify.authCookies.requested(request)
+    if (cookieMode) fastify.authCookies.assertOrigin(request)
     await fastify.authSessions.endOwn(request.user.id, request.user.session_id, 'logout')
+    if (cookieMode) fastify.authCookies.clear(reply)
     request.log.info({ event: 'logout', userId: request.user.id }, 'session ended')
     return reply.code(204).send(null)
   })

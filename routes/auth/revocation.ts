@@ -13,16 +13,25 @@ const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fast
       tags: ['auth'],
       operationId: 'revokeToken',
       summary: 'Revoke a token (RFC 7009)',
-      description: 'Ends the session of a refresh or access token. Answers 200 for unknown tokens too.',
+      description: 'Ends the session of a refresh or access token. Answers 200 for unknown tokens too. With `X-Token-Transport: cookie` and no `token`: the refresh cookie\'s token, and the cookie is cleared.',
       consumes: ['application/x-www-form-urlencoded'],
       body: RevokeRequest,
       response: { 200: Type.Object({}, { additionalProperties: false, description: 'Revoked, or nothing to revoke: `{}` (RFC 7009 clients ignore the body; JSON-only client libraries need one)' }), ...oauthErrors }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     clientIdOf(request.headers.authorization, request.body)
-    if (!request.body.token) throw new OAuthError('invalid_request', 'token is required')
-    const revoked = await fastify.authSessions.revoke(request.body.token, request.body.token_type_hint)
-    request.log.info({ event: 'revoke', revoked }, 'revocation request')
+    const cookies = fastify.authCookies
+    let token = request.body.token
+    // Browser apps: with X-Token-Transport: cookie and no `token`, the refresh cookie's token, then the cookie cleared.
+    const fromCookie = !token && cookies.requested(request)
+    if (fromCookie) {
+      cookies.assertOrigin(request)
+      token = cookies.readRefresh(request)
+    }
+    if (!token) throw new OAuthError('invalid_request', 'token is required')
+    const revoked = await fastify.authSessions.revoke(token, fromCookie ? 'refresh_token' : request.body.token_type_hint)
+    if (fromCookie) cookies.clear(reply)
+    request.log.info({ event: 'revoke', revoked, cookie: fromCookie }, 'revocation request')
     return {}
   })
 }

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { InvalidGrantError } from '../../src/errors.js'
+import { TRANSPORT_HEADER } from '../../src/http/cookie-transport.js'
 import { OAuthError } from '../../src/http/errors.js'
 import { HttpError } from '../../src/schemas/common.js'
 import { OAuthErrorResponse, Param, TokenResponse } from '../../src/schemas/token.js'
@@ -32,6 +34,8 @@ const eventOf = (grantType: string) => grantType === 'password' ? 'login' : gran
  */
 const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, options) => {
   const grants = fastify.authGrants
+  const cookies = fastify.authCookies
+  const sessionTtlSeconds = fastify.authCore.settings.refreshTokenTtlSeconds
   const types = grants.types()
   // Unknown parameters are ignored (RFC 6749 §3.2), so no additionalProperties: false; a parameter
   // sent twice arrives as an array and fails these string types.
@@ -48,22 +52,38 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
       tags: ['auth'],
       operationId: 'token',
       summary: 'Get tokens: password login or refresh',
-      description: 'RFC 6749 §4.3 (password) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor.',
+      description: 'RFC 6749 §4.3 (password) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor (the same one again when presented anew within the reuse interval, as tabs refreshing at once do). Browser apps send `X-Token-Transport: cookie`: the refresh token then comes and goes in an HttpOnly cookie, never in the body.',
+      headers: Type.Object({ [TRANSPORT_HEADER]: Type.Optional(Type.String({ description: '`cookie`: the refresh token in an HttpOnly cookie (browser apps)', examples: ['cookie'] })) }),
       consumes: ['application/x-www-form-urlencoded'],
       body,
       response: { 200: TokenResponse, ...oauthErrors }
     }
-  }, async (request) => {
-    const form = request.body as Record<string, string | undefined>
+  }, async (request, reply) => {
+    const form: Record<string, string | undefined> = { ...request.body as Record<string, string | undefined> }
     const grantType = form.grant_type ?? 'password'
     const grant = grants.get(grantType)
     if (grant === undefined) throw new OAuthError('unsupported_grant_type', `grant_type must be one of: ${grants.types().join(', ')}`)
+    // Browser apps: the refresh token comes from and goes to its cookie (src/http/cookie-transport.ts).
+    const cookieMode = cookies.requested(request)
+    let fromCookie = false
+    if (cookieMode) {
+      cookies.assertOrigin(request) // before anything is read or set
+      if (grantType === 'refresh_token' && !form.refresh_token) {
+        form.refresh_token = cookies.readRefresh(request)
+        fromCookie = form.refresh_token !== undefined
+      }
+    }
     try {
-      const { tokens, userId } = await grant.handle({ form, clientId: clientIdOf(request.headers.authorization, form), userAgent: request.headers['user-agent'], ip: request.ip })
+      const { tokens, userId, sessionExpiresAt } = await grant.handle({ form, clientId: clientIdOf(request.headers.authorization, form), userAgent: request.headers['user-agent'], ip: request.ip })
       request.log.info({ event: eventOf(grantType), grant: grantType, outcome: 'success', userId }, 'tokens issued')
-      return tokens
+      if (!cookieMode) return tokens
+      cookies.set(reply, tokens, sessionExpiresAt === undefined ? sessionTtlSeconds : (sessionExpiresAt - Date.now()) / 1000)
+      const { refresh_token: _inCookie, ...body } = tokens
+      return body
     } catch (error) {
       request.log.info({ event: eventOf(grantType), grant: grantType, outcome: 'failure', username: form.username?.slice(0, 64) }, 'token request refused')
+      // Only a session that is over loses its cookie: a 429, a 503 or a narrower refusal keeps it.
+      if (fromCookie && error instanceof InvalidGrantError && error.sessionEnded) cookies.clear(reply)
       throw error
     }
   })

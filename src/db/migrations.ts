@@ -133,6 +133,16 @@ const migrations: Record<string, Migration> = {
       // The app's own fields on the user (the auth plugin's `userMetadata`), as JSON text (issue 19).
       await db.schema.alterTable('users').addColumn('metadata', 'text').execute()
     }
+  },
+  '0006_refresh_reuse_interval': {
+    async up (db: Kysely<any>) {
+      // The reuse interval (issue 20): a successor is derived from its parent with the session's
+      // own key, so a replay within the interval can answer it again without it being stored in
+      // clear; the scope its first use granted bounds what a replay may ask. Older sessions have
+      // no key: their tokens rotate strictly.
+      await db.schema.alterTable('sessions').addColumn('rotation_key', 'text').execute()
+      await db.schema.alterTable('refresh_tokens').addColumn('used_scope', 'text').execute()
+    }
   }
 }
 

@@ -37,6 +37,12 @@ export interface SessionsTable {
   /** absolute end of the session: refresh never extends it */
   expires_at: number
   ended_at: number | null
+  /**
+   * The key successors are derived with (HMAC-SHA256 of the parent token, src/identifiers.ts), so
+   * a replay within the reuse interval gets the same successor; null: strict rotation (sessions
+   * from before migration 0006, or a custom store that drops it).
+   */
+  rotation_key: string | null
 }
 
 export interface RefreshTokensTable {
@@ -45,6 +51,8 @@ export interface RefreshTokensTable {
   session_id: string
   created_at: number
   used_at: number | null
+  /** the scope its first use granted: a replay within the reuse interval may ask no more */
+  used_scope: string | null
 }
 
 export interface SigningKeysTable {

@@ -17,8 +17,8 @@ export function passwordGrant (login: LoginPipeline): Grant {
     },
     async handle ({ form, clientId, userAgent, ip }) {
       if (!form.username || !form.password) throw new InvalidRequestError('username and password are required')
-      const { tokens, user } = await login.passwordLogin({ username: form.username, password: form.password, scope: form.scope, clientId, userAgent, ip, form })
-      return { tokens, userId: user.id }
+      const { tokens, user, session } = await login.passwordLogin({ username: form.username, password: form.password, scope: form.scope, clientId, userAgent, ip, form })
+      return { tokens, userId: user.id, sessionExpiresAt: session.expires_at }
     }
   }
 }

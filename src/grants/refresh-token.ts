@@ -13,8 +13,8 @@ export function refreshTokenGrant (login: LoginPipeline): Grant {
     },
     async handle ({ form, clientId, userAgent, ip }) {
       if (!form.refresh_token) throw new InvalidRequestError('refresh_token is required')
-      const { tokens, user } = await login.refresh({ refreshToken: form.refresh_token, scope: form.scope, clientId, userAgent, ip })
-      return { tokens, userId: user.id }
+      const { tokens, user, session } = await login.refresh({ refreshToken: form.refresh_token, scope: form.scope, clientId, userAgent, ip })
+      return { tokens, userId: user.id, sessionExpiresAt: session.expires_at }
     }
   }
 }

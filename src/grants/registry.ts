@@ -16,6 +16,8 @@ export interface GrantRequest {
 export interface GrantResult {
   tokens: TokenResponse
   userId: string
+  /** when the session ends at the latest (ms since the epoch): the refresh cookie's Max-Age; default: a full session lifetime */
+  sessionExpiresAt?: number
 }
 
 /**

@@ -15,6 +15,7 @@ export const AuthSettings = Type.Object({
   accessTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900 }),
   refreshTokenTtlSeconds: Type.Integer({ minimum: 86_400, maximum: 365 * 86_400, default: 14 * 86_400, description: 'absolute session lifetime' }),
   sessionIdleSeconds: Type.Integer({ minimum: 86_400, maximum: 365 * 86_400, default: 7 * 86_400, description: 'a session unused this long ends' }),
+  refreshReuseIntervalSeconds: Type.Integer({ minimum: 0, maximum: 60, default: 10, description: 'for this long after its first use, a refresh token presented again by the same client, for no wider scope, gets the same successor and a new access token (several tabs refreshing at once); 0: strict rotation' }),
   maxSessionsPerUser: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'live sessions one user may have (ASVS 7.1.2); a new login beyond it ends the oldest' }),
   defaultClientId: Type.String({ minLength: 1, maxLength: 200, default: 'public', description: '`client_id` claim when the client sends none' }),
   jwksMaxAgeSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'Cache-Control max-age of the JWK set, and how often instances re-read the keys: a new key signs 2 × this after its rotation' }),
@@ -28,6 +29,11 @@ export const AuthSettings = Type.Object({
   passwordHashMaxWaitSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 5, description: 'the longest a login or registration may expect to wait for its password computation (the computations ahead × their average time ÷ concurrency); beyond it, 503 with a spread Retry-After at once' }),
   passwordHashQueueLimit: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000, description: 'password computations that may wait, whatever their expected wait (a cap on memory); past it, 503 with Retry-After at once' }),
   loginFailureLimit: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'failed password logins per account in a window before its logins answer 429 (0: off)' }),
+  cookies: Type.Object({
+    publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$', description: 'where browsers reach the server (PUBLIC_URL): its origin counts as the server\'s own, and https makes the cookies Secure with the __Host-/__Secure- names; default: the issuer when it is an http(s) URL' })),
+    trustedOrigins: Type.Array(Type.String({ pattern: '^https?://[^/?#\\s]+$' }), { default: [], description: 'origins of browser apps on other origins that may use the cookies (CORS_ORIGINS)' }),
+    accessToken: Type.Boolean({ default: false, description: 'cookie-mode logins also set the access token as an HttpOnly cookie, which protected routes accept (ACCESS_TOKEN_COOKIE)' })
+  }, { default: {}, description: 'browser apps: the refresh token in a cookie, for requests with X-Token-Transport: cookie' }),
   loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' })
 })
 export type AuthSettings = Static<typeof AuthSettings>

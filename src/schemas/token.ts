@@ -24,10 +24,11 @@ export const TokenResponse = Type.Object({
   access_token: Type.String(),
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer({ description: 'seconds' }),
-  refresh_token: Type.String(),
+  refresh_token: Type.Optional(Type.String({ description: 'absent when the request had X-Token-Transport: cookie: the refresh token is then in an HttpOnly cookie' })),
   scope: Type.String()
 }, { $id: 'TokenResponse', title: 'TokenResponse' })
-export type TokenResponse = Static<typeof TokenResponse>
+/** The token response as the grants make it (the refresh token always there); the endpoint may move it to a cookie. */
+export type TokenResponse = Static<typeof TokenResponse> & { refresh_token: string }
 
 export const OAuthErrorCode = Type.Union(
   ['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope']

@@ -5,13 +5,20 @@ import { identityKey, newId } from '../identifiers.js'
 import type { TokenResponse } from '../schemas/token.js'
 import type { UserRecord } from '../schemas/user.js'
 import { stringProblem } from '../text.js'
-import type { AuthStore } from '../stores/auth-store.js'
+import type { AuthStore, SessionRecord } from '../stores/auth-store.js'
 import type { AccessTokenContent } from '../tokens/access-tokens.js'
 import type { AccountService } from './accounts.js'
 import { throttleKey, type LoginThrottle } from './login-throttle.js'
 import type { PasswordHasher } from './passwords.js'
 import type { IssuedSession, SessionService } from './sessions.js'
 import type { UserView } from './user-view.js'
+
+/** What a login or a refresh resolves: the token response, its user and its session. */
+export interface LoginResult {
+  tokens: TokenResponse
+  user: UserRecord
+  session: SessionRecord
+}
 
 /** What a login check sees: the user whose password was just verified, and the request's form. */
 export interface LoginAttempt {
@@ -121,7 +128,7 @@ export function createLoginPipeline (deps: {
      * The whole pipeline for a password: resolves the token response and the user.
      * @throws InvalidGrantError, InvalidScopeError, LoginLockedError, OverloadedError, a check's error
      */
-    async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
+    async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<LoginResult> {
       const context = contextOf(input)
       const user = await verifyPassword(input.username, input.password, context)
       const attempt: LoginAttempt = { user, form: input.form ?? {}, clientId: input.clientId, scope: input.scope }
@@ -136,15 +143,18 @@ export function createLoginPipeline (deps: {
       const started = await sessions.start(user, input)
       const tokens = await issueTokens(started)
       events.emit({ ...context, type: 'login.succeeded', user_id: user.id, session_id: started.session.id, client_id: started.session.client_id, data: { method: 'password' } })
-      return { tokens, user }
+      return { tokens, user, session: started.session }
     },
 
-    /** grant_type=refresh_token: the rotation, then the last step. @throws InvalidGrantError, InvalidScopeError */
-    async refresh (input: { refreshToken: string, scope?: string, clientId?: string, userAgent?: string, ip?: string }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
+    /**
+     * grant_type=refresh_token: the rotation (or a replay within the reuse interval), then the
+     * last step. @throws InvalidGrantError, InvalidScopeError
+     */
+    async refresh (input: { refreshToken: string, scope?: string, clientId?: string, userAgent?: string, ip?: string }): Promise<LoginResult> {
       const rotated = await sessions.rotate(input)
       const tokens = await issueTokens(rotated)
-      events.emit({ ...contextOf(input), type: 'token.refreshed', user_id: rotated.user.id, session_id: rotated.session.id, client_id: rotated.session.client_id })
-      return { tokens, user: rotated.user }
+      events.emit({ ...contextOf(input), type: 'token.refreshed', user_id: rotated.user.id, session_id: rotated.session.id, client_id: rotated.session.client_id, ...(rotated.replayed ? { data: { replay: true } } : {}) })
+      return { tokens, user: rotated.user, session: rotated.session }
     }
   }
 }

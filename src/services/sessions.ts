@@ -1,7 +1,7 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { AuthEvents } from '../core/events.js'
 import { InvalidGrantError, InvalidScopeError, NotFoundError } from '../errors.js'
-import { hashToken, newId, newRefreshToken } from '../identifiers.js'
+import { hashToken, newId, newRefreshToken, newRotationKey, successorRefreshToken } from '../identifiers.js'
 import { AccessTokenClaims } from '../schemas/token.js'
 import type { SessionPublic } from '../schemas/session.js'
 import type { AuthUser, UserRecord } from '../schemas/user.js'
@@ -26,6 +26,8 @@ export interface SessionSettings {
   defaultClientId: string
   /** live sessions per user; a login beyond it ends the oldest (ASVS 7.1.2) */
   maxSessionsPerUser: number
+  /** how long after its first use a refresh token may be presented again for the same successor (0: strict) */
+  refreshReuseIntervalSeconds: number
 }
 
 /** A session just started or rotated: what the login pipeline's last step turns into tokens. */
@@ -109,7 +111,8 @@ export function createSessionService (deps: {
         created_at: now,
         last_used_at: now,
         expires_at: now + settings.refreshTokenTtlSeconds * 1000,
-        ended_at: null
+        ended_at: null,
+        rotation_key: newRotationKey()
       }
       const refreshToken = newRefreshToken()
       await store.sessions.create(session, hashToken(refreshToken), settings.maxSessionsPerUser)
@@ -118,32 +121,51 @@ export function createSessionService (deps: {
 
     /**
      * grant_type=refresh_token: single use and rotated; a used token coming back ends its
-     * session (RFC 9700 §4.14). Resolves the session with its successor token; the login
-     * pipeline issues the tokens. @throws InvalidGrantError, InvalidScopeError
+     * session (RFC 9700 §4.14), unless it comes back within the reuse interval of its first use,
+     * for the same client and no wider scope, while its successor is unused: then it gets that
+     * same successor again (CONTRACT "Concurrent refresh": tabs refreshing at once converge).
+     * Resolves the session with its successor token; the login pipeline issues the tokens.
+     * @throws InvalidGrantError (`sessionEnded` when the session is over), InvalidScopeError
      */
-    async rotate (input: { refreshToken: string, scope?: string, clientId?: string }): Promise<IssuedSession> {
-      const successor = newRefreshToken()
+    async rotate (input: { refreshToken: string, scope?: string, clientId?: string }): Promise<IssuedSession & { replayed: boolean }> {
+      const presented = hashToken(input.refreshToken)
+      // The successor is derived from the token with the session's key: one more indexed read.
+      const owner = await store.sessions.findByRefreshToken(presented)
+      if (owner === undefined) throw new InvalidGrantError('refresh_token', true)
+      const successor = owner.rotation_key == null ? newRefreshToken() : successorRefreshToken(owner.rotation_key, input.refreshToken)
       const now = Date.now()
       let granted: string[] = []
-      // Checked inside the rotation: a refused request leaves the refresh token usable.
-      const approve = (session: SessionRecord, user: UserRecord) => {
-        if (!isLive(session, user, now)) throw new InvalidGrantError('refresh_token')
+      /** The scopes this request may have, from those `available`; throws to refuse. */
+      const approveWithin = (session: SessionRecord, user: UserRecord, available: string[], wider: () => Error) => {
+        if (!isLive(session, user, now)) throw new InvalidGrantError('refresh_token', true)
         // A client that names itself must be the one the session was issued to (RFC 6749 §6).
         if (input.clientId !== undefined && input.clientId !== session.client_id) throw new InvalidGrantError('refresh_token')
         const allowed = scopes.allowedFor(user)
-        const available = parseScope(session.scope).filter(s => allowed.includes(s))
-        const scopesGranted = grantScopes(parseScope(input.scope), available)
-        if (scopesGranted === undefined) throw new InvalidScopeError('The requested scope exceeds the scope originally granted')
+        const scopesGranted = grantScopes(parseScope(input.scope), available.filter(s => allowed.includes(s)))
+        if (scopesGranted === undefined) throw wider()
         granted = scopesGranted
+        return granted.join(' ')
       }
-      const result = await store.sessions.rotateRefreshToken(hashToken(input.refreshToken), hashToken(successor), now, approve)
+      // Checked inside the rotation: a refused request leaves the refresh token usable.
+      const approve = (session: SessionRecord, user: UserRecord) => approveWithin(session, user, parseScope(session.scope),
+        () => new InvalidScopeError('The requested scope exceeds the scope originally granted'))
+      const reuse = settings.refreshReuseIntervalSeconds > 0 && owner.rotation_key != null
+        ? {
+            since: now - settings.refreshReuseIntervalSeconds * 1000,
+            // A replay may ask no more than the first use was granted; more is refused, nothing ends.
+            approve: (session: SessionRecord, user: UserRecord, usedScope: string | null) => {
+              approveWithin(session, user, parseScope(usedScope ?? session.scope), () => new InvalidGrantError('refresh_token'))
+            }
+          }
+        : undefined
+      const result = await store.sessions.rotateRefreshToken(presented, hashToken(successor), now, approve, reuse)
       if (result.status === 'reused') {
         await end({ sessionId: result.session.id, userId: result.session.user_id }, 'reused')
         events.emit({ type: 'refresh.reused', user_id: result.session.user_id, session_id: result.session.id, client_id: result.session.client_id })
-        throw new InvalidGrantError('refresh_token')
+        throw new InvalidGrantError('refresh_token', true)
       }
-      if (result.status === 'unknown') throw new InvalidGrantError('refresh_token')
-      return { session: result.session, user: result.user, granted, refreshToken: successor }
+      if (result.status === 'unknown') throw new InvalidGrantError('refresh_token', true)
+      return { session: result.session, user: result.user, granted, refreshToken: successor, replayed: result.status === 'replayed' }
     },
 
     /**

@@ -47,10 +47,24 @@ export interface UserStore {
 export type RotationResult =
   | { status: 'rotated', session: SessionRecord, user: UserRecord }
   | { status: 'reused', session: SessionRecord }
+  /** presented again within the reuse interval, its successor unused: answer with that successor again */
+  | { status: 'replayed', session: SessionRecord, user: UserRecord }
   | { status: 'unknown' }
 
 /** Which of a user's sessions to list: the active ones at `now` (not idle since `idleSince`), a page of them. */
 export interface SessionListing { now: number, idleSince: number, limit: number, offset: number }
+
+/**
+ * The reuse interval (CONTRACT "Concurrent refresh"), for a store that supports it: a used token
+ * presented again is 'replayed' when it was first used at or after `since` and its successor
+ * (`successorHash`, derived, not random) is stored and unused; `approve` then runs with the scope
+ * the first use granted (`approve`'s return value, stored with the token), and throws to refuse
+ * without ending anything. A store that ignores it rotates strictly.
+ */
+export interface ReuseWindow {
+  since: number
+  approve: (session: SessionRecord, user: UserRecord, usedScope: string | null) => void
+}
 
 export interface SessionStore {
   /**
@@ -65,10 +79,11 @@ export interface SessionStore {
   /**
    * Atomically marks the refresh token used and stores its successor, so of two racing
    * refreshes (even on two instances) exactly one sees 'rotated'. A token that was already
-   * used comes back as 'reused'. `approve` runs inside the same transaction before the
-   * successor is stored: when it throws, nothing changes and the token stays usable.
+   * used comes back as 'reused' (or 'replayed', within `reuse`). `approve` runs inside the same
+   * transaction before the successor is stored: when it throws, nothing changes and the token
+   * stays usable; what it returns (the granted scope) is stored with the used token.
    */
-  rotateRefreshToken (tokenHash: string, successorHash: string, now: number, approve: (session: SessionRecord, user: UserRecord) => void): Promise<RotationResult>
+  rotateRefreshToken (tokenHash: string, successorHash: string, now: number, approve: (session: SessionRecord, user: UserRecord) => string | undefined, reuse?: ReuseWindow): Promise<RotationResult>
   end (sessionId: string, now: number): Promise<boolean>
   endAllForUser (userId: string, now: number, exceptSessionId?: string): Promise<number>
   /** The user's sessions not ended, newest first; with `listing`, only its page of the active ones. */

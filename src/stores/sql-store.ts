@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Updateable } from 'kysely'
+import { sql, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely'
 import { compileOnce } from '../db/compile-once.js'
 import { createDatabase } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrations.js'
@@ -204,6 +204,20 @@ function userStore (db: Kysely<Database>): UserStore {
   }
 }
 
+/**
+ * Whether a used refresh token may be answered again (the reuse interval): it was first used at
+ * or after `since`, and its successor is in the same session and has not been used itself.
+ * Resolves the scope its first use granted, or undefined when it may not.
+ */
+async function withinReuse (trx: Transaction<Database>, tokenHash: string, successorHash: string, sessionId: string, since: number): Promise<{ usedScope: string | null } | undefined> {
+  const rows = await trx.selectFrom('refresh_tokens').select(['token_hash', 'used_at', 'used_scope'])
+    .where('session_id', '=', sessionId).where('token_hash', 'in', [tokenHash, successorHash]).execute()
+  const parent = rows.find(r => r.token_hash === tokenHash)
+  const successor = rows.find(r => r.token_hash === successorHash)
+  if (parent?.used_at == null || Number(parent.used_at) < since || successor === undefined || successor.used_at !== null) return undefined
+  return { usedScope: parent.used_scope }
+}
+
 function sessionStore (db: Kysely<Database>): SessionStore {
   const withUser = (q: Kysely<Database> = db) => q.selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
@@ -227,7 +241,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
       await db.transaction().execute(async trx => {
         await trx.insertInto('sessions').values(session).execute()
         await trx.insertInto('refresh_tokens')
-          .values({ token_hash: refreshTokenHash, session_id: session.id, created_at: session.created_at, used_at: null })
+          .values({ token_hash: refreshTokenHash, session_id: session.id, created_at: session.created_at, used_at: null, used_scope: null })
           .execute()
         if (keepNewest === undefined) return
         // The cap: the oldest live sessions beyond the newest `keepNewest` end now.
@@ -253,9 +267,11 @@ function sessionStore (db: Kysely<Database>): SessionStore {
     async touch (sessionId, now) {
       await db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', sessionId).execute()
     },
-    async rotateRefreshToken (tokenHash, successorHash, now, approve) {
+    async rotateRefreshToken (tokenHash, successorHash, now, approve, reuse) {
       return db.transaction().execute(async trx => {
-        // The conditional update is the atomic step: of two racing refreshes only one matches used_at IS NULL.
+        // The conditional update is the atomic step: of two racing refreshes only one matches
+        // used_at IS NULL (PostgreSQL: the other waits for the row, then sees it used, and its
+        // next statements see the committed successor; SQLite: transactions begin IMMEDIATE).
         const claimed = await trx.updateTable('refresh_tokens').set({ used_at: now })
           .where('token_hash', '=', tokenHash).where('used_at', 'is', null)
           .executeTakeFirst()
@@ -265,10 +281,18 @@ function sessionStore (db: Kysely<Database>): SessionStore {
           .executeTakeFirst()
         if (row === undefined) return { status: 'unknown' as const }
         const { session, user } = split(row)
-        if (claimed.numUpdatedRows === 0n) return { status: 'reused' as const, session }
-        approve(session, user) // throws to refuse: the transaction rolls back the claim
+        if (claimed.numUpdatedRows === 0n) {
+          const replay = reuse === undefined ? undefined : await withinReuse(trx, tokenHash, successorHash, session.id, reuse.since)
+          if (reuse !== undefined && replay !== undefined) {
+            reuse.approve(session, user, replay.usedScope) // throws to refuse: nothing ends
+            return { status: 'replayed' as const, session, user }
+          }
+          return { status: 'reused' as const, session }
+        }
+        const usedScope = approve(session, user) // throws to refuse: the transaction rolls back the claim
+        if (usedScope !== undefined) await trx.updateTable('refresh_tokens').set({ used_scope: usedScope }).where('token_hash', '=', tokenHash).execute()
         await trx.insertInto('refresh_tokens')
-          .values({ token_hash: successorHash, session_id: session.id, created_at: now, used_at: null })
+          .values({ token_hash: successorHash, session_id: session.id, created_at: now, used_at: null, used_scope: null })
           .execute()
         await trx.updateTable('sessions').set({ last_used_at: now }).where('id', '=', session.id).execute()
         return { status: 'rotated' as const, session: { ...session, last_used_at: now }, user }

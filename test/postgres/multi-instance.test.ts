@@ -15,14 +15,14 @@ const POSTGRES = process.env.TEST_DATABASE_URL?.startsWith('postgres') === true
 const ISSUER = 'http://multi-instance.test'
 
 /** Starts a server process on the database with the shared issuer. */
-const startServer = async (t: TestContext, databaseUrl: string) =>
-  (await startServerProcess(t, { DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: ISSUER })).base
+const startServer = async (t: TestContext, databaseUrl: string, env: Record<string, string> = {}) =>
+  (await startServerProcess(t, { DATABASE_URL: databaseUrl, JWT_ISSUER: ISSUER, JWT_AUDIENCE: ISSUER, ...env })).base
 
 /** Instance A, healthy (so it has created the signing key), then instance B on the same database. */
-async function startPair (t: TestContext) {
+async function startPair (t: TestContext, env: Record<string, string> = {}) {
   const databaseUrl = await isolatedDatabaseUrl()
-  const a = await startServer(t, databaseUrl)
-  const b = await startServer(t, databaseUrl)
+  const a = await startServer(t, databaseUrl, env)
+  const b = await startServer(t, databaseUrl, env)
   return { a, b }
 }
 
@@ -84,8 +84,8 @@ describe('several server processes on one PostgreSQL database', { skip: POSTGRES
     assertInvalidGrant(await postForm(a, '/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }))
   })
 
-  it('lets at most one of concurrent refreshes of one token win, split across both', async (t) => {
-    const { a, b } = await startPair(t)
+  it('lets at most one of concurrent refreshes of one token win, split across both, under strict rotation', async (t) => {
+    const { a, b } = await startPair(t, { REFRESH_REUSE_INTERVAL_SECONDS: '0' })
     const { user } = await registerAndLogin(a)
     const bases = [a, b]
     let winners = 0
@@ -103,6 +103,29 @@ describe('several server processes on one PostgreSQL database', { skip: POSTGRES
     }
     // The race must produce winners, or it proves nothing.
     assert.ok(winners > 0, 'no refresh ever succeeded')
+  })
+
+  it('gives every one of N concurrent refreshes of one token, split across both, the same successor (reuse interval)', async (t) => {
+    const { a, b } = await startPair(t) // the default interval: 10 s
+    const { user } = await registerAndLogin(a)
+    const bases = [a, b]
+    let refreshes = 0
+    for (let round = 0; round < 10; round++) {
+      const start = await login(bases[round % 2]!, user.username)
+      const parallel = 2 + (round % 7) // 2 to 8 tabs
+      const results = await Promise.all(Array.from({ length: parallel }, (_, i) =>
+        postForm(bases[(i + round) % 2]!, '/token', { grant_type: 'refresh_token', refresh_token: start.refresh_token })))
+      const summary = `round ${round}: ${results.map(r => `${r.status} ${r.text}`).join(' | ')}`
+      assert.ok(results.every(r => r.status === 200), summary)
+      refreshes += results.length
+      const successors = new Set(results.map(r => r.body.refresh_token as string))
+      assert.equal(successors.size, 1, summary)
+      // That successor is the session's one live refresh token, on either instance.
+      const [successor] = successors
+      const next = await postForm(bases[(round + 1) % 2]!, '/token', { grant_type: 'refresh_token', refresh_token: successor! })
+      assert.equal(next.status, 200, next.text)
+    }
+    assert.ok(refreshes >= 40)
   })
 
   it('registers a username once when it arrives at both in different case at the same time', async (t) => {
