@@ -25,9 +25,11 @@ import { protectRoutes } from './protect.js'
 /** `request.user` on an authenticated request: the public user, what the token granted, and the app's metadata type. */
 export type AuthenticatedUser = Omit<AuthUser, 'metadata'> & { metadata: AuthUserMetadata }
 
-/** The plugin's options: every setting of `AuthSettings` may be omitted (its default applies), `jwt`'s fields too. */
-export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt'>> & {
+/** The plugin's options: every setting of `AuthSettings` may be omitted (its default applies), `jwt`'s and `cookies`' fields too. */
+export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt' | 'cookies'>> & {
   jwt?: Partial<AuthSettings['jwt']>
+  /** browser apps: `publicUrl` (the server's own origin; https: Secure cookies), `trustedOrigins`, `accessToken` */
+  cookies?: Partial<AuthSettings['cookies']>
   /** where users, sessions and keys live; default: the SQL store on an in-memory SQLite */
   store?: AuthStore
   /** the app's own scopes, beside `me`, `items` and `admin`: granted by /token, listed in /docs */

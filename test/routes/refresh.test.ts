@@ -1,12 +1,14 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import type { FastifyInstance } from 'fastify'
 import { decodeJwt } from 'jose'
 import type { TokenResponse } from '../../src/schemas/token.js'
-import { adminLogin, assertNoStore, bearer, build, listening, login, PASSWORD, postToken, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
+import { adminLogin, assertNoStore, assertSessionEnded, bearer, build, getMe, listening, login, PASSWORD, postToken, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
 import { postForm } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
@@ -194,6 +196,124 @@ describe('POST /token grant_type=refresh_token', () => {
     assert.equal(res.statusCode, 400)
     assertNoStore(res)
     assert.equal(res.json().error, 'invalid_request')
+  })
+})
+
+/** Moves a refresh token's first use back by `ms`, as if that much time had passed since (the store's clock is Date.now()). */
+async function ageFirstUse (app: FastifyInstance, refreshToken: string, ms: number) {
+  const hash = createHash('sha256').update(refreshToken).digest('base64url')
+  const row = await app.db.selectFrom('refresh_tokens').select('used_at').where('token_hash', '=', hash).executeTakeFirstOrThrow()
+  await app.db.updateTable('refresh_tokens').set({ used_at: Number(row.used_at) - ms }).where('token_hash', '=', hash).execute()
+}
+
+describe('the reuse interval (REFRESH_REUSE_INTERVAL_SECONDS, default 10)', () => {
+  it('answers a token presented again within it with the same successor and a new access token of the same session', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    const first = await refresh(app, tokens.refresh_token)
+    const again = await refresh(app, tokens.refresh_token)
+    assert.equal(first.statusCode, 200, first.body)
+    assert.equal(again.statusCode, 200, again.body)
+    assertNoStore(again)
+    const [a, b] = [first.json<TokenResponse>(), again.json<TokenResponse>()]
+    assert.equal(b.refresh_token, a.refresh_token)
+    assert.notEqual(b.access_token, a.access_token)
+    assert.equal(decodeJwt(b.access_token).sid, decodeJwt(tokens.access_token).sid)
+    assert.equal(b.scope, a.scope)
+    // Both access tokens work, and the successor is the session's one live refresh token.
+    assert.equal((await getMe(app, a.access_token)).statusCode, 200)
+    assert.equal((await getMe(app, b.access_token)).statusCode, 200)
+    assert.equal((await refresh(app, a.refresh_token)).statusCode, 200)
+  })
+
+  it('ends the session when the token comes back after the interval', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    const next = (await refresh(app, tokens.refresh_token)).json<TokenResponse>()
+    await ageFirstUse(app, tokens.refresh_token, 10_001)
+    const late = await refresh(app, tokens.refresh_token)
+    assert.equal(late.statusCode, 400)
+    assert.equal(late.json().error, 'invalid_grant')
+    await assertSessionEnded(app, next)
+  })
+
+  it('is still open 9 s after the first use, closed just past 10 s', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    assert.equal((await refresh(app, tokens.refresh_token)).statusCode, 200)
+    await ageFirstUse(app, tokens.refresh_token, 9_000)
+    assert.equal((await refresh(app, tokens.refresh_token)).statusCode, 200)
+    await ageFirstUse(app, tokens.refresh_token, 1_100)
+    assert.equal((await refresh(app, tokens.refresh_token)).statusCode, 400)
+  })
+
+  it('ends the session when the token comes back after its successor was used', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    const second = (await refresh(app, tokens.refresh_token)).json<TokenResponse>()
+    const third = (await refresh(app, second.refresh_token)).json<TokenResponse>()
+    const replay = await refresh(app, tokens.refresh_token)
+    assert.equal(replay.statusCode, 400)
+    assert.equal(replay.json().error, 'invalid_grant')
+    await assertSessionEnded(app, third)
+  })
+
+  it('refuses another client_id within it without ending the session', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app, { client_id: 'app-one' })
+    const next = (await refresh(app, tokens.refresh_token, { client_id: 'app-one' })).json<TokenResponse>()
+    const foreign = await refresh(app, tokens.refresh_token, { client_id: 'app-two' })
+    assert.equal(foreign.statusCode, 400)
+    assert.equal(foreign.json().error, 'invalid_grant')
+    assert.equal((await getMe(app, next.access_token)).statusCode, 200)
+    assert.equal((await refresh(app, next.refresh_token, { client_id: 'app-one' })).statusCode, 200)
+  })
+
+  it('refuses a scope wider than the first use was granted (invalid_grant) without ending the session; a narrower one passes', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    assert.equal(tokens.scope, 'me items')
+    const first = (await refresh(app, tokens.refresh_token, { scope: 'me' })).json<TokenResponse>()
+    assert.equal(first.scope, 'me')
+    const wider = await refresh(app, tokens.refresh_token, { scope: 'me items' })
+    assert.equal(wider.statusCode, 400)
+    assert.equal(wider.json().error, 'invalid_grant')
+    const unscoped = await refresh(app, tokens.refresh_token)
+    assert.equal(unscoped.statusCode, 200)
+    assert.equal(unscoped.json<TokenResponse>().scope, 'me', 'no scope asked: what the first use was granted')
+    assert.equal(unscoped.json<TokenResponse>().refresh_token, first.refresh_token)
+    assert.equal((await getMe(app, first.access_token)).statusCode, 200)
+  })
+
+  it('gives nothing after the session was ended within it (logout, then a replay)', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    const next = (await refresh(app, tokens.refresh_token)).json<TokenResponse>()
+    const logout = await app.inject({ method: 'POST', url: '/logout', headers: bearer(next.access_token) })
+    assert.equal(logout.statusCode, 204)
+    const replay = await refresh(app, tokens.refresh_token)
+    assert.equal(replay.statusCode, 400)
+    assert.equal(replay.json().error, 'invalid_grant')
+  })
+
+  it('rotates strictly the sessions stored without a rotation key (before migration 0006)', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    await app.db.updateTable('sessions').set({ rotation_key: null }).where('id', '=', decodeJwt(tokens.access_token).sid as string).execute()
+    const next = (await refresh(app, tokens.refresh_token)).json<TokenResponse>()
+    assert.equal((await refresh(app, tokens.refresh_token)).statusCode, 400)
+    await assertSessionEnded(app, next)
+  })
+
+  it('stores no refresh token in clear: the successor is found only as its SHA-256', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    const next = (await refresh(app, tokens.refresh_token)).json<TokenResponse>()
+    const dump = JSON.stringify([
+      await app.db.selectFrom('refresh_tokens').selectAll().execute(),
+      await app.db.selectFrom('sessions').selectAll().execute()
+    ])
+    for (const token of [tokens.refresh_token, next.refresh_token]) assert.ok(!dump.includes(token))
   })
 })
 
