@@ -26,6 +26,8 @@ interface ScriptOutput {
   refreshed: TokenSeen
   session_token_after_refresh: TokenSeen
   me: ResourceSeen
+  replay: Record<string, unknown>
+  successor_used: Record<string, unknown>
   reuse: OAuthErrorSeen | null
   me_after_reuse: ResourceSeen
 }
@@ -100,6 +102,10 @@ describe('requests-oauthlib (Python) OAuth2Session with LegacyApplicationClient'
     assert.equal(out.me.body.username, username)
 
     // The spent refresh token again: invalid_grant for oauthlib, and the session is over.
+    // Within the reuse interval the spent token got the same successor again.
+    assert.equal(out.replay.refresh_token, out.refreshed.refresh_token)
+    assert.notEqual(out.replay.access_token, out.refreshed.access_token)
+    assert.notEqual(out.successor_used.refresh_token, out.refreshed.refresh_token)
     assert.ok(out.reuse, 'refreshing with the spent refresh token raised')
     assert.equal(out.reuse.type, 'InvalidGrantError')
     assert.equal(out.reuse.error, 'invalid_grant')

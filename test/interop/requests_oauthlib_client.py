@@ -84,8 +84,15 @@ out['session_token_after_refresh'] = dict(session.token)
 # A protected resource with the session: it sends the refreshed access token.
 out['me'] = resource(session.get(base + '/users/me', timeout=TIMEOUT))
 
-# The spent refresh token again: invalid_grant, and the whole session ends (reuse detection),
-# so the access token the session holds is refused from then on.
+# The spent refresh token again within the reuse interval (a lost answer, a second tab): the
+# same successor, and a new access token of the same session.
+replay = session.refresh_token(token_url, refresh_token=first_refresh_token, client_id=client_id, timeout=TIMEOUT)
+out['replay'] = dict(replay)
+
+# The successor used (the session sends the token it holds): from then on the spent refresh
+# token is reuse, invalid_grant, and the whole session ends, so the access token the session
+# holds is refused.
+out['successor_used'] = dict(session.refresh_token(token_url, client_id=client_id, timeout=TIMEOUT))
 try:
     session.refresh_token(token_url, refresh_token=first_refresh_token, client_id=client_id, timeout=TIMEOUT)
     out['reuse'] = None

@@ -83,8 +83,14 @@ describe('simple-oauth2 ResourceOwnerPassword', () => {
     assert.equal(refreshedClaims.client_id, CLIENT_ID)
     assert.equal((await call(base, '/users/me', { headers: bearer(refreshed.token.access_token as string) })).status, 200)
 
-    // The refresh token simple-oauth2 used is spent: presenting it again is invalid_grant.
+    // Within the reuse interval (a lost answer, a second tab) the spent token gets the same successor.
+    const again = await accessToken.refresh()
+    assert.equal(again.token.refresh_token, refreshed.token.refresh_token)
+    assert.equal(decodeJwt(again.token.access_token as string).sid, claims.sid)
+    // Once that successor was used, the spent token is reuse: invalid_grant, and the session ends.
+    const third = await refreshed.refresh()
     assertOAuthError(await rejection(accessToken.refresh()), 400, 'invalid_grant')
+    assert.equal((await call(base, '/users/me', { headers: bearer(third.token.access_token as string) })).status, 401)
   })
 
   it('revoke(\'access_token\') resolves with the server\'s {} and ends the session', async (t) => {
