@@ -84,6 +84,8 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   const sessions = createSessionService({ store, passwords, scopes, view, throttle, events, settings, verifyAccessToken: token => tokens.verify(token) })
   const accounts = createAccountService({ store, passwords, view, throttle, sessions, events, hooks, log, settings })
   const login = createLoginPipeline({ store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign: claims => tokens.sign(claims) })
+  // A used refresh token coming back is a theft signal (RFC 9700 §4.14): a warning, not an ordinary refusal.
+  events.on('refresh.reused', event => { log.warn({ event: 'refresh-reuse', userId: event.user_id, sessionId: event.session_id, clientId: event.client_id }, 'a used refresh token came back: its session ended') })
   const grants = createGrantRegistry()
   grants.register(passwordGrant(login))
   grants.register(refreshTokenGrant(login))

@@ -8,7 +8,8 @@ import type { TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { decodeJwt } from 'jose'
 import type { TokenResponse } from '../../src/schemas/token.js'
-import { adminLogin, assertNoStore, assertSessionEnded, bearer, build, getMe, listening, login, PASSWORD, postToken, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
+import { buildMailApp } from '../mail/helpers.js'
+import { adminLogin, assertNoStore, assertSessionEnded, bearer, build, eventually, getMe, listening, login, PASSWORD, postToken, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
 import { postForm } from '../http-client.js'
 import { startServerProcess } from '../server-process.js'
 
@@ -283,6 +284,20 @@ describe('the reuse interval (REFRESH_REUSE_INTERVAL_SECONDS, default 10)', () =
     assert.equal(unscoped.json<TokenResponse>().scope, 'me', 'no scope asked: what the first use was granted')
     assert.equal(unscoped.json<TokenResponse>().refresh_token, first.refresh_token)
     assert.equal((await getMe(app, first.access_token)).statusCode, 200)
+  })
+
+  it('logs reuse detection as a warning naming the session, without the token', async (t) => {
+    const logs: string[] = []
+    const app = await buildMailApp(t, { logs })
+    const { tokens } = await registerAndLogin(app)
+    const second = (await refresh(app, tokens.refresh_token)).json<TokenResponse>()
+    assert.equal((await refresh(app, second.refresh_token)).statusCode, 200)
+    assert.equal((await refresh(app, tokens.refresh_token)).statusCode, 400)
+    const sid = decodeJwt(tokens.access_token).sid
+    const found = await eventually(async () => logs.map(line => JSON.parse(line) as Record<string, unknown>).filter(entry => entry.event === 'refresh-reuse'), entries => entries.length > 0)
+    assert.equal(found[0]!.level, 40, 'warn')
+    assert.equal(found[0]!.sessionId, sid)
+    assert.ok(!logs.join('\n').includes(tokens.refresh_token))
   })
 
   it('gives nothing after the session was ended within it (logout, then a replay)', async (t) => {
