@@ -24,6 +24,7 @@ export { RESERVED_CLAIMS, type AuthHooks, type AuthTokenClaims, type AuthUserMet
 export type { Grant, GrantRequest, GrantResult, GrantRegistry } from './grants/registry.js'
 export type { LoginAttempt, LoginCheck, LoginPipeline } from './services/login.js'
 export type { TokenSource } from './http/token-sources.js'
+export { CookieCsrfError, TRANSPORT_HEADER, type CookieTransport } from './http/cookie-transport.js'
 export { createSqlStore, createMemoryStore } from './stores/sql-store.js'
 export { createSqlMailStore } from './stores/sql-mail-store.js'
 export { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
@@ -34,7 +35,7 @@ export {
 export { InvalidEmailTokenError } from './services/recovery.js'
 export type { ScopeDefinition } from './services/scopes.js'
 export type {
-  AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, NewUser, UserPatch, SessionListing
+  AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, ReuseWindow, NewUser, UserPatch, SessionListing
 } from './stores/auth-store.js'
 export type { MailStore, EmailTokenStore, OutboxStore, MailRequestStore, EmailTokenOwner, EmailTokenPurpose } from './stores/mail-store.js'
 export * from './schemas/index.js'
