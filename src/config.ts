@@ -108,7 +108,7 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
     passwordHashMaxWaitSeconds: env.PASSWORD_HASH_MAX_WAIT_SECONDS,
     loginFailureLimit: env.LOGIN_USERNAME_RATE_LIMIT,
     refreshReuseIntervalSeconds: env.REFRESH_REUSE_INTERVAL_SECONDS,
-    cookies: { publicUrl: publicUrlOf(env, issuer), trustedOrigins: corsOrigins(env), accessToken: env.ACCESS_TOKEN_COOKIE }
+    cookies: { publicUrl: env.PUBLIC_URL, trustedOrigins: corsOrigins(env), accessToken: env.ACCESS_TOKEN_COOKIE }
   }
   // Omitted settings take the schema's defaults; JSON drops the undefined ones.
   const settings = parseOrThrow(AuthSettings, JSON.parse(JSON.stringify(options)), problems => invalid(problems.map(problem => {

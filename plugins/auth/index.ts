@@ -40,13 +40,20 @@ export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt' | 'cookies'>> &
   userMetadata?: TObject
 }
 
-/** The cookie transport's settings: the server's own origin from its public URL (or the issuer), Secure over https. */
+/**
+ * The cookie transport's settings: the server's own origin from its public URL (or the issuer),
+ * Secure over https. The origin a request names in Host counts as the server's own only when
+ * neither says where browsers reach it and that is plain http (development): behind TLS, or with
+ * a public URL, a Host-derived `http://` origin is not the server's (found from outside).
+ */
 function cookieSettings (settings: AuthSettings) {
   const base = settings.cookies.publicUrl ?? (/^https?:\/\//.test(settings.jwt.issuer) ? settings.jwt.issuer : undefined)
   const ownOrigin = base === undefined || !URL.canParse(base) ? undefined : new URL(base).origin
+  const secure = ownOrigin?.startsWith('https:') ?? false
   return {
-    secure: ownOrigin?.startsWith('https:') ?? false,
+    secure,
     ownOrigin,
+    requestOriginIsOwn: settings.cookies.publicUrl === undefined && !secure,
     trustedOrigins: settings.cookies.trustedOrigins,
     accessToken: settings.cookies.accessToken,
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds

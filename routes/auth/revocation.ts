@@ -19,7 +19,7 @@ const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fast
       response: { 200: Type.Object({}, { additionalProperties: false, description: 'Revoked, or nothing to revoke: `{}` (RFC 7009 clients ignore the body; JSON-only client libraries need one)' }), ...oauthErrors }
     }
   }, async (request, reply) => {
-    clientIdOf(request.headers.authorization, request.body)
+    const clientId = clientIdOf(request.headers.authorization, request.body)
     const cookies = fastify.authCookies
     let token = request.body.token
     // Browser apps: with X-Token-Transport: cookie and no `token`, the refresh cookie's token, then the cookie cleared.
@@ -29,7 +29,7 @@ const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fast
       token = cookies.readRefresh(request)
     }
     if (!token) throw new OAuthError('invalid_request', 'token is required')
-    const revoked = await fastify.authSessions.revoke(token, fromCookie ? 'refresh_token' : request.body.token_type_hint)
+    const revoked = await fastify.authSessions.revoke(token, fromCookie ? 'refresh_token' : request.body.token_type_hint, clientId)
     if (fromCookie) cookies.clear(reply)
     request.log.info({ event: 'revoke', revoked, cookie: fromCookie }, 'revocation request')
     return {}

@@ -81,7 +81,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   }
 
   const throttle = createLoginThrottle({ store: store.loginFailures, limit: settings.loginFailureLimit, windowSeconds: settings.loginFailureWindowSeconds, log, events })
-  const sessions = createSessionService({ store, passwords, scopes, view, throttle, events, settings, verifyAccessToken: token => tokens.verify(token) })
+  const sessions = createSessionService({ store, passwords, scopes, view, throttle, events, settings: { ...settings, rotationPepper: settings.jwt.secret }, verifyAccessToken: token => tokens.verify(token) })
   const accounts = createAccountService({ store, passwords, view, throttle, sessions, events, hooks, log, settings })
   const login = createLoginPipeline({ store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign: claims => tokens.sign(claims) })
   // A used refresh token coming back is a theft signal (RFC 9700 §4.14): a warning, not an ordinary refusal.

@@ -28,6 +28,8 @@ export interface SessionSettings {
   maxSessionsPerUser: number
   /** how long after its first use a refresh token may be presented again for the same successor (0: strict) */
   refreshReuseIntervalSeconds: number
+  /** a secret outside the database that joins each session's rotation key (JWT_SECRET, when set) */
+  rotationPepper?: string
 }
 
 /** A session just started or rotated: what the login pipeline's last step turns into tokens. */
@@ -132,7 +134,7 @@ export function createSessionService (deps: {
       // The successor is derived from the token with the session's key: one more indexed read.
       const owner = await store.sessions.findByRefreshToken(presented)
       if (owner === undefined) throw new InvalidGrantError('refresh_token', true)
-      const successor = owner.rotation_key == null ? newRefreshToken() : successorRefreshToken(owner.rotation_key, input.refreshToken)
+      const successor = owner.rotation_key == null ? newRefreshToken() : successorRefreshToken(owner.rotation_key, input.refreshToken, settings.rotationPepper)
       const now = Date.now()
       let granted: string[] = []
       /** The scopes this request may have, from those `available`; throws to refuse. */
@@ -188,16 +190,19 @@ export function createSessionService (deps: {
 
     /**
      * RFC 7009: ends the session of a refresh or access token. Unknown, invalid or foreign
-     * tokens are ignored (the caller answers 200 all the same); a forged JWT ends nothing.
+     * tokens are ignored (the caller answers 200 all the same); a forged JWT ends nothing, and
+     * neither does a token issued to another client than `clientId`, when the request names one
+     * (RFC 7009 §2.1; found from outside: a foreign client could log the user out).
      */
-    async revoke (token: string, hint?: string): Promise<boolean> {
+    async revoke (token: string, hint?: string, clientId?: string): Promise<boolean> {
+      const ours = (sessionClient: unknown) => clientId === undefined || clientId === sessionClient
       const asRefresh = async () => {
         const session = await store.sessions.findByRefreshToken(hashToken(token))
-        return session !== undefined && await end({ sessionId: session.id, userId: session.user_id }, 'revoked') > 0
+        return session !== undefined && ours(session.client_id) && await end({ sessionId: session.id, userId: session.user_id }, 'revoked') > 0
       }
       const asAccess = async () => {
         const claims = await verifyAccessToken(token).catch(() => undefined)
-        return claimsCheck.Check(claims) && await end({ sessionId: claims.sid, userId: claims.sub }, 'revoked') > 0
+        return claimsCheck.Check(claims) && ours(claims.client_id) && await end({ sessionId: claims.sid, userId: claims.sub }, 'revoked') > 0
       }
       const looksLikeJwt = token.split('.').length === 3
       const order = hint === 'access_token' || (hint !== 'refresh_token' && looksLikeJwt) ? [asAccess, asRefresh] : [asRefresh, asAccess]
