@@ -1,5 +1,4 @@
 import { newId } from '../identifiers.js'
-import type { OutboxRecord, OutboxStore, OutboxSummary } from '../stores/mail-store.js'
 import type { OutboxWorkerSettings } from '../schemas/mail-options.js'
 
 /** The part of a pino logger the worker uses. */
@@ -51,6 +50,9 @@ export interface WorkerQueue<R extends QueuedItem> {
   list? (limit: number): Promise<unknown[]>
 }
 
+/** The row type of a queue. */
+export type ItemOf<Q extends WorkerQueue<QueuedItem>> = Awaited<ReturnType<Q['claim']>>[number]
+
 /**
  * Sends what an outbox holds, out of band of any request: it claims due rows (so no other
  * worker, in this instance or another, sends them meanwhile), sends them in parallel, and marks
@@ -61,9 +63,9 @@ export interface WorkerQueue<R extends QueuedItem> {
  * the claim lapses. The e-mail outbox (plugins/mail.ts) and the webhook outbox
  * (plugins/webhooks.ts) each run one.
  */
-export function createOutboxWorker<R extends QueuedItem = OutboxRecord> (deps: {
-  outbox: WorkerQueue<R> | (R extends OutboxRecord ? OutboxStore : never)
-  send: (message: R, signal: AbortSignal) => Promise<unknown>
+export function createOutboxWorker<Q extends WorkerQueue<QueuedItem>> (deps: {
+  outbox: Q
+  send: (message: ItemOf<Q>, signal: AbortSignal) => Promise<unknown>
   settings: OutboxWorkerSettings
   log: WorkerLog
   /** what is sent, in log lines: 'e-mail' (default), 'webhook' */
@@ -80,7 +82,8 @@ export function createOutboxWorker<R extends QueuedItem = OutboxRecord> (deps: {
   prepare?: () => Promise<unknown>
 }) {
   const { send, settings, log, purgeTokens, prepare } = deps
-  const outbox = deps.outbox as WorkerQueue<R>
+  type R = ItemOf<Q>
+  const outbox = deps.outbox as unknown as WorkerQueue<R>
   const what = deps.what ?? 'e-mail'
   const isPermanent = deps.isPermanent ?? isPermanentFailure
   /** Names this worker in its claims (claimed_by = `<worker>:<batch>`), to tell instances apart. */
@@ -162,7 +165,7 @@ export function createOutboxWorker<R extends QueuedItem = OutboxRecord> (deps: {
   return {
     runOnce,
     /** The newest messages of the outbox, without their bodies (the command line's `mail queue`). */
-    list: (limit: number) => (outbox.list?.(limit) ?? Promise.resolve([])) as Promise<R extends OutboxRecord ? OutboxSummary[] : unknown[]>,
+    list: (limit: number) => (outbox.list?.(limit) ?? Promise.resolve([])) as ReturnType<NonNullable<Q['list']>>,
     /** Polls the outbox every `intervalMs` until stopped. */
     start (): void {
       if (timer === undefined && !stopped) schedule()
