@@ -9,6 +9,14 @@ import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
 import { identityKey, newId } from '../identifiers.js'
 import type { AuthStore, KeyStore, LoginFailureStore, NewUser, SessionStore, UserStore } from './auth-store.js'
+import { createSqlAuditStore, createSqlWebhookStore } from './sql-audit-store.js'
+
+/**
+ * `work` in a transaction of its own, or in the one `db` already is (a store made for a
+ * transaction, AuthStore.transaction): Kysely does not nest transactions.
+ */
+const atomically = <T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> =>
+  db.isTransaction ? work(db) : db.transaction().execute(work)
 
 /** The columns a UserRecord is made of. */
 const USER_COLUMNS = [
@@ -174,7 +182,7 @@ function userStore (db: Kysely<Database>): UserStore {
         query = query.set(eb => ({ email_verified: eb.case().when('email_key', '=', values.email_key ?? null).then(eb.ref('email_verified')).else(0).end() }))
       }
       try {
-        const updated = await db.transaction().execute(async trx => {
+        const updated = await atomically(db, async trx => {
           const result = await trx.executeQuery(query.compile())
           if (result.numAffectedRows === 0n) return false
           // A new password makes every reset link sent before it dead (fastapi-users binds them to
@@ -224,7 +232,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
 
   return {
     async create (session, refreshTokenHash, keepNewest) {
-      await db.transaction().execute(async trx => {
+      await atomically(db, async trx => {
         await trx.insertInto('sessions').values(session).execute()
         await trx.insertInto('refresh_tokens')
           .values({ token_hash: refreshTokenHash, session_id: session.id, created_at: session.created_at, used_at: null })
@@ -254,7 +262,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
       await db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', sessionId).execute()
     },
     async rotateRefreshToken (tokenHash, successorHash, now, approve) {
-      return db.transaction().execute(async trx => {
+      return atomically(db, async trx => {
         // The conditional update is the atomic step: of two racing refreshes only one matches used_at IS NULL.
         const claimed = await trx.updateTable('refresh_tokens').set({ used_at: now })
           .where('token_hash', '=', tokenHash).where('used_at', 'is', null)
@@ -394,7 +402,17 @@ export function createSqlStore (db: Kysely<Database>, options: { sessionCache?: 
   const sessions = sessionStore(db)
   const cache = options.sessionCache
   if (cache !== undefined) sessions.findWithUser = cachedLookup(sessions.findWithUser, cache.changeCounter, cache.size ?? 10_000)
-  return { users: userStore(db), sessions, keys: keyStore(db), loginFailures: loginFailureStore(db) }
+  return {
+    users: userStore(db),
+    sessions,
+    keys: keyStore(db),
+    loginFailures: loginFailureStore(db),
+    audit: createSqlAuditStore(db),
+    webhooks: createSqlWebhookStore(db),
+    // Every part on the transaction: an event commits with its change (issue 22). No session
+    // cache inside: its change counter sees the transaction's writes all the same.
+    transaction: work => atomically(db, trx => work(createSqlStore(trx)))
+  }
 }
 
 /** The SQL store on a migrated in-memory SQLite database: the auth plugin's default (tests, demos). */
