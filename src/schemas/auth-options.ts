@@ -28,7 +28,8 @@ export const AuthSettings = Type.Object({
   passwordHashMaxWaitSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 5, description: 'the longest a login or registration may expect to wait for its password computation (the computations ahead × their average time ÷ concurrency); beyond it, 503 with a spread Retry-After at once' }),
   passwordHashQueueLimit: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000, description: 'password computations that may wait, whatever their expected wait (a cap on memory); past it, 503 with Retry-After at once' }),
   loginFailureLimit: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'failed password logins per account in a window before its logins answer 429 (0: off)' }),
-  loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' })
+  loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' }),
+  auditRetentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'audit events older than this many days are deleted by the hourly clean-up' })
 })
 export type AuthSettings = Static<typeof AuthSettings>
 

@@ -1,5 +1,5 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import type { AuthEvents } from '../core/events.js'
+import type { AuthEvents, EventContext, EventInput } from '../core/events.js'
 import { InvalidGrantError, InvalidScopeError, NotFoundError } from '../errors.js'
 import { hashToken, newId, newRefreshToken } from '../identifiers.js'
 import { AccessTokenClaims } from '../schemas/token.js'
@@ -71,13 +71,12 @@ export function createSessionService (deps: {
   async function end (which: { sessionId: string, userId?: string } | { userId: string, except?: string }, reason: EndReason): Promise<number> {
     const now = Date.now()
     if ('sessionId' in which) {
-      if (!await store.sessions.end(which.sessionId, now)) return 0
-      events.emit({ type: 'session.ended', user_id: which.userId ?? null, session_id: which.sessionId, data: { reason } })
-      return 1
+      const ended = await events.within(tx => tx.sessions.end(which.sessionId, now),
+        ended => ended ? { type: 'session.ended', user_id: which.userId ?? null, session_id: which.sessionId, data: { reason } } : undefined)
+      return ended ? 1 : 0
     }
-    const ended = await store.sessions.endAllForUser(which.userId, now, which.except)
-    if (ended > 0) events.emit({ type: 'session.ended', user_id: which.userId, data: { reason, sessions: ended, ...(which.except === undefined ? {} : { kept: which.except }) } })
-    return ended
+    return events.within(tx => tx.sessions.endAllForUser(which.userId, now, which.except),
+      ended => ended > 0 ? { type: 'session.ended', user_id: which.userId, data: { reason, sessions: ended, ...(which.except === undefined ? {} : { kept: which.except }) } } : undefined)
   }
 
   /** A page of the user's active sessions, newest first (the store pages; the filter holds for any store). */
@@ -92,10 +91,11 @@ export function createSessionService (deps: {
 
     /**
      * Starts a session for a user whose login passed every check, with the scopes asked for (all
-     * the user may have when none); the oldest sessions beyond maxSessionsPerUser end.
+     * the user may have when none); the oldest sessions beyond maxSessionsPerUser end. `event`
+     * (the login's, e.g. `login.succeeded`) is stored in the session's transaction.
      * @throws InvalidScopeError
      */
-    async start (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string }): Promise<IssuedSession> {
+    async start (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string }, event?: (session: SessionRecord) => EventInput): Promise<IssuedSession> {
       const granted = grantScopes(parseScope(input.scope), scopes.allowedFor(user))
       if (granted === undefined) throw new InvalidScopeError('The requested scope is not available to this user')
       const now = Date.now()
@@ -112,16 +112,17 @@ export function createSessionService (deps: {
         ended_at: null
       }
       const refreshToken = newRefreshToken()
-      await store.sessions.create(session, hashToken(refreshToken), settings.maxSessionsPerUser)
+      await events.within(tx => tx.sessions.create(session, hashToken(refreshToken), settings.maxSessionsPerUser), () => event?.(session))
       return { session, user, granted, refreshToken }
     },
 
     /**
      * grant_type=refresh_token: single use and rotated; a used token coming back ends its
      * session (RFC 9700 §4.14). Resolves the session with its successor token; the login
-     * pipeline issues the tokens. @throws InvalidGrantError, InvalidScopeError
+     * pipeline issues the tokens. `token.refreshed` is stored in the rotation's transaction, with
+     * `context` (the request's address and user agent). @throws InvalidGrantError, InvalidScopeError
      */
-    async rotate (input: { refreshToken: string, scope?: string, clientId?: string }): Promise<IssuedSession> {
+    async rotate (input: { refreshToken: string, scope?: string, clientId?: string }, context: EventContext = {}): Promise<IssuedSession> {
       const successor = newRefreshToken()
       const now = Date.now()
       let granted: string[] = []
@@ -136,10 +137,13 @@ export function createSessionService (deps: {
         if (scopesGranted === undefined) throw new InvalidScopeError('The requested scope exceeds the scope originally granted')
         granted = scopesGranted
       }
-      const result = await store.sessions.rotateRefreshToken(hashToken(input.refreshToken), hashToken(successor), now, approve)
+      const result = await events.within(tx => tx.sessions.rotateRefreshToken(hashToken(input.refreshToken), hashToken(successor), now, approve),
+        result => result.status === 'rotated'
+          ? { ...context, type: 'token.refreshed', user_id: result.user.id, session_id: result.session.id, client_id: result.session.client_id }
+          : undefined)
       if (result.status === 'reused') {
         await end({ sessionId: result.session.id, userId: result.session.user_id }, 'reused')
-        events.emit({ type: 'refresh.reused', user_id: result.session.user_id, session_id: result.session.id, client_id: result.session.client_id })
+        await events.record({ ...context, type: 'refresh.reused', user_id: result.session.user_id, session_id: result.session.id, client_id: result.session.client_id })
         throw new InvalidGrantError('refresh_token')
       }
       if (result.status === 'unknown') throw new InvalidGrantError('refresh_token')
