@@ -65,6 +65,12 @@ function isoDate (option: string, value: string | undefined): number {
   return at
 }
 
+/** A whole number from 1 to 10,000 given to `option`. @throws ConfigError otherwise */
+function count (option: string, value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 10_000) throw new ConfigError(`${option} needs a whole number from 1 to 10000`)
+  return Number(value)
+}
+
 const jsonLine = (event: StoredEvent) => { process.stdout.write(JSON.stringify(event) + '\n') }
 const cursorOf = (event: StoredEvent) => ({ at: Date.parse(event.at), id: event.id })
 /** How often `audit tail --follow` asks for new events. */
@@ -213,7 +219,7 @@ async function main (argv: string[]): Promise<number> {
         out(await fastify.mailOutbox.runOnce())
         return 0
       case 'audit tail':
-        await auditTail(fastify.authCore.audit, Number(values.limit), values.follow)
+        await auditTail(fastify.authCore.audit, count('--limit', values.limit), values.follow)
         return 0
       case 'audit export':
         await auditExport(fastify.authCore.audit, isoDate('--since', values.since), values.until === undefined ? undefined : isoDate('--until', values.until))
@@ -221,7 +227,7 @@ async function main (argv: string[]): Promise<number> {
       case 'webhooks list': {
         const deliveries = fastify.authCore.store.webhooks
         if (deliveries === undefined) throw new ConfigError('this store has no webhook outbox')
-        out((await deliveries.list(Number(values.limit))).map(d => ({
+        out((await deliveries.list(count('--limit', values.limit))).map(d => ({
           ...d,
           state: d.sent_at !== null ? 'sent' : d.failed_at !== null ? 'given up' : 'queued',
           created_at: new Date(d.created_at).toISOString(),
