@@ -85,7 +85,8 @@ export function createAuthEvents (log: EventLog, store?: AuthStore) {
     session_id: input.session_id ?? null,
     client_id: input.client_id ?? null,
     ip: input.ip ?? null,
-    user_agent: input.user_agent ?? null,
+    // By code points, at most 512 (as sessions store it): a header of kilobytes is not kept per event.
+    user_agent: input.user_agent == null ? null : [...input.user_agent.slice(0, 1024)].slice(0, 512).join(''),
     data: input.data ?? {}
   })
   const inputsOf = (described: Described): EventInput[] =>

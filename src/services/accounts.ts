@@ -248,7 +248,7 @@ export function createAccountService (deps: {
      * access token must not be enough to move the account's recovery elsewhere); an empty patch
      * changes nothing. @throws PolicyError, LoginLockedError, DuplicateUserError, NotFoundError
      */
-    async updateProfile (id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'metadata'> & { current_password?: string }): Promise<UserPublic> {
+    async updateProfile (id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'metadata'> & { current_password?: string }, context: EventContext = {}): Promise<UserPublic> {
       const { current_password: currentPassword, ...changes } = patch
       checkMetadataSize(changes.metadata)
       const before = await found(id)
@@ -257,18 +257,18 @@ export function createAccountService (deps: {
         await reauthenticate(id, currentPassword)
       }
       if (Object.keys(changes).length === 0) return toPublic(before)
-      return update(id, changes, before, { actor_id: id })
+      return update(id, changes, before, { ...context, actor_id: id })
     },
 
     /**
      * An administrator's update; admins cannot disable or demote themselves.
      * @throws PolicyError, DuplicateUserError, NotFoundError
      */
-    async updateByAdmin (actor: Actor, id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'email_verified'>): Promise<UserPublic> {
+    async updateByAdmin (actor: Actor, id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'email_verified'>, context: EventContext = {}): Promise<UserPublic> {
       if (id === actor.id && (patch.disabled === true || patch.is_admin === false)) {
         throw new PolicyError('You cannot disable yourself or remove your own admin rights')
       }
-      return update(id, patch, undefined, { actor_id: actor.id })
+      return update(id, patch, undefined, { ...context, actor_id: actor.id })
     },
 
     /** Disables (ending every session) or enables a user. @throws NotFoundError */
@@ -337,9 +337,9 @@ export function createAccountService (deps: {
     },
 
     /** Deletes a user with their sessions and items; not oneself. @throws PolicyError, NotFoundError */
-    async delete (actor: Actor, id: string): Promise<void> {
+    async delete (actor: Actor, id: string, context: EventContext = {}): Promise<void> {
       if (id === actor.id) throw new PolicyError('You cannot delete yourself')
-      const deleted = await events.within(tx => tx.users.delete(id), deleted => deleted ? { type: 'user.deleted', user_id: id, actor_id: actor.id } : undefined)
+      const deleted = await events.within(tx => tx.users.delete(id), deleted => deleted ? { ...context, type: 'user.deleted', user_id: id, actor_id: actor.id } : undefined)
       if (!deleted) throw new NotFoundError('User')
     },
 
@@ -349,10 +349,10 @@ export function createAccountService (deps: {
      * and tells the account's address. @throws PolicyError for a wrong current password or a
      * refused new one, LoginLockedError
      */
-    async changePassword (user: { id: string, username: string }, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void> {
+    async changePassword (user: { id: string, username: string }, currentPassword: string, newPassword: string, keepSessionId: string, context: EventContext = {}): Promise<void> {
       const stored = await reauthenticate(user.id, currentPassword)
       const passwordHash = await hashNewPassword(newPassword, user.username)
-      await setPassword(user.id, passwordHash, { reason: 'change', keepSessionId, context: { actor_id: user.id, session_id: keepSessionId } })
+      await setPassword(user.id, passwordHash, { reason: 'change', keepSessionId, context: { ...context, actor_id: user.id, session_id: keepSessionId } })
       if (stored.email !== null) await notify(stored.email, { kind: 'password-changed' })
     },
 

@@ -84,6 +84,23 @@ describe('the audit log', () => {
     assert.deepEqual((await stored(app)).map(row => row.type), ['user.created', 'login.succeeded'])
   })
 
+  it('records who acted, and from where, for admin and self-service changes; a long user agent is cut', async (t) => {
+    const app = await build(t, { TOKEN_RATE_LIMIT: '0' })
+    const admin = await adminLogin(app)
+    const { user, tokens } = await registerAndLogin(app)
+    const from = { remoteAddress: '203.0.113.9', headers: { ...bearer(admin.tokens.access_token), 'user-agent': 'admin-console/2' } }
+    assert.equal((await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { full_name: 'Renamed' }, ...from })).statusCode, 200)
+    const mine = { remoteAddress: '203.0.113.10', headers: { ...bearer(tokens.access_token), 'user-agent': 'x'.repeat(5000) } }
+    assert.equal((await app.inject({ method: 'PUT', url: '/users/me/password', payload: { current_password: PASSWORD, new_password: 'another long passphrase' }, ...mine })).statusCode, 204)
+    const rows = await stored(app)
+    const updated = rows.find(row => row.type === 'user.updated')!
+    const adminId = (await app.authAccounts.getByLogin(admin.username)).id
+    assert.deepEqual([updated.user_id, updated.actor_id, updated.ip, updated.user_agent, JSON.parse(updated.data)], [user.id, adminId, '203.0.113.9', 'admin-console/2', { fields: ['full_name'] }])
+    const changed = rows.find(row => row.type === 'password.changed')!
+    assert.deepEqual([changed.user_id, changed.actor_id, changed.ip], [user.id, user.id, '203.0.113.10'])
+    assert.equal(changed.user_agent, 'x'.repeat(512))
+  })
+
   it('failed logins for an existing account are one row each (never hidden in an aggregate)', async (t) => {
     const app = await build(t, { TOKEN_RATE_LIMIT: '0' })
     const { user } = await registerUser(app)
