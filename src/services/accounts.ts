@@ -236,9 +236,9 @@ export function createAccountService (deps: {
     record: (id: string) => store.users.findById(id),
 
     /** Marks the user's address verified (a link sent to it was used): `email.verified`. @throws NotFoundError */
-    async markEmailVerified (id: string): Promise<UserPublic> {
+    async markEmailVerified (id: string, context: EventContext = {}): Promise<UserPublic> {
       const user = await events.within(tx => tx.users.update(id, { email_verified: true }),
-        updated => updated === undefined ? undefined : { type: 'email.verified', user_id: id })
+        updated => updated === undefined ? undefined : { ...context, type: 'email.verified', user_id: id })
       if (user === undefined) throw new NotFoundError('User')
       return toPublic(user)
     },

@@ -77,6 +77,8 @@ describe('secrets in events', () => {
       assert.ok(types.has(type), `${type} stored (stored: ${[...types].join(', ')})`)
     }
     assert.equal(deliveries.length, events.length)
+    // The unauthenticated link flows record where they came from too.
+    for (const type of ['password.reset', 'email.verified']) assert.equal(events.find(row => row.type === type)?.ip, '127.0.0.1', type)
     const haystack = JSON.stringify([events, deliveries])
     for (const [name, value] of Object.entries(secrets)) {
       assert.ok(!haystack.includes(value), `${name} found in a stored event or delivery`)
