@@ -79,7 +79,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
     config,
     schema: { tags: ['users'], operationId: 'endAllMySessions', summary: 'Log out everywhere: end all your sessions', response: { 204: Type.Null() } }
   }, async (request, reply) => {
-    await sessions.endAll(request.user.id)
+    await sessions.endAll(request.user.id, undefined, 'user', requestContext(request))
     return reply.code(204).send(null)
   })
 
@@ -93,7 +93,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null(), 404: Type.Ref(HttpError) }
     }
   }, async (request, reply) => {
-    await sessions.endOwn(request.user.id, request.params.id)
+    await sessions.endOwn(request.user.id, request.params.id, 'user', requestContext(request))
     return reply.code(204).send(null)
   })
 }

@@ -68,15 +68,15 @@ export function createSessionService (deps: {
    * The one door that ends sessions: one (`sessionId`), or every one of a user but `except`.
    * Emits `session.ended` (data.reason) for what it ended; resolves how many.
    */
-  async function end (which: { sessionId: string, userId?: string } | { userId: string, except?: string }, reason: EndReason): Promise<number> {
+  async function end (which: { sessionId: string, userId?: string } | { userId: string, except?: string }, reason: EndReason, context: EventContext = {}): Promise<number> {
     const now = Date.now()
     if ('sessionId' in which) {
       const ended = await events.within(tx => tx.sessions.end(which.sessionId, now),
-        ended => ended ? { type: 'session.ended', user_id: which.userId ?? null, session_id: which.sessionId, data: { reason } } : undefined)
+        ended => ended ? { ...context, type: 'session.ended', user_id: which.userId ?? null, session_id: which.sessionId, data: { reason } } : undefined)
       return ended ? 1 : 0
     }
     return events.within(tx => tx.sessions.endAllForUser(which.userId, now, which.except),
-      ended => ended > 0 ? { type: 'session.ended', user_id: which.userId, data: { reason, sessions: ended, ...(which.except === undefined ? {} : { kept: which.except }) } } : undefined)
+      ended => ended > 0 ? { ...context, type: 'session.ended', user_id: which.userId, session_id: null, data: { reason, sessions: ended, ...(which.except === undefined ? {} : { kept: which.except }) } } : undefined)
   }
 
   /** A page of the user's active sessions, newest first (the store pages; the filter holds for any store). */
@@ -188,17 +188,17 @@ export function createSessionService (deps: {
     },
 
     /** Ends one session of this user (logout, or one row of their list). @throws NotFoundError */
-    async endOwn (userId: string, sessionId: string, reason: EndReason = 'user'): Promise<void> {
+    async endOwn (userId: string, sessionId: string, reason: EndReason = 'user', context: EventContext = {}): Promise<void> {
       const found = await store.sessions.findWithUser(sessionId)
       if (found === undefined || found.session.user_id !== userId || !isActive(found.session, Date.now())) throw new NotFoundError('Session')
-      await end({ sessionId, userId }, reason)
+      await end({ sessionId, userId }, reason, context)
     },
 
     /** Ends a session by id (the command line, as an admin); false if it was not active. */
     endById: async (sessionId: string) => await end({ sessionId }, 'admin') > 0,
 
-    /** Ends every session of a user but `exceptSessionId`; the number ended. */
-    endAll: (userId: string, exceptSessionId?: string, reason: EndReason = 'user') => end({ userId, except: exceptSessionId }, reason),
+    /** Ends every session of a user but `exceptSessionId`; the number ended. `context`: who and where, for `session.ended`. */
+    endAll: (userId: string, exceptSessionId?: string, reason: EndReason = 'user', context: EventContext = {}) => end({ userId, except: exceptSessionId }, reason, context),
 
     /**
      * A page of the user's active sessions, newest first (default: the first 50; there are at most

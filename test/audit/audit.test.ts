@@ -92,7 +92,10 @@ describe('the audit log', () => {
     assert.equal((await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { full_name: 'Renamed' }, ...from })).statusCode, 200)
     const mine = { remoteAddress: '203.0.113.10', headers: { ...bearer(tokens.access_token), 'user-agent': 'x'.repeat(5000) } }
     assert.equal((await app.inject({ method: 'PUT', url: '/users/me/password', payload: { current_password: PASSWORD, new_password: 'another long passphrase' }, ...mine })).statusCode, 204)
+    assert.equal((await app.inject({ method: 'POST', url: '/logout', ...mine })).statusCode, 204)
     const rows = await stored(app)
+    const loggedOut = rows.find(row => row.type === 'session.ended' && JSON.parse(row.data).reason === 'logout')!
+    assert.deepEqual([loggedOut.user_id, loggedOut.session_id, loggedOut.ip], [user.id, rows.find(row => row.type === 'login.succeeded' && row.user_id === user.id)!.session_id, '203.0.113.10'])
     const updated = rows.find(row => row.type === 'user.updated')!
     const adminId = (await app.authAccounts.getByLogin(admin.username)).id
     assert.deepEqual([updated.user_id, updated.actor_id, updated.ip, updated.user_agent, JSON.parse(updated.data)], [user.id, adminId, '203.0.113.9', 'admin-console/2', { fields: ['full_name'] }])
