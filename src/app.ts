@@ -11,11 +11,13 @@ import securityHeaders from '../plugins/security-headers.js'
 import database from '../plugins/database.js'
 import auth from '../plugins/auth/index.js'
 import mail from '../plugins/mail.js'
+import webhooks from '../plugins/webhooks.js'
 import redis from '../plugins/redis.js'
 import rateLimit from '../plugins/rate-limit.js'
 import swagger from '../plugins/swagger.js'
 import authRoutes from '../routes/auth/index.js'
 import usersAdmin from '../routes/users/admin.js'
+import audit from '../routes/audit.js'
 import items from '../routes/items.js'
 import wellKnown from '../routes/well-known.js'
 import health from '../routes/health.js'
@@ -67,6 +69,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   if (config.auth.jwt.secret === undefined) fastify.log.info('JWT_SECRET unset: EdDSA keys from the database, served at /.well-known/jwks.json')
   // Recovery and verification e-mails, through an outbox in the same database (issue 13).
   await fastify.register(mail, { ...config.mail, store: createSqlMailStore(fastify.db) })
+  // Every event POSTed, signed, from an outbox written in the event's transaction (issue 22).
+  if (config.webhooks !== undefined) await fastify.register(webhooks, config.webhooks)
   if (config.firstSuperuser !== undefined) {
     let created: boolean
     try {
@@ -83,6 +87,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
 
   await fastify.register(authRoutes, { rateLimit: config.rateLimit.tokenPerMinute })
   await fastify.register(usersAdmin)
+  await fastify.register(audit)
   await fastify.register(items)
   await fastify.register(wellKnown)
   await fastify.register(health)

@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value'
 import { AuthSettings, defaultHashConcurrency } from './schemas/auth-options.js'
 import { parseOrThrow } from './schemas/parse.js'
 import { defaultMailFrom, defaultPublicUrl, type MailOptions } from './schemas/mail-options.js'
+import { WEBHOOK_SECRET_PATTERN, webhookSecretProblem, type WebhookOptions } from './schemas/webhook-options.js'
 
 /**
  * The environment, declared once. `loadConfig` is the only place that reads it; everything
@@ -47,6 +48,10 @@ export const EnvSchema = Type.Object({
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$', description: 'an http(s) URL without query or fragment, e.g. https://auth.example.com or https://example.com/auth' })),
   REQUIRE_VERIFIED_EMAIL: Type.Boolean({ default: false }),
   EMAIL_COOLDOWN_SECONDS: Whole({ minimum: 0, maximum: 3600, default: 60 }),
+  AUDIT_RETENTION_DAYS: Type.Optional(Whole()),
+  WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'the receiver of every event, e.g. https://hooks.example.com/auth' })),
+  WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: WEBHOOK_SECRET_PATTERN, description: 'whsec_ and the base64 of at least 24 random bytes: whsec_$(openssl rand -base64 32)' })),
+  WEBHOOK_EVENTS: Type.Optional(Type.String({ pattern: '^[a-z_.]+(,\\s*[a-z_.]+)*$', description: 'comma-separated event types, e.g. user.created,password.changed (default: every type)' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
 type Env = Static<typeof EnvSchema>
@@ -67,7 +72,8 @@ const AUTH_VARIABLES: Record<string, [keyof Env, number]> = {
   passwordHashConcurrency: ['PASSWORD_HASH_CONCURRENCY', 1],
   passwordHashQueueLimit: ['PASSWORD_HASH_QUEUE_LIMIT', 1],
   passwordHashMaxWaitSeconds: ['PASSWORD_HASH_MAX_WAIT_SECONDS', 1],
-  loginFailureLimit: ['LOGIN_USERNAME_RATE_LIMIT', 1]
+  loginFailureLimit: ['LOGIN_USERNAME_RATE_LIMIT', 1],
+  auditRetentionDays: ['AUDIT_RETENTION_DAYS', 1]
 }
 
 export class ConfigError extends Error {
@@ -108,7 +114,8 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
     passwordHashMaxWaitSeconds: env.PASSWORD_HASH_MAX_WAIT_SECONDS,
     loginFailureLimit: env.LOGIN_USERNAME_RATE_LIMIT,
     refreshReuseIntervalSeconds: env.REFRESH_REUSE_INTERVAL_SECONDS,
-    cookies: { publicUrl: env.PUBLIC_URL, trustedOrigins: corsOrigins(env), accessToken: env.ACCESS_TOKEN_COOKIE }
+    cookies: { publicUrl: env.PUBLIC_URL, trustedOrigins: corsOrigins(env), accessToken: env.ACCESS_TOKEN_COOKIE },
+    auditRetentionDays: env.AUDIT_RETENTION_DAYS
   }
   // Omitted settings take the schema's defaults; JSON drops the undefined ones.
   const settings = parseOrThrow(AuthSettings, JSON.parse(JSON.stringify(options)), problems => invalid(problems.map(problem => {
@@ -134,6 +141,24 @@ function mailSettings (env: Env, issuer: string, production: boolean): MailOptio
     cooldownSeconds: env.EMAIL_COOLDOWN_SECONDS,
     production
   }
+}
+
+/**
+ * The webhooks plugin's settings (issue 22): none without WEBHOOK_URL. The URL and the secret go
+ * together; the event types are checked against the known ones by the plugin.
+ */
+function webhookSettings (env: Env, production: boolean): WebhookOptions | undefined {
+  if ((env.WEBHOOK_URL === undefined) !== (env.WEBHOOK_SECRET === undefined)) throw new ConfigError('WEBHOOK_URL and WEBHOOK_SECRET go together')
+  if (env.WEBHOOK_URL === undefined || env.WEBHOOK_SECRET === undefined) {
+    if (env.WEBHOOK_EVENTS !== undefined) throw new ConfigError('WEBHOOK_EVENTS needs WEBHOOK_URL and WEBHOOK_SECRET')
+    return undefined
+  }
+  if (!URL.canParse(env.WEBHOOK_URL)) throw new ConfigError('WEBHOOK_URL: not a URL')
+  if (production && !env.WEBHOOK_URL.startsWith('https://')) throw new ConfigError('WEBHOOK_URL must be https in production (events carry user ids and addresses)')
+  const problem = webhookSecretProblem(env.WEBHOOK_SECRET)
+  if (problem !== undefined) throw new ConfigError(`WEBHOOK_SECRET: ${problem}`)
+  const events = env.WEBHOOK_EVENTS?.split(',').map(type => type.trim()).filter(type => type !== '') ?? []
+  return { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET, events }
 }
 
 /**
@@ -197,6 +222,8 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     rateLimit: { tokenPerMinute: env.TOKEN_RATE_LIMIT },
     /** the mail plugin's options (plugins/mail.ts) */
     mail: mailSettings(env, auth.jwt.issuer, production),
+    /** the webhooks plugin's options (plugins/webhooks.ts); undefined: no webhooks */
+    webhooks: webhookSettings(env, production),
     redisUrl: env.REDIS_URL
   }
 }

@@ -11,6 +11,9 @@
 export { default, type AuthPluginOptions, type AuthenticatedUser } from '../plugins/auth/index.js'
 export { default as authRoutes, type AuthRoutesOptions } from '../routes/auth/index.js'
 export { default as adminRoutes } from '../routes/users/admin.js'
+export { default as auditRoutes } from '../routes/audit.js'
+export { default as webhooksPlugin, type WebhooksPluginOptions } from '../plugins/webhooks.js'
+export { createSqlAuditStore, createSqlWebhookStore } from './stores/sql-audit-store.js'
 export { default as wellKnownRoutes, type WellKnownRoutesOptions } from '../routes/well-known.js'
 export { default as recoveryRoutes, type RecoveryRoutesOptions } from '../routes/auth/recovery.js'
 export { default as mailPlugin, type MailPluginOptions } from '../plugins/mail.js'
@@ -35,7 +38,8 @@ export {
 export { InvalidEmailTokenError } from './services/recovery.js'
 export type { ScopeDefinition } from './services/scopes.js'
 export type {
-  AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, ReuseWindow, NewUser, UserPatch, SessionListing
+  AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, ReuseWindow, NewUser, UserPatch, SessionListing,
+  AuditStore, AuditEntry, AuditQuery, AuditCursor, StoredEvent, WebhookDeliveryStore, WebhookDeliveryRecord, WebhookDeliverySummary
 } from './stores/auth-store.js'
 export type { MailStore, EmailTokenStore, OutboxStore, MailRequestStore, EmailTokenOwner, EmailTokenPurpose } from './stores/mail-store.js'
 export * from './schemas/index.js'

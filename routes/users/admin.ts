@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorHandler } from '../../src/http/error-handler.js'
+import { requestContext } from '../../src/http/event-context.js'
 import textSafety from '../../plugins/text-safety.js'
 import validation from '../../plugins/validation.js'
 import { HttpError, IdParams, Pagination } from '../../src/schemas/common.js'
@@ -47,7 +48,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Type.Ref(UserPublic), 400: Type.Ref(HttpError), 409: Type.Ref(HttpError), ...notFound }
     }
   }, async (request) => {
-    const user = await accounts.updateByAdmin(request.user, request.params.id, request.body)
+    const user = await accounts.updateByAdmin(request.user, request.params.id, request.body, requestContext(request))
     request.log.info({ event: 'admin-update', userId: user.id, by: request.user.id, fields: Object.keys(request.body) }, 'user updated')
     return user
   })
@@ -56,7 +57,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     config,
     schema: { tags: ['users'], operationId: 'deleteUser', summary: 'Delete a user (and their sessions and items)', params: IdParams, response: { 204: Type.Null(), 400: Type.Ref(HttpError), ...notFound } }
   }, async (request, reply) => {
-    await accounts.delete(request.user, request.params.id)
+    await accounts.delete(request.user, request.params.id, requestContext(request))
     request.log.info({ event: 'admin-delete', userId: request.params.id, by: request.user.id }, 'user deleted')
     return reply.code(204).send(null)
   })

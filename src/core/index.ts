@@ -14,6 +14,7 @@ import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../tokens/
 import { passwordGrant } from '../grants/password.js'
 import { refreshTokenGrant } from '../grants/refresh-token.js'
 import { createGrantRegistry } from '../grants/registry.js'
+import { createAudit } from './audit.js'
 import { createAuthEvents } from './events.js'
 import type { AuthHooks } from './hooks.js'
 
@@ -56,7 +57,10 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     : await createStoredKeyRing(store.keys, { accessTokenTtlMs: settings.accessTokenTtlSeconds * 1000, reloadIntervalMs, jwksMaxAgeMs: reloadIntervalMs })
   const tokens = createAccessTokens(keys, { issuer, audience, ttlSeconds: settings.accessTokenTtlSeconds })
   const hooks = options.hooks ?? {}
-  const events = createAuthEvents(log)
+  const events = createAuthEvents(log, store)
+  // The audit log (issue 22): every event stored, in its change's transaction where the service can.
+  const audit = createAudit(store, { retentionDays: settings.auditRetentionDays })
+  if (audit.enabled) events.useRecorder(audit.recorder)
   const scopes = createScopeRegistry(options.scopes)
   const view = createUserView(scopes, { metadata: options.userMetadata !== undefined })
 
@@ -109,6 +113,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     passwords,
     throttle,
     events,
+    audit,
     hooks,
     userMetadata: options.userMetadata,
     view,
@@ -117,10 +122,10 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     login,
     grants,
 
-    /** Rotates the signing key (the CLI's `keys rotate`): `key.rotated`. */
+    /** Rotates the signing key (the CLI's `keys rotate`): `key.rotated`, stored before this resolves. */
     async rotateKey () {
       const rotated = await keys.rotate()
-      events.emit({ type: 'key.rotated', data: { kid: rotated.kid, signs_from: rotated.signsFrom.toISOString() } })
+      await events.record({ type: 'key.rotated', data: { kid: rotated.kid, signs_from: rotated.signsFrom.toISOString() } })
       return rotated
     },
 
@@ -129,7 +134,9 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
       if (timers.length > 0 || stopped) return
       every(PURGE_INTERVAL_MS, 'session purge', sessions.purge)
       every(reloadIntervalMs, 'key reload', keys.reload)
+      every(PURGE_INTERVAL_MS, 'audit purge', () => audit.purge())
       sessions.purge().catch((err: unknown) => log.warn({ err }, 'session purge failed'))
+      audit.purge().catch((err: unknown) => log.warn({ err }, 'audit purge failed'))
     },
 
     /** Stops the background work and waits for the password computations under way. */
@@ -137,6 +144,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
       stopped = true
       for (const timer of timers) clearInterval(timer)
       await passwords.drain()
+      await events.settled()
     }
   }
 }

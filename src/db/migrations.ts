@@ -143,6 +143,49 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('sessions').addColumn('rotation_key', 'text').execute()
       await db.schema.alterTable('refresh_tokens').addColumn('used_scope', 'text').execute()
     }
+  },
+  // 0007 is the number of issue 21.
+  '0008_audit': {
+    async up (db: Kysely<any>) {
+      // Every event, written in the transaction of the change it records (issue 22). No foreign
+      // keys: a deleted user's trail stays until the retention purge.
+      await db.schema.createTable('audit_events')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('type', 'text', c => c.notNull())
+        .addColumn('at', 'bigint', c => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('actor_id', 'text')
+        .addColumn('session_id', 'text')
+        .addColumn('client_id', 'text')
+        .addColumn('ip', 'text')
+        .addColumn('user_agent', 'text')
+        .addColumn('data', 'text', c => c.notNull())
+        .addColumn('count', 'integer', c => c.notNull().defaultTo(1))
+        // failed logins of unknown names: one row per client address and minute (unique: an upsert)
+        .addColumn('aggregate_key', 'text', c => c.unique())
+        .execute()
+      await db.schema.createIndex('audit_events_at_idx').on('audit_events').columns(['at', 'id']).execute()
+      await db.schema.createIndex('audit_events_user_idx').on('audit_events').columns(['user_id', 'at']).execute()
+
+      // The webhook outbox: the mail outbox's claim columns (src/db/claim-queue.ts) and the signed body.
+      await db.schema.createTable('webhook_deliveries')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('event_id', 'text', c => c.notNull())
+        .addColumn('event_type', 'text', c => c.notNull())
+        .addColumn('payload', 'text', c => c.notNull())
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('attempts', 'integer', c => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'bigint', c => c.notNull())
+        .addColumn('claimed_until', 'bigint')
+        .addColumn('claimed_by', 'text')
+        .addColumn('sent_at', 'bigint')
+        .addColumn('failed_at', 'bigint')
+        .addColumn('last_error', 'text')
+        .addColumn('last_status', 'integer')
+        .execute()
+      await db.schema.createIndex('webhook_deliveries_next_attempt_idx').on('webhook_deliveries').column('next_attempt_at').execute()
+    }
   }
 }
 

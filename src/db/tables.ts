@@ -126,6 +126,53 @@ export interface MailRequestsTable {
   requested_at: number
 }
 
+/** The claim columns an outbox row has (mail_outbox, webhook_deliveries): src/db/claim-queue.ts works on them. */
+export interface QueueColumns {
+  id: string
+  created_at: number
+  /** not sent after this, or null */
+  expires_at: number | null
+  attempts: number
+  next_attempt_at: number
+  /** a worker's claim: others leave the row alone until then */
+  claimed_until: number | null
+  claimed_by: string | null
+  sent_at: number | null
+  /** given up */
+  failed_at: number | null
+  last_error: string | null
+}
+
+/**
+ * One stored event (issue 22; CONTRACT.md "Events, hooks and the audit log"). `at` in epoch ms;
+ * `data` as JSON text. Failed logins of names that belong to no account are one row per client
+ * address and minute (`aggregate_key`), `count` of them.
+ */
+export interface AuditEventsTable {
+  id: string
+  type: string
+  at: number
+  user_id: string | null
+  actor_id: string | null
+  session_id: string | null
+  client_id: string | null
+  ip: string | null
+  user_agent: string | null
+  data: string
+  count: number
+  aggregate_key: string | null
+}
+
+/** A webhook delivery of one event: written in the event's transaction, sent by the webhook worker. */
+export interface WebhookDeliveriesTable extends QueueColumns {
+  event_id: string
+  event_type: string
+  /** the JSON body, exactly as signed */
+  payload: string
+  /** the receiver's last HTTP status, or null (no answer) */
+  last_status: number | null
+}
+
 export interface Database {
   users: UsersTable
   sessions: SessionsTable
@@ -136,4 +183,6 @@ export interface Database {
   email_tokens: EmailTokensTable
   mail_outbox: MailOutboxTable
   mail_requests: MailRequestsTable
+  audit_events: AuditEventsTable
+  webhook_deliveries: WebhookDeliveriesTable
 }

@@ -34,7 +34,8 @@ export const AuthSettings = Type.Object({
     trustedOrigins: Type.Array(Type.String({ pattern: '^https?://[^/?#\\s]+$' }), { default: [], description: 'origins of browser apps on other origins that may use the cookies (CORS_ORIGINS)' }),
     accessToken: Type.Boolean({ default: false, description: 'cookie-mode logins also set the access token as an HttpOnly cookie, which protected routes accept (ACCESS_TOKEN_COOKIE)' })
   }, { default: {}, description: 'browser apps: the refresh token in a cookie, for requests with X-Token-Transport: cookie' }),
-  loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' })
+  loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' }),
+  auditRetentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'audit events older than this many days are deleted by the hourly clean-up' })
 })
 export type AuthSettings = Static<typeof AuthSettings>
 

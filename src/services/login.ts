@@ -62,8 +62,12 @@ export function createLoginPipeline (deps: {
   const { store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign } = deps
   const checks: LoginCheck[] = []
 
-  const failed = (reason: string, userId: string | null, context: EventContext) => {
-    events.emit({ ...context, type: 'login.failed', user_id: userId, data: { reason } })
+  /**
+   * Stores `login.failed` (in a write of its own: the failure count may live in Redis) and makes
+   * the error. Without the name tried: people type their password into the username field.
+   */
+  const failed = async (reason: string, userId: string | null, context: EventContext) => {
+    await events.record({ ...context, type: 'login.failed', user_id: userId, data: { reason } })
     return new InvalidGrantError()
   }
   /** The request's side of a login's events. */
@@ -78,22 +82,22 @@ export function createLoginPipeline (deps: {
    */
   async function verifyPassword (username: string, password: string, context: EventContext = {}): Promise<UserRecord> {
     // Text no account can have (NUL, lone surrogates): refused before any lookup or count.
-    if (stringProblem(username) !== undefined) throw failed('invalid_credentials', null, context)
+    if (stringProblem(username) !== undefined) throw await failed('invalid_credentials', null, context)
     const user = await store.users.findByLogin(username)
     const key = throttleKey(user, identityKey(username))
     try {
       await throttle.check(key)
     } catch (error) {
-      events.emit({ ...context, type: 'login.failed', user_id: user?.id ?? null, data: { reason: 'locked' } })
+      await events.record({ ...context, type: 'login.failed', user_id: user?.id ?? null, data: { reason: 'locked' } })
       throw error
     }
     const { ok, rehash } = await passwords.verify(user?.password_hash, password)
     if (user === undefined || !ok) {
       await throttle.failed(key)
-      throw failed('invalid_credentials', user?.id ?? null, context)
+      throw await failed('invalid_credentials', user?.id ?? null, context)
     }
     await throttle.succeeded(key)
-    if (user.disabled) throw failed('disabled', user.id, context)
+    if (user.disabled) throw await failed('disabled', user.id, context)
     if (rehash) accounts.upgradePasswordHash(user, password)
     return user
   }
@@ -136,24 +140,23 @@ export function createLoginPipeline (deps: {
         try {
           await check(attempt)
         } catch (error) {
-          events.emit({ ...context, type: 'login.failed', user_id: user.id, data: { reason: name } })
+          await events.record({ ...context, type: 'login.failed', user_id: user.id, data: { reason: name } })
           throw error
         }
       }
-      const started = await sessions.start(user, input)
+      // login.succeeded is stored in the transaction that starts the session.
+      const started = await sessions.start(user, input, session => ({ ...context, type: 'login.succeeded', user_id: user.id, session_id: session.id, client_id: session.client_id, data: { method: 'password' } }))
       const tokens = await issueTokens(started)
-      events.emit({ ...context, type: 'login.succeeded', user_id: user.id, session_id: started.session.id, client_id: started.session.client_id, data: { method: 'password' } })
       return { tokens, user, session: started.session }
     },
 
     /**
      * grant_type=refresh_token: the rotation (or a replay within the reuse interval), then the
-     * last step. @throws InvalidGrantError, InvalidScopeError
+     * last step. `token.refreshed` is stored with the rotation. @throws InvalidGrantError, InvalidScopeError
      */
     async refresh (input: { refreshToken: string, scope?: string, clientId?: string, userAgent?: string, ip?: string }): Promise<LoginResult> {
-      const rotated = await sessions.rotate(input)
+      const rotated = await sessions.rotate(input, contextOf(input))
       const tokens = await issueTokens(rotated)
-      events.emit({ ...contextOf(input), type: 'token.refreshed', user_id: rotated.user.id, session_id: rotated.session.id, client_id: rotated.session.client_id, ...(rotated.replayed ? { data: { replay: true } } : {}) })
       return { tokens, user: rotated.user, session: rotated.session }
     }
   }

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely'
-import type { SessionsTable, SigningKeysTable } from '../db/tables.js'
+import type { AuthEvent } from '../core/events.js'
+import type { SessionsTable, SigningKeysTable, WebhookDeliveriesTable } from '../db/tables.js'
 import type { UserRecord } from '../schemas/user.js'
 
 /*
@@ -112,11 +113,84 @@ export interface LoginFailureStore {
   purge (before: number): Promise<number>
 }
 
+/** One event to store (issue 22), and what goes with it in the same transaction. */
+export interface AuditEntry {
+  event: AuthEvent
+  /**
+   * Set for failed logins of names that belong to no account: one row per key (client address
+   * and minute), its `count` raised by each further one, so a flood cannot grow the table.
+   */
+  aggregateKey?: string
+  /** the webhook body (JSON text) to queue under the event's id; for an aggregated entry, only with its first row */
+  webhook?: string
+}
+
+/** A stored event; `count` > 1 only for an aggregated row. */
+export type StoredEvent = AuthEvent & { count: number }
+
+/** Where a page of events starts: strictly before (newest first) or after (oldest first) this event. */
+export interface AuditCursor { at: number, id: string }
+
+/** A query of the audit log; times in epoch ms, `since` inclusive, `until` exclusive. */
+export interface AuditQuery {
+  type?: string
+  /** only these types (the security events of a user) */
+  types?: readonly string[]
+  userId?: string
+  since?: number
+  until?: number
+  limit: number
+  /** newest first from before this event (default order), or oldest first after it */
+  before?: AuditCursor
+  after?: AuditCursor
+  order?: 'desc' | 'asc'
+}
+
+export interface AuditStore {
+  /** Stores the entries (and their webhook deliveries) in the transaction of the store it belongs to. */
+  record (entries: AuditEntry[]): Promise<void>
+  list (query: AuditQuery): Promise<StoredEvent[]>
+  /** Deletes events older than `before` (epoch ms); the number deleted. */
+  purge (before: number): Promise<number>
+}
+
+export type WebhookDeliveryRecord = Selectable<WebhookDeliveriesTable>
+/** A delivery without its body, for listings. */
+export type WebhookDeliverySummary = Omit<WebhookDeliveryRecord, 'payload'>
+
+/**
+ * The webhook outbox: rows written by AuditStore.record, claimed and marked as the mail outbox's
+ * are (src/db/claim-queue.ts). `sent`'s outcome and `failed`'s cause may carry the receiver's
+ * `status`, which is recorded.
+ */
+export interface WebhookDeliveryStore {
+  claim (claimId: string, now: number, leaseMs: number, limit: number): Promise<WebhookDeliveryRecord[]>
+  sent (id: string, claimId: string, now: number, outcome?: unknown): Promise<boolean>
+  failed (id: string, claimId: string, error: string, retryAt: number | null, now: number, cause?: unknown): Promise<boolean>
+  /** The newest deliveries first, without their bodies. */
+  list (limit: number): Promise<WebhookDeliverySummary[]>
+  /** Queues a delivery again now (given up or already sent); false for an unknown id. */
+  retry (id: string, now: number): Promise<boolean>
+  /** Deletes deliveries sent or given up before `before`. */
+  purge (before: number): Promise<number>
+}
+
 export interface AuthStore {
   users: UserStore
   sessions: SessionStore
   keys: KeyStore
   loginFailures: LoginFailureStore
+  /** The audit log (issue 22). Optional for stores written before it: without it nothing is stored. */
+  audit?: AuditStore
+  /** The webhook outbox (issue 22). Optional: without it no webhook is delivered. */
+  webhooks?: WebhookDeliveryStore
+  /**
+   * Runs `work` with a store whose every part writes in one transaction, committed when `work`
+   * resolves, rolled back when it throws: an event is stored with the change it records. Optional:
+   * without it the event is stored in its own write right after the change. `work` must use only
+   * the store it is given (on SQLite any other query waits for the transaction to end).
+   */
+  transaction?<T> (work: (store: AuthStore) => Promise<T>): Promise<T>
 }
 
 /** The methods an AuthStore must have: the auth plugin checks a given store against them at register. */

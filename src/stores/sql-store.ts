@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely'
+import { sql, type Kysely, type Selectable, type Updateable } from 'kysely'
 import { compileOnce } from '../db/compile-once.js'
 import { createDatabase } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrations.js'
@@ -9,6 +9,14 @@ import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
 import { identityKey, newId } from '../identifiers.js'
 import type { AuthStore, KeyStore, LoginFailureStore, NewUser, SessionStore, UserStore } from './auth-store.js'
+import { createSqlAuditStore, createSqlWebhookStore } from './sql-audit-store.js'
+
+/**
+ * `work` in a transaction of its own, or in the one `db` already is (a store made for a
+ * transaction, AuthStore.transaction): Kysely does not nest transactions.
+ */
+const atomically = <T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> =>
+  db.isTransaction ? work(db) : db.transaction().execute(work)
 
 /** The columns a UserRecord is made of. */
 const USER_COLUMNS = [
@@ -174,7 +182,7 @@ function userStore (db: Kysely<Database>): UserStore {
         query = query.set(eb => ({ email_verified: eb.case().when('email_key', '=', values.email_key ?? null).then(eb.ref('email_verified')).else(0).end() }))
       }
       try {
-        const updated = await db.transaction().execute(async trx => {
+        const updated = await atomically(db, async trx => {
           const result = await trx.executeQuery(query.compile())
           if (result.numAffectedRows === 0n) return false
           // A new password makes every reset link sent before it dead (fastapi-users binds them to
@@ -209,7 +217,7 @@ function userStore (db: Kysely<Database>): UserStore {
  * or after `since`, and its successor is in the same session and has not been used itself.
  * Resolves the scope its first use granted, or undefined when it may not.
  */
-async function withinReuse (trx: Transaction<Database>, tokenHash: string, successorHash: string, sessionId: string, since: number): Promise<{ usedScope: string | null } | undefined> {
+async function withinReuse (trx: Kysely<Database>, tokenHash: string, successorHash: string, sessionId: string, since: number): Promise<{ usedScope: string | null } | undefined> {
   const rows = await trx.selectFrom('refresh_tokens').select(['token_hash', 'used_at', 'used_scope'])
     .where('session_id', '=', sessionId).where('token_hash', 'in', [tokenHash, successorHash]).execute()
   const parent = rows.find(r => r.token_hash === tokenHash)
@@ -238,7 +246,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
 
   return {
     async create (session, refreshTokenHash, keepNewest) {
-      await db.transaction().execute(async trx => {
+      await atomically(db, async trx => {
         await trx.insertInto('sessions').values(session).execute()
         await trx.insertInto('refresh_tokens')
           .values({ token_hash: refreshTokenHash, session_id: session.id, created_at: session.created_at, used_at: null, used_scope: null })
@@ -268,7 +276,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
       await db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', sessionId).execute()
     },
     async rotateRefreshToken (tokenHash, successorHash, now, approve, reuse) {
-      return db.transaction().execute(async trx => {
+      return atomically(db, async trx => {
         // The conditional update is the atomic step: of two racing refreshes only one matches
         // used_at IS NULL (PostgreSQL: the other waits for the row, then sees it used, and its
         // next statements see the committed successor; SQLite: transactions begin IMMEDIATE).
@@ -418,7 +426,17 @@ export function createSqlStore (db: Kysely<Database>, options: { sessionCache?: 
   const sessions = sessionStore(db)
   const cache = options.sessionCache
   if (cache !== undefined) sessions.findWithUser = cachedLookup(sessions.findWithUser, cache.changeCounter, cache.size ?? 10_000)
-  return { users: userStore(db), sessions, keys: keyStore(db), loginFailures: loginFailureStore(db) }
+  return {
+    users: userStore(db),
+    sessions,
+    keys: keyStore(db),
+    loginFailures: loginFailureStore(db),
+    audit: createSqlAuditStore(db),
+    webhooks: createSqlWebhookStore(db),
+    // Every part on the transaction: an event commits with its change (issue 22). No session
+    // cache inside: its change counter sees the transaction's writes all the same.
+    transaction: work => atomically(db, trx => work(createSqlStore(trx)))
+  }
 }
 
 /** The SQL store on a migrated in-memory SQLite database: the auth plugin's default (tests, demos). */
