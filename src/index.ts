@@ -13,6 +13,7 @@ export { default as authRoutes, type AuthRoutesOptions } from '../routes/auth/in
 export { default as adminRoutes } from '../routes/users/admin.js'
 export { default as wellKnownRoutes, type WellKnownRoutesOptions } from '../routes/well-known.js'
 export { default as recoveryRoutes, type RecoveryRoutesOptions } from '../routes/auth/recovery.js'
+export { default as mfaRoutes } from '../routes/users/mfa.js'
 export { default as mailPlugin, type MailPluginOptions } from '../plugins/mail.js'
 export { default as app, createApp, fastifyOptions, type AppOptions } from './app.js'
 export { loadConfig, type Config } from './config.js'
@@ -29,12 +30,13 @@ export { createSqlMailStore } from './stores/sql-mail-store.js'
 export { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
 export {
   DomainError, DuplicateUserError, InvalidGrantError, InvalidRequestError, InvalidScopeError, LoginLockedError,
-  NotFoundError, OverloadedError, PolicyError
+  MfaRequiredError, MfaStateError, MfaUnavailableError, NotFoundError, OverloadedError, PolicyError
 } from './errors.js'
 export { InvalidEmailTokenError } from './services/recovery.js'
 export type { ScopeDefinition } from './services/scopes.js'
 export type {
-  AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, NewUser, UserPatch, SessionListing
+  AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, NewUser, UserPatch, SessionListing,
+  MfaStore, TotpRecord, MfaChallengeRecord
 } from './stores/auth-store.js'
 export type { MailStore, EmailTokenStore, OutboxStore, MailRequestStore, EmailTokenOwner, EmailTokenPurpose } from './stores/mail-store.js'
 export * from './schemas/index.js'

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { OAuthError } from '../../src/http/errors.js'
 import { HttpError } from '../../src/schemas/common.js'
-import { OAuthErrorResponse, Param, TokenResponse } from '../../src/schemas/token.js'
+import { MfaRequiredResponse, OAuthErrorResponse, Param, TokenResponse } from '../../src/schemas/token.js'
 import { clientIdOf } from './client-auth.js'
 
 export interface TokenEndpointOptions {
@@ -51,7 +51,12 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
       description: 'RFC 6749 §4.3 (password) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor.',
       consumes: ['application/x-www-form-urlencoded'],
       body,
-      response: { 200: TokenResponse, ...oauthErrors }
+      response: {
+        200: TokenResponse,
+        // Issue 21: the password grant for an account with TOTP on, without a valid `otp`.
+        403: Type.Ref(MfaRequiredResponse, { description: 'mfa_required: the account has two-factor authentication; send `otp` with the password, or finish with the mfa-otp or mfa-recovery-code grant and this mfa_token' }),
+        ...oauthErrors
+      }
     }
   }, async (request) => {
     const form = request.body as Record<string, string | undefined>

@@ -28,7 +28,12 @@ export const AuthSettings = Type.Object({
   passwordHashMaxWaitSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 5, description: 'the longest a login or registration may expect to wait for its password computation (the computations ahead × their average time ÷ concurrency); beyond it, 503 with a spread Retry-After at once' }),
   passwordHashQueueLimit: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000, description: 'password computations that may wait, whatever their expected wait (a cap on memory); past it, 503 with Retry-After at once' }),
   loginFailureLimit: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'failed password logins per account in a window before its logins answer 429 (0: off)' }),
-  loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' })
+  loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' }),
+  mfa: Type.Object({
+    encryptionKey: Type.Optional(Type.String({ minLength: 43, maxLength: 44, description: 'DATA_ENCRYPTION_KEY: 32 random bytes in base64 (openssl rand -base64 32); encrypts TOTP secrets at rest (AES-256-GCM)' })),
+    issuerName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'the issuer shown by authenticator apps (otpauth URI); default: the hostname of jwt.issuer' })),
+    requireEncryption: Type.Boolean({ default: false, description: 'refuse TOTP enrolment without encryptionKey (production)' })
+  }, { default: {}, description: 'two-factor authentication (TOTP and recovery codes)' })
 })
 export type AuthSettings = Static<typeof AuthSettings>
 

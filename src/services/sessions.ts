@@ -17,7 +17,7 @@ const claimsCheck = TypeCompiler.Compile(AccessTokenClaims)
 const TOUCH_INTERVAL_MS = 60_000
 
 /** Why sessions end (the `session.ended` event's `data.reason`). */
-export type EndReason = 'logout' | 'revoked' | 'password' | 'admin' | 'disabled' | 'reused' | 'user'
+export type EndReason = 'logout' | 'revoked' | 'password' | 'admin' | 'disabled' | 'reused' | 'user' | 'mfa'
 
 export interface SessionSettings {
   accessTokenTtlSeconds: number
@@ -92,10 +92,11 @@ export function createSessionService (deps: {
 
     /**
      * Starts a session for a user whose login passed every check, with the scopes asked for (all
-     * the user may have when none); the oldest sessions beyond maxSessionsPerUser end.
+     * the user may have when none), and the login's authentication methods (`amr`, default ["pwd"]);
+     * the oldest sessions beyond maxSessionsPerUser end.
      * @throws InvalidScopeError
      */
-    async start (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string }): Promise<IssuedSession> {
+    async start (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string, amr?: string[] }): Promise<IssuedSession> {
       const granted = grantScopes(parseScope(input.scope), scopes.allowedFor(user))
       if (granted === undefined) throw new InvalidScopeError('The requested scope is not available to this user')
       const now = Date.now()
@@ -109,7 +110,9 @@ export function createSessionService (deps: {
         created_at: now,
         last_used_at: now,
         expires_at: now + settings.refreshTokenTtlSeconds * 1000,
-        ended_at: null
+        ended_at: null,
+        // The login's methods (issue 21), kept for every refresh of the session.
+        amr: JSON.stringify(input.amr ?? ['pwd'])
       }
       const refreshToken = newRefreshToken()
       await store.sessions.create(session, hashToken(refreshToken), settings.maxSessionsPerUser)
