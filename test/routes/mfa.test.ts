@@ -52,7 +52,7 @@ describe('TOTP enrolment', () => {
 
     const totp = OTPAuth.URI.parse(uri) as OTPAuth.TOTP
     assert.equal(totp.secret.base32, secret)
-    const badCode = await mfaRequest(app, 'POST', '/users/me/mfa/totp/confirm', access, { code: '000000' === codeAt(totp) ? '111111' : '000000' })
+    const badCode = await mfaRequest(app, 'POST', '/users/me/mfa/totp/confirm', access, { code: codeAt(totp) === '000000' ? '111111' : '000000' })
     assert.equal(badCode.statusCode, 400)
     const confirm = await mfaRequest(app, 'POST', '/users/me/mfa/totp/confirm', access, { code: codeAt(totp, -1) })
     assert.equal(confirm.statusCode, 200, confirm.body)
