@@ -173,3 +173,9 @@ export const AUTH_STORE_METHODS: { [K in Exclude<keyof AuthStore, 'mfa'>]: Reado
   keys: ['list', 'insert', 'retire', 'deleteRetiredBefore'],
   loginFailures: ['get', 'add', 'clear', 'purge']
 }
+
+/** The methods of the optional `mfa` part: a store that has the part must have them all. */
+export const MFA_STORE_METHODS: ReadonlyArray<keyof MfaStore> = [
+  'getTotp', 'putPendingTotp', 'activateTotp', 'advanceStep', 'deleteTotp', 'replaceRecoveryCodes', 'useRecoveryCode',
+  'countRecoveryCodes', 'anyTotp', 'createChallenge', 'findChallenge', 'failChallenge', 'consumeChallenge', 'purgeChallenges'
+]

@@ -1,7 +1,12 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import Fastify from 'fastify'
 import * as OTPAuth from 'otpauth'
+import auth from '../../plugins/auth/index.js'
+import authRoutes from '../../routes/auth/index.js'
+import type { MfaStore } from '../../src/stores/auth-store.js'
+import { createMemoryStore } from '../../src/stores/sql-store.js'
 import type { AuthEvent } from '../../src/core/events.js'
 import { hashToken } from '../../src/identifiers.js'
 import {
@@ -402,5 +407,28 @@ describe('discovery and documents', () => {
     assert.equal(res.statusCode, 400)
     assert.equal(res.json().error, 'invalid_request')
     assert.equal(MFA_MESSAGE.length > 0, true)
+  })
+})
+
+describe('a custom store without the mfa part', () => {
+  it('keeps working: logins as before (amr ["pwd"]), the MFA routes answer 404, and a half mfa part is refused at register', async (t) => {
+    const { store, close } = await createMemoryStore()
+    t.after(close)
+    const { mfa: _none, ...withoutMfa } = store
+    const app = Fastify()
+    t.after(() => app.close())
+    await app.register(auth, { store: withoutMfa, jwt: { secret: randomBytes(32).toString('hex') } })
+    await app.register(authRoutes)
+    const { user } = await registerUser(app)
+    const tokens = await login(app, user.username)
+    assert.deepEqual(amrOf(tokens.access_token), ['pwd'])
+    assert.equal((await getMe(app, tokens.access_token)).json().mfa_enabled, false)
+    assert.equal((await mfaRequest(app, 'GET', '/users/me/mfa', tokens.access_token)).statusCode, 404)
+    assert.equal((await mfaRequest(app, 'POST', '/users/me/mfa/totp', tokens.access_token, { password: PASSWORD })).statusCode, 404)
+    assertMfaInvalid(await postToken(app, { grant_type: MFA_OTP, mfa_token: 'x', otp: '123456' }))
+
+    const half = Fastify()
+    t.after(() => half.close())
+    await assert.rejects(async () => { await half.register(auth, { store: { ...store, mfa: { getTotp: store.mfa!.getTotp } as unknown as MfaStore }, jwt: { secret: randomBytes(32).toString('hex') } }) }, /mfa\.advanceStep/)
   })
 })
