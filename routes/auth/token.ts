@@ -48,7 +48,9 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
       tags: ['auth'],
       operationId: 'token',
       summary: 'Get tokens: password login or refresh',
-      description: 'RFC 6749 §4.3 (password) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor.',
+      description: 'RFC 6749 §4.3 (password) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor. ' +
+        'An account with two-factor authentication answers 403 `mfa_required` with an `mfa_token` unless `otp` is sent with the password; ' +
+        'the login then finishes with `grant_type=http://auth0.com/oauth/grant-type/mfa-otp` (`mfa_token`, `otp`) or `…/mfa-recovery-code` (`mfa_token`, `recovery_code`).',
       consumes: ['application/x-www-form-urlencoded'],
       body,
       response: {

@@ -61,10 +61,11 @@ const keepsFailures = (error: unknown) => error instanceof MfaRequiredError || (
 
 /**
  * The login pipeline (issue 19), free of Fastify:
- *   verifyPassword (throttle, hash, disabled, rehash) → the login checks, in order → start the
- *   session → issueTokens (claims hook, signature).
- * Grants call the steps they need: the password grant all of them, the refresh grant the last.
- * Emits `login.succeeded` and `login.failed` (data.reason).
+ *   verifyPassword (throttle, hash, disabled, rehash) → the login checks, in order, second
+ *   factors last → start the session (with `amr`) → issueTokens (claims hook, signature).
+ * Grants call the steps they need: the password grant all of them, the refresh grant the last,
+ * the two-factor grants `finishSecondFactor` (issue 21). Emits `login.succeeded` and
+ * `login.failed` (data.reason).
  */
 export function createLoginPipeline (deps: {
   store: AuthStore

@@ -96,12 +96,28 @@ describe('TOTP enrolment', () => {
     }
   })
 
-  it('refuses enrolment in production without DATA_ENCRYPTION_KEY (503), and refuses to start there once TOTP is in use', async (t) => {
+  it('refuses enrolment in production without DATA_ENCRYPTION_KEY (503)', async (t) => {
     const app = await build(t, { NODE_ENV: 'production' })
     const { tokens } = await registerAndLogin(app)
     const res = await mfaRequest(app, 'POST', '/users/me/mfa/totp', tokens.access_token, { password: PASSWORD })
     assert.equal(res.statusCode, 503)
     assert.match(res.json().message, /DATA_ENCRYPTION_KEY/)
+  })
+
+  it('a new enrolment replaces a pending one: only the newest secret confirms', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    const first = await mfaRequest(app, 'POST', '/users/me/mfa/totp', tokens.access_token, { password: PASSWORD })
+    const second = await mfaRequest(app, 'POST', '/users/me/mfa/totp', tokens.access_token, { password: PASSWORD })
+    assert.equal(second.statusCode, 200)
+    const old = OTPAuth.URI.parse(first.json().otpauth_uri) as OTPAuth.TOTP
+    const current = OTPAuth.URI.parse(second.json().otpauth_uri) as OTPAuth.TOTP
+    assert.notEqual(old.secret.base32, current.secret.base32)
+    const stale = await mfaRequest(app, 'POST', '/users/me/mfa/totp/confirm', tokens.access_token, { code: codeAt(old, 0) })
+    assert.equal(stale.statusCode, codeAt(old, 0) === codeAt(current, 0) ? 200 : 400)
+    if (stale.statusCode === 400) {
+      assert.equal((await mfaRequest(app, 'POST', '/users/me/mfa/totp/confirm', tokens.access_token, { code: codeAt(current, 0) })).statusCode, 200)
+    }
   })
 })
 
