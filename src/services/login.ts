@@ -176,14 +176,13 @@ export function createLoginPipeline (deps: {
      */
     async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<{ tokens: TokenResponse, user: UserRecord }> {
       const context = contextOf(input)
-      const { user: found, key, rehash } = await checkPassword(input.username, input.password, context)
+      const { user, key, rehash } = await checkPassword(input.username, input.password, context)
       // The count is cleared once the password is right, unless a second factor is still owed
       // (then its wrong codes and this password's success must not cancel each other out).
       let keep = false
-      const user = found
       const attempt: LoginAttempt = { user, form: input.form ?? {}, clientId: input.clientId, scope: input.scope, amr: ['pwd'], context }
       try {
-        admit(found, input.password, rehash, context)
+        admit(user, input.password, rehash, context)
         await runChecks(attempt, true)
       } catch (error) {
         keep = keepsFailures(error)
