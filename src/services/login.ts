@@ -208,7 +208,12 @@ export function createLoginPipeline (deps: {
         events.emit({ ...context, type: 'login.failed', user_id: input.userId, data: { reason: user === undefined ? 'deleted' : 'disabled' } })
         throw new InvalidGrantError('mfa')
       }
-      await runChecks({ user, form: {}, clientId: input.clientId, scope: input.scope, amr: input.amr, context }, false)
+      try {
+        await runChecks({ user, form: {}, clientId: input.clientId, scope: input.scope, amr: input.amr, context }, false)
+      } catch (error) {
+        // One message per grant: a check's refusal reads as the two-factor grants' invalid_grant.
+        throw error instanceof InvalidGrantError ? new InvalidGrantError('mfa') : error
+      }
       const started = await sessions.start(user, input)
       const tokens = await issueTokens(started)
       events.emit({ ...context, type: 'login.succeeded', user_id: user.id, session_id: started.session.id, client_id: started.session.client_id, data: { method: input.method, amr: input.amr } })

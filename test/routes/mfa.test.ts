@@ -9,9 +9,10 @@ import type { MfaStore } from '../../src/stores/auth-store.js'
 import { createMemoryStore } from '../../src/stores/sql-store.js'
 import type { AuthEvent } from '../../src/core/events.js'
 import { hashToken } from '../../src/identifiers.js'
+import { parseAmr } from '../../src/services/login.js'
 import {
   adminLogin, assertNoStore, bearer, build, eventually, getMe, login, PASSWORD, passwordGrant, postToken, refresh,
-  registerAndLogin, registerUser
+  registerAndLogin, registerUser, storeOf
 } from '../helper.js'
 import {
   amrOf, assertMfaInvalid, challenge, codeAt, enrol, MFA_MESSAGE, MFA_OTP, MFA_RECOVERY, mfaRequest, mfaUser, otpGrant,
@@ -446,5 +447,36 @@ describe('a custom store without the mfa part', () => {
     const half = Fastify()
     t.after(() => half.close())
     await assert.rejects(async () => { await half.register(auth, { store: { ...store, mfa: { getTotp: store.mfa!.getTotp } as unknown as MfaStore }, jwt: { secret: randomBytes(32).toString('hex') } }) }, /mfa\.advanceStep/)
+  })
+})
+
+describe('the second factor among the login checks', () => {
+  it('runs last (an unverified e-mail is refused before any challenge), and finishing runs the other checks again', async (t) => {
+    const app = await build(t, { REQUIRE_VERIFIED_EMAIL: 'true' })
+    const { user: registered } = await registerUser(app, { email: `${randomBytes(4).toString('hex')}@example.com` })
+    const store = storeOf(app)
+    await store.users.update(registered.id, { email_verified: true })
+    const tokens = await login(app, registered.username)
+    const { totp } = await enrol(app, tokens.access_token)
+
+    const pending = await challenge(app, registered.username)
+    await store.users.update(registered.id, { email_verified: false })
+    assertMfaInvalid(await otpGrant(app, pending, codeAt(totp, 0)))
+    const refused = await passwordGrant(app, registered.username)
+    assert.equal(refused.statusCode, 400, 'the e-mail check answers before the second factor')
+    assert.equal(refused.json().error, 'invalid_grant')
+
+    await store.users.update(registered.id, { email_verified: true })
+    const meanwhile = await challenge(app, registered.username)
+    await store.users.update(registered.id, { disabled: true })
+    assertMfaInvalid(await otpGrant(app, meanwhile, codeAt(totp, 1)))
+  })
+
+  it('reads sessions stored before amr existed as ["pwd"]', () => {
+    assert.deepEqual(parseAmr(null), ['pwd'])
+    assert.deepEqual(parseAmr(undefined), ['pwd'])
+    assert.deepEqual(parseAmr('not json'), ['pwd'])
+    assert.deepEqual(parseAmr('[1]'), ['pwd'])
+    assert.deepEqual(parseAmr('["pwd","otp"]'), ['pwd', 'otp'])
   })
 })
