@@ -67,6 +67,13 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   const loginFailures = fastify.redis === null ? sqlStore.loginFailures : createRedisLoginFailureStore(fastify.redis)
   await fastify.register(auth, { ...config.auth, store: { ...sqlStore, loginFailures } })
   if (config.auth.jwt.secret === undefined) fastify.log.info('JWT_SECRET unset: EdDSA keys from the database, served at /.well-known/jwks.json')
+  // Issue 21: TOTP secrets at rest need DATA_ENCRYPTION_KEY. Production: required once a user has
+  // TOTP (enrolment is refused without it); development: a warning.
+  if (!fastify.authCore.mfa.encrypts) {
+    if (config.production && await fastify.authCore.mfa.inUse()) throw new ConfigError('DATA_ENCRYPTION_KEY is required in production once a user has TOTP (two-factor authentication): set 32 random bytes in base64 (openssl rand -base64 32)')
+    // When the server listens (not in the CLI, whose stderr carries its errors).
+    if (!config.production) fastify.addHook('onListen', async () => { fastify.log.warn('DATA_ENCRYPTION_KEY unset: TOTP secrets are stored unencrypted (development only; production requires it once TOTP is used)') })
+  }
   // Recovery and verification e-mails, through an outbox in the same database (issue 13).
   await fastify.register(mail, { ...config.mail, store: createSqlMailStore(fastify.db) })
   // Every event POSTed, signed, from an outbox written in the event's transaction (issue 22).

@@ -23,6 +23,8 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
                                  users with their password hashes from a FastAPI app (bcrypt,
                                  pbkdf2-sha256, argon2): all rows valid or nothing imported
   users unlock <username>        ends a login lock (too many failed password logins)
+  users mfa-reset <username>     turns the user's two-factor authentication (TOTP, recovery codes) off
+                                 and ends their sessions (a lost authenticator and lost recovery codes)
   users delete <username>        deletes the user with their sessions and items (as an admin would)
   sessions list <username>
   sessions end <session-id>
@@ -177,6 +179,11 @@ async function main (argv: string[]): Promise<number> {
       case 'users unlock': {
         const user = await named(arg)
         out({ username: user.username, unlocked: await accounts.unlock(user.id) })
+        return 0
+      }
+      case 'users mfa-reset': {
+        const user = await named(arg)
+        out({ username: user.username, mfa_was_on: await fastify.authCore.mfa.reset(user.id, { id: null, via: 'cli' }) })
         return 0
       }
       case 'sessions list':

@@ -4,6 +4,7 @@ import { AuthSettings, defaultHashConcurrency } from './schemas/auth-options.js'
 import { parseOrThrow } from './schemas/parse.js'
 import { defaultMailFrom, defaultPublicUrl, type MailOptions } from './schemas/mail-options.js'
 import { WEBHOOK_SECRET_PATTERN, webhookSecretProblem, type WebhookOptions } from './schemas/webhook-options.js'
+import { encryptionKeyProblem } from './services/mfa-crypto.js'
 
 /**
  * The environment, declared once. `loadConfig` is the only place that reads it; everything
@@ -52,6 +53,7 @@ export const EnvSchema = Type.Object({
   WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'the receiver of every event, e.g. https://hooks.example.com/auth' })),
   WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: WEBHOOK_SECRET_PATTERN, description: 'whsec_ and the base64 of at least 24 random bytes: whsec_$(openssl rand -base64 32)' })),
   WEBHOOK_EVENTS: Type.Optional(Type.String({ pattern: '^[a-z_.]+(,\\s*[a-z_.]+)*$', description: 'comma-separated event types, e.g. user.created,password.changed (default: every type)' })),
+  DATA_ENCRYPTION_KEY: Type.Optional(Type.String({ description: '32 random bytes in base64 (openssl rand -base64 32): encrypts TOTP secrets at rest' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
 type Env = Static<typeof EnvSchema>
@@ -202,7 +204,17 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     throw new ConfigError('FIRST_SUPERUSER_PASSWORD is a default value: refusing to start in production')
   }
 
+  if (env.DATA_ENCRYPTION_KEY !== undefined) {
+    const problem = encryptionKeyProblem(env.DATA_ENCRYPTION_KEY)
+    if (problem !== undefined) throw new ConfigError(`DATA_ENCRYPTION_KEY: ${problem}`)
+  }
+
   const auth = authSettings(env)
+  const mail = mailSettings(env, auth.jwt.issuer, production)
+  // Issue 21: TOTP secrets encrypted with DATA_ENCRYPTION_KEY; production refuses enrolment without
+  // it, and refuses to start without it once a user has TOTP (src/app.ts: that needs the database).
+  // Authenticator apps show the issuer: PUBLIC_URL's hostname (or the issuer's).
+  auth.mfa = { encryptionKey: env.DATA_ENCRYPTION_KEY, issuerName: mail.publicUrl !== undefined && URL.canParse(mail.publicUrl) ? new URL(mail.publicUrl).hostname : undefined, requireEncryption: production }
   return {
     production,
     port: env.PORT,
@@ -221,7 +233,7 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     /** per client address, on /token, /token/revoke and /register (0: off) */
     rateLimit: { tokenPerMinute: env.TOKEN_RATE_LIMIT },
     /** the mail plugin's options (plugins/mail.ts) */
-    mail: mailSettings(env, auth.jwt.issuer, production),
+    mail,
     /** the webhooks plugin's options (plugins/webhooks.ts); undefined: no webhooks */
     webhooks: webhookSettings(env, production),
     redisUrl: env.REDIS_URL

@@ -16,6 +16,7 @@ export { default as webhooksPlugin, type WebhooksPluginOptions } from '../plugin
 export { createSqlAuditStore, createSqlWebhookStore } from './stores/sql-audit-store.js'
 export { default as wellKnownRoutes, type WellKnownRoutesOptions } from '../routes/well-known.js'
 export { default as recoveryRoutes, type RecoveryRoutesOptions } from '../routes/auth/recovery.js'
+export { default as mfaRoutes } from '../routes/users/mfa.js'
 export { default as mailPlugin, type MailPluginOptions } from '../plugins/mail.js'
 export { default as app, createApp, fastifyOptions, type AppOptions } from './app.js'
 export { loadConfig, type Config } from './config.js'
@@ -33,13 +34,14 @@ export { createSqlMailStore } from './stores/sql-mail-store.js'
 export { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
 export {
   DomainError, DuplicateUserError, InvalidGrantError, InvalidRequestError, InvalidScopeError, LoginLockedError,
-  NotFoundError, OverloadedError, PolicyError
+  MfaRequiredError, MfaStateError, MfaUnavailableError, NotFoundError, OverloadedError, PolicyError
 } from './errors.js'
 export { InvalidEmailTokenError } from './services/recovery.js'
 export type { ScopeDefinition } from './services/scopes.js'
 export type {
   AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, ReuseWindow, NewUser, UserPatch, SessionListing,
-  AuditStore, AuditEntry, AuditQuery, AuditCursor, StoredEvent, WebhookDeliveryStore, WebhookDeliveryRecord, WebhookDeliverySummary
+  AuditStore, AuditEntry, AuditQuery, AuditCursor, StoredEvent, WebhookDeliveryStore, WebhookDeliveryRecord, WebhookDeliverySummary,
+  MfaStore, TotpRecord, MfaChallengeRecord
 } from './stores/auth-store.js'
 export type { MailStore, EmailTokenStore, OutboxStore, MailRequestStore, EmailTokenOwner, EmailTokenPurpose } from './stores/mail-store.js'
 export * from './schemas/index.js'

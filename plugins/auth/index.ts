@@ -16,7 +16,7 @@ import { AuthSettings } from '../../src/schemas/auth-options.js'
 import { parseOrThrow } from '../../src/schemas/parse.js'
 import type { AuthUser } from '../../src/schemas/user.js'
 import type { ScopeDefinition } from '../../src/services/scopes.js'
-import { AUTH_STORE_METHODS, type AuthStore } from '../../src/stores/auth-store.js'
+import { AUTH_STORE_METHODS, MFA_STORE_METHODS, type AuthStore } from '../../src/stores/auth-store.js'
 import { createMemoryStore } from '../../src/stores/sql-store.js'
 import type { AccessTokenContent } from '../../src/tokens/access-tokens.js'
 import sharedSchemas from '../shared-schemas.js'
@@ -68,6 +68,9 @@ function checkOptions ({ store, scopes, hooks, userMetadata, ...settings }: Auth
     // Only the parts every store has had; parts added later are optional (checked where used).
     const missing = Object.entries(AUTH_STORE_METHODS).flatMap(([part, methods]) =>
       methods.filter(m => typeof (store as unknown as Record<string, Record<string, unknown> | undefined>)[part]?.[m] !== 'function').map(m => `${part}.${m}`))
+    // The optional parts (issue 21: `mfa`): absent is fine, present must be whole.
+    const mfa = (store as { mfa?: Record<string, unknown> }).mfa
+    if (mfa !== undefined) missing.push(...MFA_STORE_METHODS.filter(m => typeof mfa?.[m] !== 'function').map(m => `mfa.${m}`))
     if (missing.length > 0) throw new Error(`auth plugin: \`store\` does not implement AuthStore: missing ${missing.join(', ')}`)
   }
   for (const name of ['beforeUserCreated', 'accessTokenClaims'] as const) {

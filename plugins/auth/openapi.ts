@@ -35,7 +35,8 @@ export function securitySchemes (tokenUrl: string, scopes: ScopeRegistry): Recor
   return {
     [SECURITY_SCHEMES.password]: {
       type: 'oauth2',
-      description: 'Log in with a username and password (RFC 6749 §4.3); leave client_id empty.',
+      description: 'Log in with a username and password (RFC 6749 §4.3); leave client_id empty. An account with two-factor ' +
+        'authentication cannot log in here: "Try it out" on POST /token with username, password and otp, then paste the access_token into bearerAuth.',
       flows: {
         password: {
           tokenUrl,

@@ -77,6 +77,23 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     request.log.info({ event: 'admin-unlock', userId: request.params.id, by: request.user.id, cleared }, 'login lock ended')
     return reply.code(204).send(null)
   })
+
+  fastify.delete('/users/:id/mfa', {
+    config,
+    schema: {
+      tags: ['users', 'mfa'],
+      operationId: 'resetUserMfa',
+      summary: 'Turn a user\'s two-factor authentication off (a lost authenticator and lost recovery codes)',
+      description: 'Deletes the TOTP secret and recovery codes and ends every session of the user. Also `npm run cli -- users mfa-reset <name>`.',
+      params: IdParams,
+      response: { 204: Type.Null(), ...notFound }
+    }
+  }, async (request, reply) => {
+    const user = request.user
+    const was = await fastify.authCore.mfa.reset(request.params.id, { id: user.id, via: 'admin' }, { ip: request.ip, session_id: user.session_id, client_id: user.client_id })
+    request.log.info({ event: 'admin-mfa-reset', userId: request.params.id, by: user.id, was }, 'two-factor authentication reset')
+    return reply.code(204).send(null)
+  })
 }
 
 export default admin

@@ -4,7 +4,7 @@ import type { AuthStore } from '../stores/auth-store.js'
 /** The event types (CONTRACT.md "Events, hooks and the audit log"); more come with the flows that emit them. */
 export const AUTH_EVENT_TYPES = [
   'user.created', 'user.updated', 'user.deleted', 'user.disabled', 'user.enabled',
-  'login.succeeded', 'login.failed', 'token.refreshed', 'refresh.reused', 'session.ended',
+  'login.succeeded', 'login.failed', 'mfa.challenged', 'mfa.failed', 'mfa.enabled', 'mfa.disabled', 'token.refreshed', 'refresh.reused', 'session.ended',
   'password.changed', 'password.reset', 'email.verification_sent', 'email.verified',
   'account.locked', 'account.unlocked', 'key.rotated'
 ] as const

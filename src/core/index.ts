@@ -4,6 +4,7 @@ import { createAccountService } from '../services/accounts.js'
 import { estimatedCostMs, hashProblem } from '../services/hash-formats.js'
 import { createLoginPipeline } from '../services/login.js'
 import { createLoginThrottle } from '../services/login-throttle.js'
+import { createMfaService } from '../services/mfa.js'
 import { createPasswordHasher } from '../services/passwords.js'
 import { createScopeRegistry, type ScopeDefinition } from '../services/scopes.js'
 import { createSessionService } from '../services/sessions.js'
@@ -11,6 +12,7 @@ import { createUserView } from '../services/user-view.js'
 import type { AuthStore } from '../stores/auth-store.js'
 import { createAccessTokens } from '../tokens/access-tokens.js'
 import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../tokens/keys.js'
+import { mfaOtpGrant, mfaRecoveryCodeGrant } from '../grants/mfa.js'
 import { passwordGrant } from '../grants/password.js'
 import { refreshTokenGrant } from '../grants/refresh-token.js'
 import { createGrantRegistry } from '../grants/registry.js'
@@ -36,6 +38,9 @@ export interface AuthCoreOptions {
 const PURGE_INTERVAL_MS = 60 * 60_000
 /** Foreign hash kinds measured at start for the timing floor: the costliest by estimate. */
 const CALIBRATION_SAMPLES = 3
+
+/** The hostname of an issuer URL (the otpauth URI's issuer), or the issuer itself when it is no URL. */
+const hostnameOf = (issuer: string) => URL.canParse(issuer) && new URL(issuer).hostname !== '' ? new URL(issuer).hostname : issuer
 
 /**
  * The auth core, built without Fastify: keys and access tokens, scopes, passwords, the login
@@ -90,9 +95,23 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   const login = createLoginPipeline({ store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign: claims => tokens.sign(claims) })
   // A used refresh token coming back is a theft signal (RFC 9700 §4.14): a warning, not an ordinary refusal.
   events.on('refresh.reused', event => { log.warn({ event: 'refresh-reuse', userId: event.user_id, sessionId: event.session_id, clientId: event.client_id }, 'a used refresh token came back: its session ended') })
+  // Two-factor authentication (issue 21): a login check (the password grant's 403 mfa_required, or
+  // its `otp`) and the two Auth0 grants that finish the login.
+  const mfa = createMfaService({
+    store,
+    passwords,
+    throttle,
+    events,
+    log,
+    endSessions: (userId, except, reason) => sessions.endAll(userId, except, reason),
+    settings: { ...settings.mfa, issuerName: settings.mfa.issuerName ?? hostnameOf(issuer), defaultClientId: settings.defaultClientId }
+  })
+  login.addCheck(mfa.loginCheck)
   const grants = createGrantRegistry()
   grants.register(passwordGrant(login))
   grants.register(refreshTokenGrant(login))
+  grants.register(mfaOtpGrant(login, mfa))
+  grants.register(mfaRecoveryCodeGrant(login, mfa))
 
   const timers: NodeJS.Timeout[] = []
   let stopped = false
@@ -121,6 +140,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     sessions,
     login,
     grants,
+    mfa,
 
     /** Rotates the signing key (the CLI's `keys rotate`): `key.rotated`, stored before this resolves. */
     async rotateKey () {
@@ -135,6 +155,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
       every(PURGE_INTERVAL_MS, 'session purge', sessions.purge)
       every(reloadIntervalMs, 'key reload', keys.reload)
       every(PURGE_INTERVAL_MS, 'audit purge', () => audit.purge())
+      every(PURGE_INTERVAL_MS, 'mfa_token purge', mfa.purge)
       sessions.purge().catch((err: unknown) => log.warn({ err }, 'session purge failed'))
       audit.purge().catch((err: unknown) => log.warn({ err }, 'audit purge failed'))
     },

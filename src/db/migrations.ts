@@ -144,7 +144,44 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('refresh_tokens').addColumn('used_scope', 'text').execute()
     }
   },
-  // 0007 is the number of issue 21.
+  '0007_mfa': {
+    async up (db: Kysely<any>) {
+      // Two-factor authentication (issue 21). `mfa_enabled` mirrors user_totp.state = 'on' (written
+      // in the same transaction), so the public user shows it without a join.
+      await db.schema.alterTable('users').addColumn('mfa_enabled', 'integer', c => c.notNull().defaultTo(0)).execute()
+      // The session's authentication methods (RFC 8176 `amr`, JSON array text): a refresh keeps them.
+      await db.schema.alterTable('sessions').addColumn('amr', 'text').execute()
+      // One TOTP secret per user, encrypted (src/services/mfa-crypto.ts); `last_step` is the last
+      // accepted RFC 6238 time step, advanced by compare-and-set so a code is accepted once.
+      await db.schema.createTable('user_totp')
+        .addColumn('user_id', 'text', c => c.primaryKey().references('users.id').onDelete('cascade'))
+        .addColumn('secret', 'text', c => c.notNull())
+        .addColumn('state', 'text', c => c.notNull())
+        .addColumn('last_step', 'bigint', c => c.notNull().defaultTo(-1))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .execute()
+      // Recovery codes: SHA-256 of each (64 random bits), single use.
+      await db.schema.createTable('recovery_codes')
+        .addColumn('code_hash', 'text', c => c.primaryKey())
+        .addColumn('user_id', 'text', c => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute()
+      await db.schema.createIndex('recovery_codes_user_id_idx').on('recovery_codes').column('user_id').execute()
+      // mfa_token of the password grant's 403: SHA-256 only, single use, bound to client and scope.
+      await db.schema.createTable('mfa_challenges')
+        .addColumn('token_hash', 'text', c => c.primaryKey())
+        .addColumn('user_id', 'text', c => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('client_id', 'text', c => c.notNull())
+        .addColumn('scope', 'text')
+        .addColumn('failures', 'integer', c => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute()
+      await db.schema.createIndex('mfa_challenges_expires_at_idx').on('mfa_challenges').column('expires_at').execute()
+    }
+  },
   '0008_audit': {
     async up (db: Kysely<any>) {
       // Every event, written in the transaction of the change it records (issue 22). No foreign

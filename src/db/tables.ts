@@ -22,6 +22,8 @@ export interface UsersTable {
   email_verified: Generated<Flag>
   /** the app's own fields (userMetadata), as JSON text; null without */
   metadata: Generated<string | null>
+  /** TOTP is on (mirrors user_totp.state = 'on'); 0 by default */
+  mfa_enabled: Generated<Flag>
   created_at: number
   updated_at: number
 }
@@ -43,6 +45,8 @@ export interface SessionsTable {
    * from before migration 0006, or a custom store that drops it).
    */
   rotation_key: string | null
+  /** the authentication methods of the login that started it (JSON array, e.g. ["pwd","otp"]); null: ["pwd"] */
+  amr: Generated<string | null>
 }
 
 export interface RefreshTokensTable {
@@ -173,6 +177,40 @@ export interface WebhookDeliveriesTable extends QueueColumns {
   last_status: number | null
 }
 
+/** A user's TOTP secret (issue 21). */
+export interface UserTotpTable {
+  user_id: string
+  /** encrypted (src/services/mfa-crypto.ts): never the base32 secret in clear when DATA_ENCRYPTION_KEY is set */
+  secret: string
+  /** 'pending' until a first code confirms it, then 'on' */
+  state: 'pending' | 'on'
+  /** the last accepted RFC 6238 time step (-1: none): a step is accepted once, nothing older */
+  last_step: Generated<number>
+  created_at: number
+}
+
+export interface RecoveryCodesTable {
+  /** SHA-256 of the normalised code */
+  code_hash: string
+  user_id: string
+  created_at: number
+  used_at: number | null
+}
+
+/** An `mfa_token` handed out by the password grant's 403 `mfa_required`. */
+export interface MfaChallengesTable {
+  /** SHA-256 of the token */
+  token_hash: string
+  user_id: string
+  client_id: string
+  /** the scope asked for at the password step (null: the user's default) */
+  scope: string | null
+  failures: Generated<number>
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+
 export interface Database {
   users: UsersTable
   sessions: SessionsTable
@@ -185,4 +223,7 @@ export interface Database {
   mail_requests: MailRequestsTable
   audit_events: AuditEventsTable
   webhook_deliveries: WebhookDeliveriesTable
+  user_totp: UserTotpTable
+  recovery_codes: RecoveryCodesTable
+  mfa_challenges: MfaChallengesTable
 }

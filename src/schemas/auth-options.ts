@@ -35,7 +35,12 @@ export const AuthSettings = Type.Object({
     accessToken: Type.Boolean({ default: false, description: 'cookie-mode logins also set the access token as an HttpOnly cookie, which protected routes accept (ACCESS_TOKEN_COOKIE)' })
   }, { default: {}, description: 'browser apps: the refresh token in a cookie, for requests with X-Token-Transport: cookie' }),
   loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' }),
-  auditRetentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'audit events older than this many days are deleted by the hourly clean-up' })
+  auditRetentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'audit events older than this many days are deleted by the hourly clean-up' }),
+  mfa: Type.Object({
+    encryptionKey: Type.Optional(Type.String({ minLength: 43, maxLength: 44, description: 'DATA_ENCRYPTION_KEY: 32 random bytes in base64 (openssl rand -base64 32); encrypts TOTP secrets at rest (AES-256-GCM)' })),
+    issuerName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'the issuer shown by authenticator apps (otpauth URI); default: the hostname of jwt.issuer' })),
+    requireEncryption: Type.Boolean({ default: false, description: 'refuse TOTP enrolment without encryptionKey (production)' })
+  }, { default: {}, description: 'two-factor authentication (TOTP and recovery codes)' })
 })
 export type AuthSettings = Static<typeof AuthSettings>
 

@@ -17,7 +17,7 @@ const claimsCheck = TypeCompiler.Compile(AccessTokenClaims)
 const TOUCH_INTERVAL_MS = 60_000
 
 /** Why sessions end (the `session.ended` event's `data.reason`). */
-export type EndReason = 'logout' | 'revoked' | 'password' | 'admin' | 'disabled' | 'reused' | 'user'
+export type EndReason = 'logout' | 'revoked' | 'password' | 'admin' | 'disabled' | 'reused' | 'user' | 'mfa'
 
 export interface SessionSettings {
   accessTokenTtlSeconds: number
@@ -95,11 +95,12 @@ export function createSessionService (deps: {
 
     /**
      * Starts a session for a user whose login passed every check, with the scopes asked for (all
-     * the user may have when none); the oldest sessions beyond maxSessionsPerUser end. `event`
-     * (the login's, e.g. `login.succeeded`) is stored in the session's transaction.
+     * the user may have when none), and the login's authentication methods (`amr`, default ["pwd"]);
+     * the oldest sessions beyond maxSessionsPerUser end. `event` (the login's, e.g.
+     * `login.succeeded`) is stored in the session's transaction.
      * @throws InvalidScopeError
      */
-    async start (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string }, event?: (session: SessionRecord) => EventInput): Promise<IssuedSession> {
+    async start (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string, amr?: string[] }, event?: (session: SessionRecord) => EventInput): Promise<IssuedSession> {
       const granted = grantScopes(parseScope(input.scope), scopes.allowedFor(user))
       if (granted === undefined) throw new InvalidScopeError('The requested scope is not available to this user')
       const now = Date.now()
@@ -114,7 +115,9 @@ export function createSessionService (deps: {
         last_used_at: now,
         expires_at: now + settings.refreshTokenTtlSeconds * 1000,
         ended_at: null,
-        rotation_key: newRotationKey()
+        rotation_key: newRotationKey(),
+        // The login's methods (issue 21), kept for every refresh of the session.
+        amr: JSON.stringify(input.amr ?? ['pwd'])
       }
       const refreshToken = newRefreshToken()
       await events.within(tx => tx.sessions.create(session, hashToken(refreshToken), settings.maxSessionsPerUser), () => event?.(session))

@@ -7,7 +7,8 @@ import type { UserRecord } from '../schemas/user.js'
  * The storage the auth plugin needs, as interfaces: the services call these and nothing else.
  * The SQL implementation (createSqlStore) is the default; an app can bring its own.
  */
-export type SessionRecord = Selectable<SessionsTable>
+/** `amr` is optional: stores written before it (issue 21) return sessions without it, read as ["pwd"]. */
+export type SessionRecord = Omit<Selectable<SessionsTable>, 'amr'> & { amr?: string | null }
 export type SigningKeyRecord = Selectable<SigningKeysTable>
 
 export interface NewUser {
@@ -175,6 +176,65 @@ export interface WebhookDeliveryStore {
   purge (before: number): Promise<number>
 }
 
+/** A user's TOTP as stored: the secret still encrypted. */
+export interface TotpRecord {
+  user_id: string
+  secret: string
+  state: 'pending' | 'on'
+  /** the last accepted time step (-1: none) */
+  last_step: number
+  created_at: number
+}
+
+/** An `mfa_token` as stored (only its hash). */
+export interface MfaChallengeRecord {
+  token_hash: string
+  user_id: string
+  client_id: string
+  scope: string | null
+  failures: number
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+
+/**
+ * Two-factor authentication (issue 21). Optional in AuthStore: a store without it has no MFA (the
+ * routes answer 404, logins never ask for a code). Every "at most once" step is a compare-and-set
+ * in the store, so racing requests (even on two instances) get one success.
+ */
+export interface MfaStore {
+  getTotp (userId: string): Promise<TotpRecord | undefined>
+  /** Stores a pending secret, replacing a pending one; false (nothing stored) when TOTP is on. */
+  putPendingTotp (userId: string, secret: string, now: number): Promise<boolean>
+  /**
+   * Turns a pending TOTP on with `step` as its last accepted step, only if it is still pending and
+   * `step` > last_step (compare-and-set), and stores these recovery code hashes (replacing any),
+   * in one transaction; sets the user's mfa_enabled. True if this call turned it on.
+   */
+  activateTotp (userId: string, step: number, codeHashes: string[], now: number): Promise<boolean>
+  /** Advances last_step to `step` only if TOTP is on and last_step < step (compare-and-set); true if it did. */
+  advanceStep (userId: string, step: number): Promise<boolean>
+  /** Deletes the TOTP and every recovery code, clears mfa_enabled; true if TOTP was on or pending. */
+  deleteTotp (userId: string): Promise<boolean>
+  /** Replaces every recovery code of the user with these hashes (one transaction). */
+  replaceRecoveryCodes (userId: string, codeHashes: string[], now: number): Promise<void>
+  /** Marks this unused code of the user used (compare-and-set); true if this call used it. */
+  useRecoveryCode (userId: string, codeHash: string, now: number): Promise<boolean>
+  /** The user's unused recovery codes. */
+  countRecoveryCodes (userId: string): Promise<number>
+  /** Whether any user has TOTP on or pending (production refuses to start without DATA_ENCRYPTION_KEY then). */
+  anyTotp (): Promise<boolean>
+  createChallenge (challenge: Omit<MfaChallengeRecord, 'failures' | 'used_at'>): Promise<void>
+  findChallenge (tokenHash: string): Promise<MfaChallengeRecord | undefined>
+  /** Counts a wrong code; at `maxFailures` the challenge is used up. Resolves the new count. */
+  failChallenge (tokenHash: string, maxFailures: number, now: number): Promise<number>
+  /** Marks it used if unused, unexpired and under `maxFailures` (compare-and-set); true if this call did. */
+  consumeChallenge (tokenHash: string, now: number, maxFailures: number): Promise<boolean>
+  /** Deletes challenges that expired before `before`. */
+  purgeChallenges (before: number): Promise<number>
+}
+
 export interface AuthStore {
   users: UserStore
   sessions: SessionStore
@@ -191,12 +251,20 @@ export interface AuthStore {
    * the store it is given (on SQLite any other query waits for the transaction to end).
    */
   transaction?<T> (work: (store: AuthStore) => Promise<T>): Promise<T>
+  /** optional (issue 21): without it, no two-factor authentication */
+  mfa?: MfaStore
 }
 
 /** The methods an AuthStore must have: the auth plugin checks a given store against them at register. */
-export const AUTH_STORE_METHODS: { [K in keyof AuthStore]: ReadonlyArray<keyof AuthStore[K]> } = {
+export const AUTH_STORE_METHODS: { [K in keyof AuthStore]: ReadonlyArray<keyof NonNullable<AuthStore[K]>> } = {
   users: ['create', 'findByLogin', 'findById', 'update', 'delete', 'list', 'createMany', 'takenKeys', 'replacePasswordHash', 'foreignHashSamples'],
   sessions: ['create', 'findWithUser', 'findByRefreshToken', 'touch', 'rotateRefreshToken', 'end', 'endAllForUser', 'listForUser', 'purge'],
   keys: ['list', 'insert', 'retire', 'deleteRetiredBefore'],
   loginFailures: ['get', 'add', 'clear', 'purge']
 }
+
+/** The methods of the optional `mfa` part: a store that has the part must have them all. */
+export const MFA_STORE_METHODS: ReadonlyArray<keyof MfaStore> = [
+  'getTotp', 'putPendingTotp', 'activateTotp', 'advanceStep', 'deleteTotp', 'replaceRecoveryCodes', 'useRecoveryCode',
+  'countRecoveryCodes', 'anyTotp', 'createChallenge', 'findChallenge', 'failChallenge', 'consumeChallenge', 'purgeChallenges'
+]

@@ -85,7 +85,7 @@ describe('GET /.well-known/oauth-authorization-server', () => {
     assert.equal(metadata.token_endpoint, `${issuer}/token`)
     assert.equal(metadata.revocation_endpoint, `${issuer}/token/revoke`)
     assert.equal(metadata.jwks_uri, `${issuer}/.well-known/jwks.json`)
-    assert.deepEqual(metadata.grant_types_supported, ['password', 'refresh_token'])
+    assert.deepEqual(metadata.grant_types_supported, ['password', 'refresh_token', 'http://auth0.com/oauth/grant-type/mfa-otp', 'http://auth0.com/oauth/grant-type/mfa-recovery-code'])
     for (const scope of ['me', 'items', 'admin']) assert.ok(metadata.scopes_supported.includes(scope), scope)
     assert.ok(!('authorization_endpoint' in metadata) || metadata.authorization_endpoint === undefined, 'no authorization endpoint exists')
   })
