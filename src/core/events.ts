@@ -84,7 +84,8 @@ export function createAuthEvents (log: EventLog, store?: AuthStore) {
     actor_id: input.actor_id ?? null,
     session_id: input.session_id ?? null,
     client_id: input.client_id ?? null,
-    ip: input.ip ?? null,
+    // At most 64 characters (an IPv6 address with a zone fits): an 8 KB X-Forwarded-For is not kept per event.
+    ip: input.ip == null ? null : [...input.ip.slice(0, 128)].slice(0, 64).join(''),
     // By code points, at most 512 (as sessions store it): a header of kilobytes is not kept per event.
     user_agent: input.user_agent == null ? null : [...input.user_agent.slice(0, 1024)].slice(0, 512).join(''),
     data: input.data ?? {}
