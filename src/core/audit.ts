@@ -9,12 +9,17 @@ const MINUTE_MS = 60_000
 const DAY_MS = 86_400_000
 
 /**
- * The key a failed login of a name that belongs to no account is counted under: its client
- * address and minute. Failures against an account (user_id set) are never aggregated.
+ * The key a failed login is counted under when it is one of a flood: a name that belongs to no
+ * account by its client address and minute; an attempt refused because the account is locked
+ * (reason `locked`) by its account, client address and minute. Other failures against an account
+ * (a wrong password) are never aggregated.
  */
 export function aggregateKeyOf (event: AuthEvent): string | undefined {
-  if (event.type !== 'login.failed' || event.user_id !== null) return undefined
-  return `login.failed|${event.ip ?? '-'}|${Math.floor(Date.parse(event.at) / MINUTE_MS)}`
+  if (event.type !== 'login.failed') return undefined
+  const minute = Math.floor(Date.parse(event.at) / MINUTE_MS)
+  if (event.user_id === null) return `login.failed|${event.ip ?? '-'}|${minute}`
+  if (event.data.reason === 'locked') return `login.failed|locked|${event.user_id}|${event.ip ?? '-'}|${minute}`
+  return undefined
 }
 
 /** The Standard Webhooks body of an event: `{type, timestamp, data}` with the whole event as `data`. */

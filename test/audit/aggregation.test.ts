@@ -34,4 +34,22 @@ describe('aggregated failed logins', () => {
     assert.equal(Number(rows[0]!.count), 2)
     assert.ok(rows[0]!.aggregate_key!.length < 120, 'the key holds the cut address')
   })
+
+  it('60 attempts refused on a locked account from one address in a minute: one row counting 60, one webhook', async (t) => {
+    const app = await build(t, { TOKEN_RATE_LIMIT: '0', LOGIN_USERNAME_RATE_LIMIT: '3', ...WEBHOOKS })
+    const { user } = await registerUser(app)
+    // Wait for a minute's start if need be: the 63 attempts below within one minute.
+    if (Date.now() % 60_000 > 45_000) await new Promise(resolve => setTimeout(resolve, 60_000 - (Date.now() % 60_000) + 50))
+    for (let i = 0; i < 3; i++) assert.equal((await grant(app, user.username, `wrong ${i}`)).statusCode, 400)
+    const before = await app.db.selectFrom('webhook_deliveries').select('id').execute()
+    for (let i = 0; i < 60; i++) assert.notEqual((await grant(app, user.username, `wrong again ${i}`)).statusCode, 200)
+    const locked = (await failures(app)).filter(row => JSON.parse(row.data).reason === 'locked')
+    assert.equal(locked.length, 1, 'one row for the account, address and minute')
+    assert.equal(Number(locked[0]!.count), 60)
+    assert.deepEqual([locked[0]!.user_id, locked[0]!.ip], [user.id, '203.0.113.50'])
+    const after = await app.db.selectFrom('webhook_deliveries').select('id').execute()
+    assert.equal(after.length - before.length, 1, 'one webhook delivery')
+    // Wrong passwords (before the lock) stay one row each.
+    assert.equal((await failures(app)).filter(row => JSON.parse(row.data).reason === 'invalid_credentials').length, 3)
+  })
 })
