@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { createOutboxWorker } from '../src/mail/outbox-worker.js'
 import { parseOrThrow } from '../src/schemas/parse.js'
-import { WebhookSettings, webhookSecretProblem, type WebhookOptions } from '../src/schemas/webhook-options.js'
+import { WebhookSettings, webhookSecretProblem, webhookUrlProblem, type WebhookOptions } from '../src/schemas/webhook-options.js'
 import type { WebhookDeliveryStore } from '../src/stores/auth-store.js'
 import { createWebhookSender } from '../src/webhooks/sender.js'
 
@@ -18,6 +18,8 @@ function checkOptions (options: WebhooksPluginOptions) {
   const settings = parseOrThrow(WebhookSettings, JSON.parse(JSON.stringify(given)), fail)
   const problem = webhookSecretProblem(settings.secret)
   if (problem !== undefined) throw fail([`secret: ${problem}`])
+  const urlProblem = webhookUrlProblem(settings.url)
+  if (urlProblem !== undefined) throw fail([`url: ${urlProblem}`])
   return { settings, send }
 }
 

@@ -3,7 +3,7 @@ import { Value } from '@sinclair/typebox/value'
 import { AuthSettings, defaultHashConcurrency } from './schemas/auth-options.js'
 import { parseOrThrow } from './schemas/parse.js'
 import { defaultMailFrom, defaultPublicUrl, type MailOptions } from './schemas/mail-options.js'
-import { WEBHOOK_SECRET_PATTERN, webhookSecretProblem, type WebhookOptions } from './schemas/webhook-options.js'
+import { WEBHOOK_SECRET_PATTERN, webhookEventsProblem, webhookSecretProblem, webhookUrlProblem, type WebhookOptions } from './schemas/webhook-options.js'
 import { encryptionKeyProblem } from './services/mfa-crypto.js'
 
 /**
@@ -155,11 +155,14 @@ function webhookSettings (env: Env, production: boolean): WebhookOptions | undef
     if (env.WEBHOOK_EVENTS !== undefined) throw new ConfigError('WEBHOOK_EVENTS needs WEBHOOK_URL and WEBHOOK_SECRET')
     return undefined
   }
-  if (!URL.canParse(env.WEBHOOK_URL)) throw new ConfigError('WEBHOOK_URL: not a URL')
+  const urlProblem = webhookUrlProblem(env.WEBHOOK_URL)
+  if (urlProblem !== undefined) throw new ConfigError(`WEBHOOK_URL: ${urlProblem}`)
   if (production && !env.WEBHOOK_URL.startsWith('https://')) throw new ConfigError('WEBHOOK_URL must be https in production (events carry user ids and addresses)')
   const problem = webhookSecretProblem(env.WEBHOOK_SECRET)
   if (problem !== undefined) throw new ConfigError(`WEBHOOK_SECRET: ${problem}`)
   const events = env.WEBHOOK_EVENTS?.split(',').map(type => type.trim()).filter(type => type !== '') ?? []
+  const eventsProblem = webhookEventsProblem(events)
+  if (eventsProblem !== undefined) throw new ConfigError(`WEBHOOK_EVENTS: ${eventsProblem}`)
   return { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET, events }
 }
 

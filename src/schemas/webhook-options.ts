@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { AUTH_EVENT_TYPES } from '../core/events.js'
 import { OutboxWorkerSettings } from './mail-options.js'
 
 /** `whsec_` and the base64 of the key (Standard Webhooks); the key must be at least this many bytes. */
@@ -27,4 +28,21 @@ export function webhookSecretProblem (secret: string): string | undefined {
   const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64').length
   if (bytes < WEBHOOK_SECRET_MIN_BYTES) return `the key is ${bytes} bytes: at least ${WEBHOOK_SECRET_MIN_BYTES} random bytes (openssl rand -base64 32)`
   return undefined
+}
+
+/**
+ * Why a receiver URL is unusable, or undefined: credentials in it (`user:password@`) are never
+ * sent (fetch refuses such a URL) and would be logged; the message never repeats them.
+ */
+export function webhookUrlProblem (url: string): string | undefined {
+  if (!URL.canParse(url)) return 'not a URL'
+  const parsed = new URL(url)
+  if (parsed.username !== '' || parsed.password !== '') return 'must not contain credentials (user:password@); the receiver checks the signature (the secret)'
+  return undefined
+}
+
+/** Why a list of event types to deliver is unusable (an unknown type, which would never fire), or undefined. */
+export function webhookEventsProblem (events: readonly string[]): string | undefined {
+  const unknown = events.filter(type => !(AUTH_EVENT_TYPES as readonly string[]).includes(type))
+  return unknown.length === 0 ? undefined : `unknown event type(s) ${unknown.join(', ')} (known: ${AUTH_EVENT_TYPES.join(', ')})`
 }

@@ -14,7 +14,10 @@ describe('AUDIT_RETENTION_DAYS and WEBHOOK_* configuration', () => {
     ['a secret without whsec_', { WEBHOOK_URL: 'https://hooks.example.com', WEBHOOK_SECRET: 'plain-secret' }, /WEBHOOK_SECRET: expected whsec_/],
     ['a short key', { WEBHOOK_URL: 'https://hooks.example.com', WEBHOOK_SECRET: `whsec_${Buffer.alloc(16, 1).toString('base64')}` }, /WEBHOOK_SECRET: the key is 16 bytes: at least 24/],
     ['an http URL in production', { NODE_ENV: 'production', WEBHOOK_URL: 'http://hooks.example.com', WEBHOOK_SECRET: secret }, /WEBHOOK_URL must be https in production/],
-    ['a retention of 0 days', { AUDIT_RETENTION_DAYS: '0' }, /AUDIT_RETENTION_DAYS/]
+    ['a retention of 0 days', { AUDIT_RETENTION_DAYS: '0' }, /AUDIT_RETENTION_DAYS/],
+    ['a URL with credentials', { WEBHOOK_URL: 'http://user:hunter2-pw@hooks.example.com/auth', WEBHOOK_SECRET: secret }, /WEBHOOK_URL: must not contain credentials/],
+    ['a URL with a user name only', { WEBHOOK_URL: 'https://user@hooks.example.com/auth', WEBHOOK_SECRET: secret }, /WEBHOOK_URL: must not contain credentials/],
+    ['an unknown event type', { WEBHOOK_URL: 'https://hooks.example.com/auth', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.created,nope.never' }, /WEBHOOK_EVENTS: unknown event type\(s\) nope\.never/]
   ]
   for (const [name, env, message] of cases) it(`refuses ${name}`, () => assertConfigRefused(env, message))
 
@@ -37,8 +40,21 @@ describe('AUDIT_RETENTION_DAYS and WEBHOOK_* configuration', () => {
     assert.equal(loadConfig({}).auth.auditRetentionDays, 90)
   })
 
-  it('refuses an unknown event type at start, naming it', async () => {
-    const config = testConfig({ WEBHOOK_URL: 'https://hooks.example.com/auth', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.created,user.creatd' })
-    await assert.rejects(createApp(config), /events: unknown event type\(s\): user\.creatd/)
+  it('never prints the password of a URL it refuses', () => {
+    try {
+      loadConfig({ WEBHOOK_URL: 'http://user:hunter2-pw@hooks.example.com/auth', WEBHOOK_SECRET: secret })
+      assert.fail('accepted')
+    } catch (error) {
+      assert.ok(error instanceof ConfigError)
+      assert.ok(!error.message.includes('hunter2-pw'), error.message)
+    }
+  })
+
+  it('refuses an unknown event type at start, naming it (the plugin\'s options too)', async () => {
+    assert.throws(() => loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/auth', WEBHOOK_SECRET: secret, WEBHOOK_EVENTS: 'user.created,user.creatd' }),
+      (error: Error) => error instanceof ConfigError && /WEBHOOK_EVENTS: unknown event type\(s\) user\.creatd/.test(error.message))
+    const config = testConfig({ WEBHOOK_URL: 'https://hooks.example.com/auth', WEBHOOK_SECRET: secret })
+    await assert.rejects(createApp({ ...config, webhooks: { ...config.webhooks!, events: ['user.created', 'user.creatd'] } }), /events: unknown event type\(s\): user\.creatd/)
+    await assert.rejects(createApp({ ...config, webhooks: { ...config.webhooks!, url: 'http://user:hunter2-pw@hooks.example.com/auth' } }), /url: must not contain credentials/)
   })
 })
