@@ -21,6 +21,16 @@ export function decodeCursor (cursor: string): AuditCursor {
 }
 
 /**
+ * A `date-time` filter in epoch ms. The format lets through what Date.parse cannot read (a leap
+ * second, 23:59:60): NaN would reach the query. @throws PolicyError (400) for such a time
+ */
+function timeOf (name: string, value: string): number {
+  const at = Date.parse(value)
+  if (!Number.isFinite(at)) throw new PolicyError(`${name}: not a time this server can read`, name)
+  return at
+}
+
+/**
  * The audit log, read (issue 22): `GET /admin/audit` (scope `admin`) with filters and cursor
  * paging, newest first, and `GET /users/me/security-events` (scope `me`), the caller's own recent
  * logins, failures, password, MFA and session events. Nothing here writes or deletes an event.
@@ -49,8 +59,8 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const items = await audit.list({
       type,
       userId,
-      since: since === undefined ? undefined : Date.parse(since),
-      until: until === undefined ? undefined : Date.parse(until),
+      since: since === undefined ? undefined : timeOf('since', since),
+      until: until === undefined ? undefined : timeOf('until', until),
       before: cursor === undefined ? undefined : decodeCursor(cursor),
       limit: limit + 1
     })

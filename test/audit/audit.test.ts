@@ -181,7 +181,7 @@ describe('GET /admin/audit', () => {
   it('answers 400, never 500, for bad filters', async (t) => {
     const app = await build(t)
     const { tokens } = await adminLogin(app)
-    for (const query of ['?cursor=garbage', '?cursor=WzEsMl0', '?since=yesterday', '?limit=0', '?limit=501', '?type=DROP%20TABLE', '?until=2026-13-45T00:00:00Z']) {
+    for (const query of ['?cursor=garbage', '?cursor=WzEsMl0', '?since=yesterday', '?limit=0', '?limit=501', '?type=DROP%20TABLE', '?until=2026-13-45T00:00:00Z', '?since=2026-12-31T23:59:60Z', '?until=2026-12-31T23:59:60Z']) {
       assertHttpError(await audit(app, tokens.access_token, query), 400, 'Bad Request')
     }
   })
