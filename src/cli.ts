@@ -48,6 +48,8 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
 Reads the same environment as the server (DATABASE_URL, ...).`
 
 const DEFAULT_OUTBOX = MailSettings.properties.outboxDir.default
+/** The commands that change nothing (and so record no event). */
+const READ_ONLY = new Set(['users list', 'sessions list', 'keys list', 'mail list', 'mail show', 'mail queue', 'audit tail', 'audit export', 'webhooks list', 'webhooks retry'])
 /** Whoever runs the CLI has the database: an admin that is no user (no user id is 'cli'). */
 const CLI_ACTOR: Actor = { id: 'cli', token_scopes: ['admin'] }
 
@@ -112,8 +114,23 @@ async function auditExport (audit: Audit, since: number, until: number | undefin
   }
 }
 
+/**
+ * parseArgs, whose errors (an option without its value, `--limit -5`, an unknown option) are a
+ * ConfigError: one line, exit code 1, not a TypeError's stack. @throws ConfigError
+ */
+function parsed<T> (parse: () => T): T {
+  try {
+    return parse()
+  } catch (error) {
+    if (typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('ERR_PARSE_ARGS')) {
+      throw new ConfigError(`${(error as Error).message.split('\n').join(' ')} (see --help)`)
+    }
+    throw error
+  }
+}
+
 async function main (argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
+  const { positionals, values } = parsed(() => parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -129,7 +146,7 @@ async function main (argv: string[]): Promise<number> {
       until: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
-  })
+  }))
   const [group, command, arg] = positionals
   if (values.help || group === undefined) {
     console.log(USAGE)
@@ -149,6 +166,11 @@ async function main (argv: string[]): Promise<number> {
   }
 
   try {
+    // Webhooks are queued by the process whose configuration has them (the server's WEBHOOK_URL and
+    // WEBHOOK_SECRET, here too): without them, this command's events are stored but never delivered.
+    if (config.webhooks === undefined && !READ_ONLY.has(`${group} ${command}`) && ((await fastify.authCore.store.webhooks?.list(1)) ?? []).length > 0) {
+      console.error('warning: webhooks are in use (the database has deliveries) but WEBHOOK_URL/WEBHOOK_SECRET are unset here: events from this command will not be delivered; run the CLI with the server\'s WEBHOOK_URL and WEBHOOK_SECRET')
+    }
     switch (`${group} ${command}`) {
       case 'users create': {
         if (arg === undefined) throw new ConfigError('users create needs a username')

@@ -67,6 +67,42 @@ describe('CLI: audit and webhooks', () => {
     assert.match(unknown.err, /no webhook delivery no-such-delivery/)
   })
 
+  it('refuses a missing or dash-led option value, and a leap second, in one line with exit code 1', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-audit-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const { run: cliRun } = cliOn(dir)
+    for (const args of [['audit', 'export', '--since'], ['audit', 'tail', '--limit', '-5'], ['audit', 'export', '--since', '2026-12-31T23:59:60Z'], ['audit', 'export', '--since', '2026-01-01', '--until', '2026-12-31T23:59:60Z']]) {
+      const result = await cliRun(...args)
+      assert.equal(result.code, 1, args.join(' '))
+      assert.match(result.err, /^error: .*\n$/, `${args.join(' ')}: ${result.err}`)
+      assert.doesNotMatch(result.err, /TypeError|\n {4}at /)
+    }
+  })
+
+  it('warns once when webhooks are in use but this command\'s configuration has none; queues them when it has', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-audit-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const withHooks = cliOn(dir, { WEBHOOK_URL: 'http://127.0.0.1:9/hooks', WEBHOOK_SECRET: newSecret() }).run
+    const without = cliOn(dir).run
+    // No deliveries yet: nothing to warn about.
+    const first = await without('users', 'create', 'bob')
+    assert.equal(first.code, 0, first.err)
+    assert.doesNotMatch(first.err, /warning/)
+    const created = await withHooks('users', 'create', 'carol')
+    assert.equal(created.code, 0, created.err)
+    assert.doesNotMatch(created.err, /warning/)
+    const queued = JSON.parse((await withHooks('webhooks', 'list')).out) as Array<{ event_type: string }>
+    assert.deepEqual(queued.map(d => d.event_type), ['user.created'])
+
+    const disabled = await without('users', 'disable', 'carol')
+    assert.equal(disabled.code, 0, disabled.err)
+    const warnings = disabled.err.split('\n').filter(line => /warning/.test(line))
+    assert.equal(warnings.length, 1, disabled.err)
+    assert.match(warnings[0]!, /will not be delivered.*WEBHOOK_URL.*WEBHOOK_SECRET/)
+    // A read-only command says nothing.
+    assert.doesNotMatch((await without('audit', 'tail')).err, /warning/)
+  })
+
   it('audit tail --follow prints new events as they are stored, until interrupted', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-follow-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
