@@ -37,8 +37,11 @@ export function fastifyOptions (config: Config): FastifyServerOptions {
       // Credentials never reach the logs (ASVS 16.2.5).
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' }
     },
-    // Client addresses (rate limiting, logs) come from X-Forwarded-For only behind a trusted proxy.
-    trustProxy: config.trustProxy,
+    // Client addresses (rate limiting, logs, the audit log) come from X-Forwarded-For only behind a
+    // trusted proxy, and then from its last hop, the one that proxy appended: with `true` Fastify
+    // would take the first, which the client writes (found from outside: one audit row and a fresh
+    // rate-limit bucket per spoofed address).
+    trustProxy: config.trustProxy ? (_address: string, hop: number) => hop < 1 : false,
     // Defaults restated because security depends on them (see SECURITY.md).
     bodyLimit: 1024 * 1024,
     onProtoPoisoning: 'error',

@@ -157,10 +157,10 @@ export function createAccountService (deps: {
    */
   async function reauthenticate (id: string, password: string): Promise<UserRecord> {
     const key = throttleKey({ id }, '')
-    await throttle.check(key)
+    const counted = await throttle.attempt(key)
     const stored = await found(id)
     if (!(await passwords.verify(stored.password_hash, password)).ok) {
-      await throttle.failed(key)
+      await counted.failed()
       throw new PolicyError('Current password is incorrect', 'current_password')
     }
     await throttle.succeeded(key)

@@ -13,8 +13,8 @@ export const throttleKey = (user: { id: string } | undefined, normalisedLogin: s
 /**
  * Brute-force protection of password logins (ASVS 6.1.1, 6.3.1; CONTRACT.md "Brute force"):
  * failed logins are counted per account (see throttleKey) from any address, in a window that
- * starts at the first failure. At `limit` failures the account's password logins are refused (429) until the
- * window ends; a successful login clears the count. A lock lasts at most one window, so an
+ * starts at the first failure. Each attempt is counted before it is checked; past `limit` the
+ * account's password logins are refused (429) until the window ends; a successful login clears the count. A lock lasts at most one window, so an
  * attacker keeps a user out only by failing `limit` times every window, which the per-address
  * limit slows and the logs show; an admin unlocks early.
  */
@@ -24,24 +24,36 @@ export function createLoginThrottle (deps: { store: LoginFailureStore, limit: nu
   const userOf = (key: string) => key.startsWith('user:') ? key.slice(5) : null
   const windowMs = deps.windowSeconds * 1000
   const retryAfter = (windowEnds: number, now: number) => Math.max(1, Math.ceil((windowEnds - now) / 1000))
+  /** The lock has just begun: logged and stored as `account.locked`. */
+  async function locked (key: string, failures: number, windowEnds: number, now: number) {
+    log.warn({ event: 'login-lock', key: key.slice(0, 80), failures, lockedForSeconds: retryAfter(windowEnds, now) }, 'account locked after failed logins')
+    await events?.record({ type: 'account.locked', user_id: userOf(key), data: { failures, locked_for_seconds: retryAfter(windowEnds, now) } })
+  }
 
   return {
-    /** @throws LoginLockedError when the account is locked; call before checking the password */
-    async check (key: string): Promise<void> {
-      if (limit === 0) return
+    /**
+     * Counts this attempt before its slow check (a password, a code), atomically in the store, so
+     * that of N attempts at once only those within the limit are checked (found from outside: a
+     * burst of 1000 got 176 codes checked when the count was read first and written after). A
+     * right answer then clears the count (`succeeded`); a wrong one stays counted, and its
+     * `failed()` logs the lock when it was the one that reached the limit. Call `failed` (the
+     * key's) instead for an extra failure within an attempt already counted.
+     * @throws LoginLockedError when this attempt is over the limit (nothing is checked)
+     */
+    async attempt (key: string): Promise<{ failed: () => Promise<void> }> {
+      if (limit === 0) return { failed: async () => {} }
       const now = Date.now()
-      const { failures, windowEnds } = await store.get(key, now, windowMs)
-      if (failures >= limit) throw new LoginLockedError(retryAfter(windowEnds, now))
+      const { failures, windowEnds } = await store.add(key, now, windowMs)
+      if (failures > limit) throw new LoginLockedError(retryAfter(windowEnds, now))
+      return { failed: async () => { if (failures === limit) await locked(key, failures, windowEnds, now) } }
     },
 
-    /** Counts a failed password for this login; logs the lock when this failure starts one. */
+    /** Counts one more failure within an attempt already counted (a wrong code after a right password). */
     async failed (key: string): Promise<void> {
       if (limit === 0) return
       const now = Date.now()
       const { failures, windowEnds } = await store.add(key, now, windowMs)
-      if (failures !== limit) return
-      log.warn({ event: 'login-lock', key: key.slice(0, 80), failures, lockedForSeconds: retryAfter(windowEnds, now) }, 'account locked after failed logins')
-      await events?.record({ type: 'account.locked', user_id: userOf(key), data: { failures, locked_for_seconds: retryAfter(windowEnds, now) } })
+      if (failures === limit) await locked(key, failures, windowEnds, now)
     },
 
     /** A successful login: the earlier failures no longer count. */

@@ -108,15 +108,16 @@ export function createLoginPipeline (deps: {
     if (stringProblem(username) !== undefined) throw await failed('invalid_credentials', null, context)
     const user = await store.users.findByLogin(username)
     const key = throttleKey(user, identityKey(username))
+    let counted: { failed: () => Promise<void> }
     try {
-      await throttle.check(key)
+      counted = await throttle.attempt(key)
     } catch (error) {
       await events.record({ ...context, type: 'login.failed', user_id: user?.id ?? null, data: { reason: 'locked' } })
       throw error
     }
     const { ok, rehash } = await passwords.verify(user?.password_hash, password)
     if (user === undefined || !ok) {
-      await throttle.failed(key)
+      await counted.failed()
       throw await failed('invalid_credentials', user?.id ?? null, context)
     }
     return { user, key, rehash }

@@ -111,12 +111,15 @@ export function createMfaService (deps: {
    * @throws LoginLockedError, PolicyError (field 'code') for a wrong, used or expired code
    */
   async function proveCode (userId: string, code: string, context: EventContext, purpose: string): Promise<'otp' | 'recovery_code'> {
-    await throttle.check(keyOf(userId))
+    const counted = await throttle.attempt(keyOf(userId))
     const now = Date.now()
     const kind = SIX_DIGITS.test(code) ? 'otp' : 'recovery_code'
     const ok = kind === 'otp' ? await acceptTotp(userId, code, now) : await acceptRecoveryCode(userId, code, now)
-    if (ok) return kind
-    await throttle.failed(keyOf(userId))
+    if (ok) {
+      await throttle.succeeded(keyOf(userId))
+      return kind
+    }
+    await counted.failed()
     events.emit({ ...context, type: 'mfa.failed', user_id: userId, data: { reason: `${purpose}: wrong ${kind}` } })
     throw new PolicyError('Invalid, used or expired code', 'code')
   }
@@ -191,13 +194,14 @@ export function createMfaService (deps: {
       const mfa = mfaStore()
       if (settings.requireEncryption && !box.encrypts) throw new MfaUnavailableError('Two-factor authentication needs DATA_ENCRYPTION_KEY on this server')
       const key = keyOf(user.id)
-      await throttle.check(key)
+      const counted = await throttle.attempt(key)
       const stored = await store.users.findById(user.id)
       if (stored === undefined) throw new NotFoundError('User')
       if (!(await passwords.verify(stored.password_hash, password)).ok) {
-        await throttle.failed(key)
+        await counted.failed()
         throw new PolicyError('Password is incorrect', 'password')
       }
+      await throttle.succeeded(key)
       const secret = new Secret({ size: 20 }).base32
       if (!await mfa.putPendingTotp(user.id, box.seal(secret, user.id), Date.now())) throw new MfaStateError('TOTP is already on: turn it off first')
       return { secret, otpauth_uri: otpauthUri(secret, stored.username) }
@@ -213,12 +217,12 @@ export function createMfaService (deps: {
       const totp = await mfa.getTotp(userId)
       if (totp?.state === 'on') throw new MfaStateError('TOTP is already on')
       if (totp === undefined) throw new MfaStateError('No TOTP enrolment to confirm: POST /users/me/mfa/totp first')
-      await throttle.check(keyOf(userId))
+      const counted = await throttle.attempt(keyOf(userId))
       const now = Date.now()
       const step = matchStep(openSecret(totp.secret, userId), code, now)
       const { codes, hashes } = recoveryCodes()
       if (step === undefined || !await mfa.activateTotp(userId, step, hashes, now)) {
-        await throttle.failed(keyOf(userId))
+        await counted.failed()
         events.emit({ ...context, type: 'mfa.failed', user_id: userId, data: { reason: 'confirm: wrong otp' } })
         throw new PolicyError('Invalid, used or expired code', 'code')
       }
@@ -291,13 +295,13 @@ export function createMfaService (deps: {
         throw new InvalidGrantError('mfa')
       }
       const key = keyOf(challenge.user_id)
-      await throttle.check(key)
+      const counted = await throttle.attempt(key)
       const ok = input.kind === 'otp'
         ? await acceptTotp(challenge.user_id, input.code, now)
         : await acceptRecoveryCode(challenge.user_id, input.code, now)
       if (!ok) {
         await mfa.failChallenge(hash, MFA_TOKEN_MAX_FAILURES, now)
-        await throttle.failed(key)
+        await counted.failed()
         events.emit({ ...input.context, type: 'mfa.failed', user_id: challenge.user_id, data: { reason: `wrong ${input.kind}` } })
         throw new InvalidGrantError('mfa')
       }
