@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { OAuthError } from '../../src/http/errors.js'
+import { requestContext } from '../../src/http/event-context.js'
 import { RevokeRequest } from '../../src/schemas/token.js'
 import { clientIdOf } from './client-auth.js'
 import { oauthErrors, perAddressLimit } from './token.js'
@@ -29,7 +30,7 @@ const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fast
       token = cookies.readRefresh(request)
     }
     if (!token) throw new OAuthError('invalid_request', 'token is required')
-    const revoked = await fastify.authSessions.revoke(token, fromCookie ? 'refresh_token' : request.body.token_type_hint, clientId)
+    const revoked = await fastify.authSessions.revoke(token, fromCookie ? 'refresh_token' : request.body.token_type_hint, clientId, { ...requestContext(request), client_id: clientId ?? null })
     if (fromCookie) cookies.clear(reply)
     request.log.info({ event: 'revoke', revoked, cookie: fromCookie }, 'revocation request')
     return {}

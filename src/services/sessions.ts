@@ -202,15 +202,17 @@ export function createSessionService (deps: {
      * neither does a token issued to another client than `clientId`, when the request names one
      * (RFC 7009 §2.1; found from outside: a foreign client could log the user out).
      */
-    async revoke (token: string, hint?: string, clientId?: string): Promise<boolean> {
+    async revoke (token: string, hint?: string, clientId?: string, context: EventContext = {}): Promise<boolean> {
       const ours = (sessionClient: unknown) => clientId === undefined || clientId === sessionClient
+      // The request's address and user agent; the client is the session's (the one that may revoke it).
+      const withClient = (sessionClient: string | null | undefined): EventContext => ({ ...context, client_id: context.client_id ?? sessionClient ?? null })
       const asRefresh = async () => {
         const session = await store.sessions.findByRefreshToken(hashToken(token))
-        return session !== undefined && ours(session.client_id) && await end({ sessionId: session.id, userId: session.user_id }, 'revoked') > 0
+        return session !== undefined && ours(session.client_id) && await end({ sessionId: session.id, userId: session.user_id }, 'revoked', withClient(session.client_id)) > 0
       }
       const asAccess = async () => {
         const claims = await verifyAccessToken(token).catch(() => undefined)
-        return claimsCheck.Check(claims) && ours(claims.client_id) && await end({ sessionId: claims.sid, userId: claims.sub }, 'revoked') > 0
+        return claimsCheck.Check(claims) && ours(claims.client_id) && await end({ sessionId: claims.sid, userId: claims.sub }, 'revoked', withClient(claims.client_id)) > 0
       }
       const looksLikeJwt = token.split('.').length === 3
       const order = hint === 'access_token' || (hint !== 'refresh_token' && looksLikeJwt) ? [asAccess, asRefresh] : [asRefresh, asAccess]
