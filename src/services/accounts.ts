@@ -91,13 +91,21 @@ export function createAccountService (deps: {
   async function update (id: string, patch: UserPatch, before?: UserRecord, context: EventContext = {}): Promise<UserPublic> {
     const previous = before ?? (patch.email !== undefined ? await store.users.findById(id) : undefined)
     // The field names only, never their values (an e-mail is personal data, a hash a secret).
-    const fields = Object.keys(patch).filter(field => field !== 'password_hash' && field !== 'disabled')
-    const user = await events.within(tx => tx.users.update(id, patch), updated => updated === undefined
-      ? undefined
-      : [
-          patch.disabled === undefined ? undefined : { ...context, type: patch.disabled ? 'user.disabled' : 'user.enabled', user_id: id },
-          fields.length === 0 ? undefined : { ...context, type: 'user.updated', user_id: id, data: { fields } }
-        ])
+    const named = Object.keys(patch).filter(field => field !== 'password_hash' && field !== 'disabled') as Array<keyof UserPatch>
+    // Only the fields whose stored value changed (the same full_name sent again records nothing): compared in the transaction.
+    const changed = (old: UserRecord, updated: UserRecord) => named.filter(field =>
+      JSON.stringify((old as Record<string, unknown>)[field] ?? null) !== JSON.stringify((updated as Record<string, unknown>)[field] ?? null))
+    const { user } = await events.within(async tx => {
+      const old = named.length > 0 ? await tx.users.findById(id) : undefined
+      return { old, user: await tx.users.update(id, patch) }
+    }, ({ old, user: updated }) => {
+      if (updated === undefined) return undefined
+      const fields = old === undefined ? named : changed(old, updated)
+      return [
+        patch.disabled === undefined ? undefined : { ...context, type: patch.disabled ? 'user.disabled' : 'user.enabled', user_id: id },
+        fields.length === 0 ? undefined : { ...context, type: 'user.updated', user_id: id, data: { fields } }
+      ]
+    })
     if (user === undefined) throw new NotFoundError('User')
     if (patch.disabled === true) await sessions.endAll(id, undefined, 'disabled')
     if (patch.email != null) await verifyAddress(user)
