@@ -138,8 +138,10 @@ export function createAccountService (deps: {
     const user = await events.within(tx => tx.users.update(userId, reset ? { password_hash: passwordHash, email_verified: true } : { password_hash: passwordHash }),
       updated => updated === undefined ? undefined : { ...options.context, type: reset ? 'password.reset' : 'password.changed', user_id: userId })
     if (user === undefined) throw new NotFoundError('User')
-    // Whoever knew the old password is logged out everywhere (ASVS 7.4.3).
+    // Whoever knew the old password is logged out everywhere (ASVS 7.4.3), and an mfa_token the
+    // old password got finishes no login (found from outside).
     await sessions.endAll(userId, options.keepSessionId, 'password')
+    await store.mfa?.deleteChallenges(userId)
     if (reset) await throttle.succeeded(throttleKey({ id: userId }, ''))
     return user
   }

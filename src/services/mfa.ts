@@ -227,6 +227,7 @@ export function createMfaService (deps: {
         throw new PolicyError('Invalid, used or expired code', 'code')
       }
       await endSessions(userId, context.session_id ?? undefined, 'mfa')
+      await mfa.deleteChallenges(userId)
       events.emit({ ...context, type: 'mfa.enabled', user_id: userId, actor_id: userId, data: { method: 'totp' } })
       return { recovery_codes: codes }
     },
@@ -241,6 +242,7 @@ export function createMfaService (deps: {
       if ((await mfa.getTotp(userId))?.state !== 'on') throw new MfaStateError('TOTP is not on')
       const method = await proveCode(userId, code, context, 'disable')
       await mfa.deleteTotp(userId)
+      await mfa.deleteChallenges(userId)
       await endSessions(userId, context.session_id ?? undefined, 'mfa')
       events.emit({ ...context, type: 'mfa.disabled', user_id: userId, actor_id: userId, data: { by: 'user', method } })
     },
@@ -270,6 +272,7 @@ export function createMfaService (deps: {
       const mfa = mfaStore()
       if (await store.users.findById(userId) === undefined) throw new NotFoundError('User')
       const was = await mfa.deleteTotp(userId)
+      await mfa.deleteChallenges(userId)
       await endSessions(userId, undefined, 'admin')
       events.emit({ ...context, type: 'mfa.disabled', user_id: userId, actor_id: actor.id, data: { by: actor.via, was_on: was } })
       return was

@@ -233,6 +233,11 @@ export interface MfaStore {
   consumeChallenge (tokenHash: string, now: number, maxFailures: number): Promise<boolean>
   /** Deletes challenges that expired before `before`. */
   purgeChallenges (before: number): Promise<number>
+  /**
+   * Deletes every challenge of the user, used or not: an `mfa_token` handed out before a password
+   * change or reset, or before TOTP was turned on or off, must not finish a login after it.
+   */
+  deleteChallenges (userId: string): Promise<number>
 }
 
 export interface AuthStore {
@@ -266,5 +271,6 @@ export const AUTH_STORE_METHODS: { [K in keyof AuthStore]: ReadonlyArray<keyof N
 /** The methods of the optional `mfa` part: a store that has the part must have them all. */
 export const MFA_STORE_METHODS: ReadonlyArray<keyof MfaStore> = [
   'getTotp', 'putPendingTotp', 'activateTotp', 'advanceStep', 'deleteTotp', 'replaceRecoveryCodes', 'useRecoveryCode',
-  'countRecoveryCodes', 'anyTotp', 'createChallenge', 'findChallenge', 'failChallenge', 'consumeChallenge', 'purgeChallenges'
+  'countRecoveryCodes', 'anyTotp', 'createChallenge', 'findChallenge', 'failChallenge', 'consumeChallenge', 'purgeChallenges',
+  'deleteChallenges'
 ]

@@ -468,6 +468,10 @@ function mfaStore (db: Kysely<Database>): MfaStore {
     async purgeChallenges (before) {
       const result = await db.deleteFrom('mfa_challenges').where('expires_at', '<', before).executeTakeFirst()
       return Number(result.numDeletedRows)
+    },
+    async deleteChallenges (userId) {
+      const result = await db.deleteFrom('mfa_challenges').where('user_id', '=', userId).executeTakeFirst()
+      return Number(result.numDeletedRows)
     }
   }
 }

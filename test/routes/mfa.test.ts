@@ -300,6 +300,31 @@ describe('a burst of codes sent at once with the stolen password (found from out
   })
 })
 
+describe('an mfa_token outlives nothing (found from outside)', () => {
+  it('finishes no login after a password change', async (t) => {
+    const app = await build(t, { TOKEN_RATE_LIMIT: '0' })
+    const { user, tokens, recoveryCodes } = await mfaUser(app)
+    const early = await challenge(app, user.username)
+    const changed = await app.inject({ method: 'PUT', url: '/users/me/password', headers: bearer(tokens.access_token), payload: { current_password: PASSWORD, new_password: 'another good passphrase' } })
+    assert.equal(changed.statusCode, 204, changed.body)
+    assertMfaInvalid(await recoveryGrant(app, early, recoveryCodes[0]!))
+    // The control: a token the new password got finishes with the same code.
+    const res = await postToken(app, { grant_type: 'password', username: user.username, password: 'another good passphrase' })
+    assert.equal(res.statusCode, 403)
+    assert.equal((await recoveryGrant(app, res.json<{ mfa_token: string }>().mfa_token, recoveryCodes[0]!)).statusCode, 200)
+  })
+
+  it('finishes no login after TOTP was turned off and on again', async (t) => {
+    const app = await build(t, { TOKEN_RATE_LIMIT: '0' })
+    const { user, tokens, recoveryCodes } = await mfaUser(app)
+    const early = await challenge(app, user.username)
+    assert.equal((await mfaRequest(app, 'DELETE', '/users/me/mfa/totp', tokens.access_token, { code: recoveryCodes[0]! })).statusCode, 204)
+    const again = await enrol(app, tokens.access_token)
+    assertMfaInvalid(await recoveryGrant(app, early, again.recoveryCodes[0]!))
+    assertMfaInvalid(await otpGrant(app, early, codeAt(again.totp, 1)))
+  })
+})
+
 describe('a stolen access token (T2)', () => {
   it('cannot turn MFA off, make new recovery codes, re-enrol, or read the secret or the codes', async (t) => {
     const app = await build(t)

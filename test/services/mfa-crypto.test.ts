@@ -33,6 +33,18 @@ describe('the secret box (AES-256-GCM under DATA_ENCRYPTION_KEY)', () => {
     assert.throws(() => createSecretBox(undefined).open(sealed, 'user-1'), SecretUnreadableError)
   })
 
+  it('refuses a cut authentication tag (found from outside: a 4-byte tag decrypted)', () => {
+    const box = createSecretBox(key())
+    const sealed = box.seal(SECRET, 'user-1')
+    const parts = sealed.split(':')
+    for (const bytes of [4, 12, 15]) {
+      const cut = [...parts]
+      cut[2] = Buffer.from(parts[2]!, 'base64url').subarray(0, bytes).toString('base64url')
+      assert.throws(() => box.open(cut.join(':'), 'user-1'), SecretUnreadableError, `${bytes} bytes`)
+    }
+    assert.equal(box.open(sealed, 'user-1'), SECRET)
+  })
+
   it('without a key (development) marks secrets plain, and reads them once a key is set', () => {
     const plain = createSecretBox(undefined).seal(SECRET, 'user-1')
     assert.equal(plain, `plain:${SECRET}`)
