@@ -49,7 +49,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       operationId: 'listAuditEvents',
       summary: 'The audit log: every login, failure and change, newest first',
-      description: 'Filters combine; `next_cursor` pages to older events. Failed logins of names that belong to no account are one row per client address and minute, with `count`.',
+      description: 'Filters combine; `next_cursor` pages to older events. Failed logins of names that belong to no account are one row per client address and minute, with `count`; so are the attempts refused on a locked account, per account.',
       querystring: AuditListQuery,
       response: { 200: Type.Ref(AuditPage), 400: Type.Ref(HttpError) }
     }
