@@ -167,14 +167,18 @@ export function createAccountService (deps: {
    */
   async function reauthenticate (id: string, password: string): Promise<UserRecord> {
     const key = throttleKey({ id }, '')
-    const counted = await throttle.attempt(key)
-    const stored = await found(id)
-    if (!(await passwords.verify(stored.password_hash, password)).ok) {
-      await counted.failed()
-      throw new PolicyError('Current password is incorrect', 'current_password')
+    const slot = await throttle.attempt(key)
+    try {
+      const stored = await found(id)
+      if (!(await passwords.verify(stored.password_hash, password)).ok) {
+        await slot.failed()
+        throw new PolicyError('Current password is incorrect', 'current_password')
+      }
+      await throttle.succeeded(key)
+      return stored
+    } finally {
+      await slot.release()
     }
-    await throttle.succeeded(key)
-    return stored
   }
 
   /** A new account with a password (`/register`, the CLI, FIRST_SUPERUSER). @throws PolicyError, DuplicateUserError */

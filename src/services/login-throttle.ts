@@ -1,4 +1,4 @@
-import { LoginLockedError } from '../errors.js'
+import { LoginLockedError, OverloadedError } from '../errors.js'
 import type { LoginFailureStore } from '../stores/auth-store.js'
 import type { AuthEvents } from '../core/events.js'
 import type { ServiceLog } from './log.js'
@@ -10,11 +10,15 @@ import type { ServiceLog } from './log.js'
 export const throttleKey = (user: { id: string } | undefined, normalisedLogin: string) =>
   user === undefined ? `login:${normalisedLogin}` : `user:${user.id}`
 
+/** A check slot held by a process that died is given back after this long. */
+const IN_FLIGHT_MS = 60_000
+
 /**
  * Brute-force protection of password logins (ASVS 6.1.1, 6.3.1; CONTRACT.md "Brute force"):
  * failed logins are counted per account (see throttleKey) from any address, in a window that
- * starts at the first failure. Each attempt is counted before it is checked; past `limit` the
- * account's password logins are refused (429) until the window ends; a successful login clears the count. A lock lasts at most one window, so an
+ * starts at the first failure. At `limit` failures the account's password logins are refused (429)
+ * until the window ends; a successful login clears the count. Checks in flight count too (see
+ * `attempt`), so a burst sent at once cannot check more than the limit. A lock lasts at most one window, so an
  * attacker keeps a user out only by failing `limit` times every window, which the per-address
  * limit slows and the logs show; an admin unlocks early.
  */
@@ -30,31 +34,55 @@ export function createLoginThrottle (deps: { store: LoginFailureStore, limit: nu
     await events?.record({ type: 'account.locked', user_id: userOf(key), data: { failures, locked_for_seconds: retryAfter(windowEnds, now) } })
   }
 
+  /** Counts a failed password or code for this login; logs the lock when this failure starts one. */
+  async function failed (key: string): Promise<void> {
+    if (limit === 0) return
+    const now = Date.now()
+    const { failures, windowEnds } = await store.add(key, now, windowMs)
+    if (failures === limit) await locked(key, failures, windowEnds, now)
+  }
+
   return {
     /**
-     * Counts this attempt before its slow check (a password, a code), atomically in the store, so
-     * that of N attempts at once only those within the limit are checked (found from outside: a
-     * burst of 1000 got 176 codes checked when the count was read first and written after). A
-     * right answer then clears the count (`succeeded`); a wrong one stays counted, and its
-     * `failed()` logs the lock when it was the one that reached the limit. Call `failed` (the
-     * key's) instead for an extra failure within an attempt already counted.
-     * @throws LoginLockedError when this attempt is over the limit (nothing is checked)
+     * Takes one of the account's check slots before a slow check (a password, a code): confirmed
+     * failures plus checks in flight never exceed the limit, so of N attempts sent at once only
+     * the lock's worth are checked (found from outside: a burst of 1000 got 176 codes checked, and
+     * 300 of 300 wrong passwords, when the count was read first and written after). Call
+     * `failed()` for a wrong answer (it counts, and logs the lock when it reached the limit), then
+     * `release()` in every case. A store without `release` keeps the older order: read, check, count.
+     * @throws LoginLockedError (429) when the account is locked; OverloadedError (503, retry in a
+     * second) when the lock's worth of checks is already in flight
      */
-    async attempt (key: string): Promise<{ failed: () => Promise<void> }> {
-      if (limit === 0) return { failed: async () => {} }
+    async attempt (key: string): Promise<{ failed: () => Promise<void>, release: () => Promise<void> }> {
+      const none = async () => {}
+      if (limit === 0) return { failed: none, release: none }
       const now = Date.now()
-      const { failures, windowEnds } = await store.add(key, now, windowMs)
-      if (failures > limit) throw new LoginLockedError(retryAfter(windowEnds, now))
-      return { failed: async () => { if (failures === limit) await locked(key, failures, windowEnds, now) } }
+      const release = store.release
+      if (release === undefined) {
+        const { failures, windowEnds } = await store.get(key, now, windowMs)
+        if (failures >= limit) throw new LoginLockedError(retryAfter(windowEnds, now))
+        return { failed: () => failed(key), release: none }
+      }
+      const slot = `${key}#in-flight`
+      const inFlight = await store.add(slot, now, IN_FLIGHT_MS)
+      let released = false
+      const free = async () => {
+        if (released) return
+        released = true
+        await release.call(store, slot)
+      }
+      try {
+        const { failures, windowEnds } = await store.get(key, now, windowMs)
+        if (failures >= limit) throw new LoginLockedError(retryAfter(windowEnds, now))
+        if (failures + inFlight.failures > limit) throw new OverloadedError(1)
+      } catch (error) {
+        await free()
+        throw error
+      }
+      return { failed: () => failed(key), release: free }
     },
 
-    /** Counts one more failure within an attempt already counted (a wrong code after a right password). */
-    async failed (key: string): Promise<void> {
-      if (limit === 0) return
-      const now = Date.now()
-      const { failures, windowEnds } = await store.add(key, now, windowMs)
-      if (failures === limit) await locked(key, failures, windowEnds, now)
-    },
+    failed,
 
     /** A successful login: the earlier failures no longer count. */
     async succeeded (key: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { AuthEvents, EventContext } from '../core/events.js'
 import { extraClaims, type AuthHooks } from '../core/hooks.js'
-import { InvalidGrantError, MfaRequiredError } from '../errors.js'
+import { InvalidGrantError, LoginLockedError, MfaRequiredError } from '../errors.js'
 import { identityKey, newId } from '../identifiers.js'
 import type { TokenResponse } from '../schemas/token.js'
 import type { UserRecord } from '../schemas/user.js'
@@ -102,25 +102,34 @@ export function createLoginPipeline (deps: {
   const contextOf = (input: { clientId?: string, userAgent?: string, ip?: string }): EventContext =>
     ({ client_id: input.clientId ?? null, user_agent: input.userAgent ?? null, ip: input.ip ?? null })
 
-  /** Step 1's check: the user and their throttle key, when the password is right (the count not cleared yet). */
-  async function checkPassword (username: string, password: string, context: EventContext): Promise<{ user: UserRecord, key: string, rehash: boolean }> {
+  /**
+   * Step 1's check: the user, their throttle key and the check slot the attempt holds (released by
+   * the caller once the whole login is decided, so that a burst cannot check more codes than the
+   * lock allows), when the password is right (the count not cleared yet).
+   */
+  async function checkPassword (username: string, password: string, context: EventContext): Promise<{ user: UserRecord, key: string, rehash: boolean, release: () => Promise<void> }> {
     // Text no account can have (NUL, lone surrogates): refused before any lookup or count.
     if (stringProblem(username) !== undefined) throw await failed('invalid_credentials', null, context)
     const user = await store.users.findByLogin(username)
     const key = throttleKey(user, identityKey(username))
-    let counted: { failed: () => Promise<void> }
+    let slot: Awaited<ReturnType<LoginThrottle['attempt']>>
     try {
-      counted = await throttle.attempt(key)
+      slot = await throttle.attempt(key)
     } catch (error) {
-      await events.record({ ...context, type: 'login.failed', user_id: user?.id ?? null, data: { reason: 'locked' } })
+      await events.record({ ...context, type: 'login.failed', user_id: user?.id ?? null, data: { reason: error instanceof LoginLockedError ? 'locked' : 'busy' } })
       throw error
     }
-    const { ok, rehash } = await passwords.verify(user?.password_hash, password)
-    if (user === undefined || !ok) {
-      await counted.failed()
-      throw await failed('invalid_credentials', user?.id ?? null, context)
+    try {
+      const { ok, rehash } = await passwords.verify(user?.password_hash, password)
+      if (user === undefined || !ok) {
+        await slot.failed()
+        throw await failed('invalid_credentials', user?.id ?? null, context)
+      }
+      return { user, key, rehash, release: slot.release }
+    } catch (error) {
+      await slot.release()
+      throw error
     }
-    return { user, key, rehash }
   }
 
   /** After a correct password: a disabled user fails as a wrong password would; an old hash is upgraded. */
@@ -137,9 +146,13 @@ export function createLoginPipeline (deps: {
    * @throws InvalidGrantError, LoginLockedError, OverloadedError
    */
   async function verifyPassword (username: string, password: string, context: EventContext = {}): Promise<UserRecord> {
-    const { user, key, rehash } = await checkPassword(username, password, context)
-    await throttle.succeeded(key)
-    return await admit(user, password, rehash, context)
+    const { user, key, rehash, release } = await checkPassword(username, password, context)
+    try {
+      await throttle.succeeded(key)
+      return await admit(user, password, rehash, context)
+    } finally {
+      await release()
+    }
   }
 
   /** Runs the login checks (second factors last, or not at all); emits login.failed for a refusal. */
@@ -188,7 +201,7 @@ export function createLoginPipeline (deps: {
      */
     async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<LoginResult> {
       const context = contextOf(input)
-      const { user, key, rehash } = await checkPassword(input.username, input.password, context)
+      const { user, key, rehash, release } = await checkPassword(input.username, input.password, context)
       // The count is cleared once the password is right, unless a second factor is still owed
       // (then its wrong codes and this password's success must not cancel each other out).
       let keep = false
@@ -201,6 +214,7 @@ export function createLoginPipeline (deps: {
         throw error
       } finally {
         if (!keep) await throttle.succeeded(key)
+        await release()
       }
       // login.succeeded is stored in the transaction that starts the session.
       const started = await sessions.start(user, { ...input, amr: attempt.amr }, session => ({ ...context, type: 'login.succeeded', user_id: user.id, session_id: session.id, client_id: session.client_id, data: { method: 'password', amr: attempt.amr } }))

@@ -3,6 +3,7 @@ import type { AuthEvents, EventContext } from '../core/events.js'
 import { InvalidGrantError, MfaRequiredError, MfaStateError, MfaUnavailableError, NotFoundError, PolicyError } from '../errors.js'
 import { hashToken, newRefreshToken } from '../identifiers.js'
 import type { AuthStore, MfaStore } from '../stores/auth-store.js'
+import type { UserRecord } from '../schemas/user.js'
 import type { LoginCheck } from './login.js'
 import { throttleKey, type LoginThrottle } from './login-throttle.js'
 import { createSecretBox, hashRecoveryCode, newRecoveryCode, SecretUnreadableError } from './mfa-crypto.js'
@@ -111,15 +112,19 @@ export function createMfaService (deps: {
    * @throws LoginLockedError, PolicyError (field 'code') for a wrong, used or expired code
    */
   async function proveCode (userId: string, code: string, context: EventContext, purpose: string): Promise<'otp' | 'recovery_code'> {
-    const counted = await throttle.attempt(keyOf(userId))
+    const slot = await throttle.attempt(keyOf(userId))
     const now = Date.now()
     const kind = SIX_DIGITS.test(code) ? 'otp' : 'recovery_code'
-    const ok = kind === 'otp' ? await acceptTotp(userId, code, now) : await acceptRecoveryCode(userId, code, now)
-    if (ok) {
-      await throttle.succeeded(keyOf(userId))
-      return kind
+    try {
+      const ok = kind === 'otp' ? await acceptTotp(userId, code, now) : await acceptRecoveryCode(userId, code, now)
+      if (ok) {
+        await throttle.succeeded(keyOf(userId))
+        return kind
+      }
+      await slot.failed()
+    } finally {
+      await slot.release()
     }
-    await counted.failed()
     events.emit({ ...context, type: 'mfa.failed', user_id: userId, data: { reason: `${purpose}: wrong ${kind}` } })
     throw new PolicyError('Invalid, used or expired code', 'code')
   }
@@ -194,14 +199,19 @@ export function createMfaService (deps: {
       const mfa = mfaStore()
       if (settings.requireEncryption && !box.encrypts) throw new MfaUnavailableError('Two-factor authentication needs DATA_ENCRYPTION_KEY on this server')
       const key = keyOf(user.id)
-      const counted = await throttle.attempt(key)
-      const stored = await store.users.findById(user.id)
-      if (stored === undefined) throw new NotFoundError('User')
-      if (!(await passwords.verify(stored.password_hash, password)).ok) {
-        await counted.failed()
-        throw new PolicyError('Password is incorrect', 'password')
+      const slot = await throttle.attempt(key)
+      let stored: UserRecord | undefined
+      try {
+        stored = await store.users.findById(user.id)
+        if (stored === undefined) throw new NotFoundError('User')
+        if (!(await passwords.verify(stored.password_hash, password)).ok) {
+          await slot.failed()
+          throw new PolicyError('Password is incorrect', 'password')
+        }
+        await throttle.succeeded(key)
+      } finally {
+        await slot.release()
       }
-      await throttle.succeeded(key)
       const secret = new Secret({ size: 20 }).base32
       if (!await mfa.putPendingTotp(user.id, box.seal(secret, user.id), Date.now())) throw new MfaStateError('TOTP is already on: turn it off first')
       return { secret, otpauth_uri: otpauthUri(secret, stored.username) }
@@ -217,14 +227,18 @@ export function createMfaService (deps: {
       const totp = await mfa.getTotp(userId)
       if (totp?.state === 'on') throw new MfaStateError('TOTP is already on')
       if (totp === undefined) throw new MfaStateError('No TOTP enrolment to confirm: POST /users/me/mfa/totp first')
-      const counted = await throttle.attempt(keyOf(userId))
+      const slot = await throttle.attempt(keyOf(userId))
       const now = Date.now()
-      const step = matchStep(openSecret(totp.secret, userId), code, now)
       const { codes, hashes } = recoveryCodes()
-      if (step === undefined || !await mfa.activateTotp(userId, step, hashes, now)) {
-        await counted.failed()
-        events.emit({ ...context, type: 'mfa.failed', user_id: userId, data: { reason: 'confirm: wrong otp' } })
-        throw new PolicyError('Invalid, used or expired code', 'code')
+      try {
+        const step = matchStep(openSecret(totp.secret, userId), code, now)
+        if (step === undefined || !await mfa.activateTotp(userId, step, hashes, now)) {
+          await slot.failed()
+          events.emit({ ...context, type: 'mfa.failed', user_id: userId, data: { reason: 'confirm: wrong otp' } })
+          throw new PolicyError('Invalid, used or expired code', 'code')
+        }
+      } finally {
+        await slot.release()
       }
       await endSessions(userId, context.session_id ?? undefined, 'mfa')
       await mfa.deleteChallenges(userId)
@@ -298,17 +312,21 @@ export function createMfaService (deps: {
         throw new InvalidGrantError('mfa')
       }
       const key = keyOf(challenge.user_id)
-      const counted = await throttle.attempt(key)
-      const ok = input.kind === 'otp'
-        ? await acceptTotp(challenge.user_id, input.code, now)
-        : await acceptRecoveryCode(challenge.user_id, input.code, now)
-      if (!ok) {
-        await mfa.failChallenge(hash, MFA_TOKEN_MAX_FAILURES, now)
-        await counted.failed()
-        events.emit({ ...input.context, type: 'mfa.failed', user_id: challenge.user_id, data: { reason: `wrong ${input.kind}` } })
-        throw new InvalidGrantError('mfa')
+      const slot = await throttle.attempt(key)
+      try {
+        const ok = input.kind === 'otp'
+          ? await acceptTotp(challenge.user_id, input.code, now)
+          : await acceptRecoveryCode(challenge.user_id, input.code, now)
+        if (!ok) {
+          await mfa.failChallenge(hash, MFA_TOKEN_MAX_FAILURES, now)
+          await slot.failed()
+          events.emit({ ...input.context, type: 'mfa.failed', user_id: challenge.user_id, data: { reason: `wrong ${input.kind}` } })
+          throw new InvalidGrantError('mfa')
+        }
+        if (!await mfa.consumeChallenge(hash, now, MFA_TOKEN_MAX_FAILURES)) throw new InvalidGrantError('mfa')
+      } finally {
+        await slot.release()
       }
-      if (!await mfa.consumeChallenge(hash, now, MFA_TOKEN_MAX_FAILURES)) throw new InvalidGrantError('mfa')
       await throttle.succeeded(key)
       return { userId: challenge.user_id, clientId: challenge.client_id, scope: challenge.scope ?? undefined, amr: ['pwd', 'otp'] }
     },

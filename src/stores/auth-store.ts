@@ -110,6 +110,11 @@ export interface LoginFailureStore {
   add (key: string, now: number, windowMs: number): Promise<{ failures: number, windowEnds: number }>
   /** Forgets the key's failures (a successful login, an admin unlock); true if there were any. */
   clear (key: string): Promise<boolean>
+  /**
+   * Takes one back from the key's count, atomically, never below 0 (a check slot given back).
+   * Optional: without it, attempts sent at once are each checked against the count read before.
+   */
+  release? (key: string): Promise<void>
   /** Deletes windows that ended before `before`. */
   purge (before: number): Promise<number>
 }

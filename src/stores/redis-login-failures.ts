@@ -9,6 +9,11 @@ const ADD = `local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return { n, redis.call('PTTL', KEYS[1]) }`
 
+/** Takes one back, never below 0, keeping the window's expiry. */
+const RELEASE = `local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 0`
+
 /**
  * Login failures in Redis (REDIS_URL), shared by every instance: one counter per key that
  * expires with its window, so nothing needs purging. Windows run on Redis's clock.
@@ -26,6 +31,9 @@ export function createRedisLoginFailureStore (redis: Redis, prefix = 'auth-login
     },
     async clear (key) {
       return await redis.del(keyOf(key)) > 0
+    },
+    async release (key) {
+      await redis.eval(RELEASE, 1, keyOf(key))
     },
     purge: async () => 0
   }

@@ -378,6 +378,10 @@ function loginFailureStore (db: Kysely<Database>): LoginFailureStore {
       const result = await db.deleteFrom('login_failures').where('login_key', '=', key).executeTakeFirst()
       return result.numDeletedRows > 0n
     },
+    async release (key) {
+      await db.updateTable('login_failures').set({ failures: sql`login_failures.failures - 1` })
+        .where('login_key', '=', key).where('failures', '>', 0).execute()
+    },
     async purge (before) {
       const result = await db.deleteFrom('login_failures').where('window_start', '<', before).executeTakeFirst()
       return Number(result.numDeletedRows)
