@@ -1,6 +1,8 @@
 import type { TObject } from '@sinclair/typebox'
 import { AuthSettings, defaultHashConcurrency } from '../schemas/auth-options.js'
 import { createAccountService } from '../services/accounts.js'
+import { createAuthorizationService } from '../services/authorization.js'
+import { createClientRegistry } from '../services/oauth-clients.js'
 import { estimatedCostMs, hashProblem } from '../services/hash-formats.js'
 import { createLoginPipeline } from '../services/login.js'
 import { createLoginThrottle } from '../services/login-throttle.js'
@@ -11,6 +13,8 @@ import { createUserView } from '../services/user-view.js'
 import type { AuthStore } from '../stores/auth-store.js'
 import { createAccessTokens } from '../tokens/access-tokens.js'
 import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../tokens/keys.js'
+import { createMemoryAuthorizationStore } from '../stores/sql-authorization-store.js'
+import { authorizationCodeGrant } from '../grants/authorization-code.js'
 import { passwordGrant } from '../grants/password.js'
 import { refreshTokenGrant } from '../grants/refresh-token.js'
 import { createGrantRegistry } from '../grants/registry.js'
@@ -38,8 +42,9 @@ const CALIBRATION_SAMPLES = 3
 
 /**
  * The auth core, built without Fastify: keys and access tokens, scopes, passwords, the login
- * throttle, events and hooks, accounts, sessions, the login pipeline and the grant registry (the
- * built-in grants registered as an app registers its own). The auth plugin (plugins/auth) is an
+ * throttle, events and hooks, accounts, sessions, the login pipeline, the grant registry (the
+ * built-in grants registered as an app registers its own), and the authorization-code flow
+ * (registered clients, the authorization service). The auth plugin (plugins/auth) is an
  * adapter over it; the CLI and unit tests use it as it is.
  *
  * Background work (the hourly purge, key reloads) starts with `start()` — the plugin calls it when
@@ -86,9 +91,14 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   const login = createLoginPipeline({ store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign: claims => tokens.sign(claims) })
   // A used refresh token coming back is a theft signal (RFC 9700 §4.14): a warning, not an ordinary refusal.
   events.on('refresh.reused', event => { log.warn({ event: 'refresh-reuse', userId: event.user_id, sessionId: event.session_id, clientId: event.client_id }, 'a used refresh token came back: its session ended') })
+  // The authorization-code flow (issue 23): a store without its part keeps requests and codes in memory.
+  const authorizationStore = store.authorization ?? createMemoryAuthorizationStore()
+  const clients = createClientRegistry(settings.oauthClients, authorizationStore)
+  const authorization = createAuthorizationService({ store: authorizationStore, users: store.users, clients, login, sessions, scopes, issuer })
   const grants = createGrantRegistry()
   grants.register(passwordGrant(login))
   grants.register(refreshTokenGrant(login))
+  grants.register(authorizationCodeGrant(authorization, clients))
 
   const timers: NodeJS.Timeout[] = []
   let stopped = false
@@ -116,6 +126,9 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     sessions,
     login,
     grants,
+    /** registered clients of the authorization-code flow */
+    clients,
+    authorization,
 
     /** Rotates the signing key (the CLI's `keys rotate`): `key.rotated`. */
     async rotateKey () {
@@ -129,6 +142,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
       if (timers.length > 0 || stopped) return
       every(PURGE_INTERVAL_MS, 'session purge', sessions.purge)
       every(reloadIntervalMs, 'key reload', keys.reload)
+      every(PURGE_INTERVAL_MS, 'authorization purge', authorization.purge)
       sessions.purge().catch((err: unknown) => log.warn({ err }, 'session purge failed'))
     },
 

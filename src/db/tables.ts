@@ -126,6 +126,46 @@ export interface MailRequestsTable {
   requested_at: number
 }
 
+/** Clients of the authorization-code flow added by the CLI (issue 23). */
+export interface OAuthClientsTable {
+  client_id: string
+  secret_hash: string | null
+  /** JSON array of exact redirect URIs */
+  redirect_uris: string
+  /** JSON array, null: every scope */
+  scopes: string | null
+  first_party: Flag
+  created_at: number
+}
+
+/** Pending GET /authorize requests, by the hash of their random id. */
+export interface AuthorizationRequestsTable {
+  id_hash: string
+  browser_hash: string
+  client_id: string
+  redirect_uri: string
+  scope: string | null
+  state: string | null
+  code_challenge: string
+  user_id: string | null
+  created_at: number
+  expires_at: number
+}
+
+/** Authorization codes, by hash; single use (used_at), the session their use started (session_id). */
+export interface AuthorizationCodesTable {
+  code_hash: string
+  client_id: string
+  redirect_uri: string
+  code_challenge: string
+  user_id: string
+  scope: string
+  created_at: number
+  expires_at: number
+  used_at: number | null
+  session_id: string | null
+}
+
 export interface Database {
   users: UsersTable
   sessions: SessionsTable
@@ -136,4 +176,7 @@ export interface Database {
   email_tokens: EmailTokensTable
   mail_outbox: MailOutboxTable
   mail_requests: MailRequestsTable
+  oauth_clients: OAuthClientsTable
+  authorization_requests: AuthorizationRequestsTable
+  authorization_codes: AuthorizationCodesTable
 }

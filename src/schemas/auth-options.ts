@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { Type, type Static } from '@sinclair/typebox'
+import { OAuthClientConfig } from './oauth-client.js'
 
 /**
  * The auth plugin's settings, declared once: their bounds and defaults. The environment
@@ -34,7 +35,8 @@ export const AuthSettings = Type.Object({
     trustedOrigins: Type.Array(Type.String({ pattern: '^https?://[^/?#\\s]+$' }), { default: [], description: 'origins of browser apps on other origins that may use the cookies (CORS_ORIGINS)' }),
     accessToken: Type.Boolean({ default: false, description: 'cookie-mode logins also set the access token as an HttpOnly cookie, which protected routes accept (ACCESS_TOKEN_COOKIE)' })
   }, { default: {}, description: 'browser apps: the refresh token in a cookie, for requests with X-Token-Transport: cookie' }),
-  loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' })
+  loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' }),
+  oauthClients: Type.Array(OAuthClientConfig, { default: [], maxItems: 1000, description: 'registered clients of the authorization-code flow (OAUTH_CLIENTS_FILE), beside those the store holds (`clients add`)' })
 })
 export type AuthSettings = Static<typeof AuthSettings>
 

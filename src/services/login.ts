@@ -112,7 +112,7 @@ export function createLoginPipeline (deps: {
     }
   }
 
-  return {
+  const pipeline = {
     verifyPassword,
     issueTokens,
 
@@ -125,10 +125,12 @@ export function createLoginPipeline (deps: {
     checks: () => checks.map(check => check.name),
 
     /**
-     * The whole pipeline for a password: resolves the token response and the user.
-     * @throws InvalidGrantError, InvalidScopeError, LoginLockedError, OverloadedError, a check's error
+     * Steps 1 and 2: the password, then every login check, without starting a session (the
+     * authorization endpoint's login page runs these, and the session starts when its code is
+     * redeemed). `form` is what a check reads (a second factor's `otp`).
+     * @throws InvalidGrantError, LoginLockedError, OverloadedError, a check's error
      */
-    async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<LoginResult> {
+    async authenticate (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<UserRecord> {
       const context = contextOf(input)
       const user = await verifyPassword(input.username, input.password, context)
       const attempt: LoginAttempt = { user, form: input.form ?? {}, clientId: input.clientId, scope: input.scope }
@@ -140,10 +142,28 @@ export function createLoginPipeline (deps: {
           throw error
         }
       }
+      return user
+    },
+
+    /**
+     * Steps 3 and 4 for a user who passed every check: the session, the token response, and
+     * `login.succeeded` with `data.method` (`password`, `authorization_code`).
+     * @throws InvalidScopeError
+     */
+    async startSession (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string, ip?: string }, method: string): Promise<LoginResult> {
       const started = await sessions.start(user, input)
       const tokens = await issueTokens(started)
-      events.emit({ ...context, type: 'login.succeeded', user_id: user.id, session_id: started.session.id, client_id: started.session.client_id, data: { method: 'password' } })
+      events.emit({ ...contextOf(input), type: 'login.succeeded', user_id: user.id, session_id: started.session.id, client_id: started.session.client_id, data: { method } })
       return { tokens, user, session: started.session }
+    },
+
+    /**
+     * The whole pipeline for a password: resolves the token response and the user.
+     * @throws InvalidGrantError, InvalidScopeError, LoginLockedError, OverloadedError, a check's error
+     */
+    async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<LoginResult> {
+      const user = await pipeline.authenticate(input)
+      return await pipeline.startSession(user, input, 'password')
     },
 
     /**
@@ -157,5 +177,6 @@ export function createLoginPipeline (deps: {
       return { tokens, user: rotated.user, session: rotated.session }
     }
   }
+  return pipeline
 }
 export type LoginPipeline = ReturnType<typeof createLoginPipeline>

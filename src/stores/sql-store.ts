@@ -8,6 +8,7 @@ import type { Database, UsersTable } from '../db/tables.js'
 import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
 import { identityKey, newId } from '../identifiers.js'
+import { createSqlAuthorizationStore } from './sql-authorization-store.js'
 import type { AuthStore, KeyStore, LoginFailureStore, NewUser, SessionStore, UserStore } from './auth-store.js'
 
 /** The columns a UserRecord is made of. */
@@ -418,7 +419,7 @@ export function createSqlStore (db: Kysely<Database>, options: { sessionCache?: 
   const sessions = sessionStore(db)
   const cache = options.sessionCache
   if (cache !== undefined) sessions.findWithUser = cachedLookup(sessions.findWithUser, cache.changeCounter, cache.size ?? 10_000)
-  return { users: userStore(db), sessions, keys: keyStore(db), loginFailures: loginFailureStore(db) }
+  return { users: userStore(db), sessions, keys: keyStore(db), loginFailures: loginFailureStore(db), authorization: createSqlAuthorizationStore(db) }
 }
 
 /** The SQL store on a migrated in-memory SQLite database: the auth plugin's default (tests, demos). */
