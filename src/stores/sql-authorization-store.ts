@@ -1,5 +1,4 @@
 import type { Kysely, Selectable } from 'kysely'
-import { duplicateUserField } from '../db/errors.js'
 import type { AuthorizationCodesTable, AuthorizationRequestsTable, Database, OAuthClientsTable } from '../db/tables.js'
 import { DuplicateClientError } from '../errors.js'
 import type { AuthorizationCodeRecord, AuthorizationRequestRecord, AuthorizationStore, OAuthClientRecord } from './auth-store.js'
@@ -13,6 +12,12 @@ function stringArray (text: string | null): string[] | null {
   } catch {
     return null
   }
+}
+
+/** A primary-key or unique violation: PostgreSQL 23505, SQLite's (extended) constraint codes 1555 and 2067. */
+function isDuplicateKey (error: unknown): boolean {
+  const e = (error ?? {}) as { code?: unknown, errcode?: unknown }
+  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.errcode === 1555 || e.errcode === 2067
 }
 
 const toClient = (row: Selectable<OAuthClientsTable>): OAuthClientRecord => ({
@@ -56,8 +61,7 @@ export function createSqlAuthorizationStore (db: Kysely<Database>): Authorizatio
           created_at: client.created_at
         }).execute()
       } catch (error) {
-        // Any unique violation of this table is its primary key.
-        if (duplicateUserField(error) !== undefined) throw new DuplicateClientError(client.client_id)
+        if (isDuplicateKey(error)) throw new DuplicateClientError(client.client_id)
         throw error
       }
     },
