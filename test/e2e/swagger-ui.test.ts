@@ -193,7 +193,14 @@ describe('Swagger UI at /docs', { skip }, () => {
     t.diagnostic(`screenshot of the login page: ${loginShot}`)
     // The form posts, the server redirects to oauth2-redirect.html with code, state and iss, which
     // hands them to Swagger UI and closes; Swagger UI then redeems the code with its verifier.
-    await Promise.all([popup.waitForEvent('close'), popup.locator('button[type="submit"]').click()])
+    const responses: string[] = []
+    popup.on('response', r => { responses.push(`${r.status()} ${r.url()} ${r.headers().location ?? ''}`) })
+    popup.on('console', m => { responses.push(`console ${m.text()}`) })
+    try {
+      await Promise.all([popup.waitForEvent('close', { timeout: 8000 }), popup.locator('button[type="submit"]').click()])
+    } catch (error) {
+      throw new Error(`${String(error)} ${responses.join('\n')} ${popup.isClosed() ? '' : popup.url()} ${popup.isClosed() ? '' : await popup.content()}`)
+    }
     await flow.locator('button', { hasText: 'Logout' }).waitFor()
     await page.locator('.modal-ux button.btn-done, .modal-ux button', { hasText: 'Close' }).first().click()
 

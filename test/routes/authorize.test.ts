@@ -209,12 +209,14 @@ describe('POST /authorize: login CSRF', () => {
     const page = await authorizeRequest(app, validParams(APP, pkce().challenge))
     const fields = { request: requestIdOf(page.body), username: user.username, password: PASSWORD }
     const cookie = cookieOf(page)
-    const foreign: Array<Record<string, string>> = [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }]
+    const foreign: Array<Record<string, string>> = [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { 'sec-fetch-site': 'none', origin: 'https://evil.example' }]
     for (const headers of foreign) {
       assertPage(await postLogin(app, fields, { cookie, ...headers }), 403)
     }
-    // Still usable by the browser that opened it, from its own page.
-    const own = await postLogin(app, fields, { cookie, origin: 'http://localhost:80', 'sec-fetch-site': 'same-origin' })
+    // A foreign Origin that fetch metadata calls same-origin cannot be; fetch metadata decides.
+    assertPage(await postLogin(app, fields, { cookie, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }), 403)
+    // Still usable by the browser that opened it, from its own page (Chromium sends Origin: null under no-referrer).
+    const own = await postLogin(app, fields, { cookie, origin: 'null', 'sec-fetch-site': 'same-origin' })
     assert.ok(locationOf(own).searchParams.get('code'))
   })
 
