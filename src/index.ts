@@ -26,15 +26,21 @@ export type { LoginAttempt, LoginCheck, LoginPipeline } from './services/login.j
 export type { TokenSource } from './http/token-sources.js'
 export { createSqlStore, createMemoryStore } from './stores/sql-store.js'
 export { createSqlMailStore } from './stores/sql-mail-store.js'
+export { createSqlAuthorizationStore, createMemoryAuthorizationStore } from './stores/sql-authorization-store.js'
+export { default as authorizeRoutes, type AuthorizeRoutesOptions } from '../routes/auth/authorize.js'
+export { AuthorizationPageError, type AuthorizationQuery, type AuthorizationService } from './services/authorization.js'
+export { hashClientSecret, type ClientRegistry, type RegisteredClient } from './services/oauth-clients.js'
+export { OAuthClientConfig } from './schemas/oauth-client.js'
 export { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
 export {
-  DomainError, DuplicateUserError, InvalidGrantError, InvalidRequestError, InvalidScopeError, LoginLockedError,
+  DomainError, DuplicateClientError, DuplicateUserError, InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError, LoginLockedError,
   NotFoundError, OverloadedError, PolicyError
 } from './errors.js'
 export { InvalidEmailTokenError } from './services/recovery.js'
 export type { ScopeDefinition } from './services/scopes.js'
 export type {
-  AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, NewUser, UserPatch, SessionListing
+  AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, NewUser, UserPatch, SessionListing,
+  AuthorizationStore, AuthorizationCodeRecord, AuthorizationRequestRecord, OAuthClientRecord
 } from './stores/auth-store.js'
 export type { MailStore, EmailTokenStore, OutboxStore, MailRequestStore, EmailTokenOwner, EmailTokenPurpose } from './stores/mail-store.js'
 export * from './schemas/index.js'

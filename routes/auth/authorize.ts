@@ -112,6 +112,8 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
   })
 
   fastify.get('/authorize', {
+    // Each request stores a pending request (10 minutes): limited per address like the POSTs.
+    config: { rateLimit },
     schema: {
       tags: ['auth'],
       operationId: 'authorize',
