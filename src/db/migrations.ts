@@ -180,6 +180,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'bigint', c => c.notNull())
         .addColumn('expires_at', 'bigint', c => c.notNull())
         .addColumn('used_at', 'bigint')
+        .addColumn('reused_at', 'bigint')
         .addColumn('session_id', 'text')
         .execute()
       await db.schema.createIndex('authorization_codes_expires_at_idx').on('authorization_codes').column('expires_at').execute()

@@ -152,7 +152,7 @@ export interface AuthorizationRequestsTable {
   expires_at: number
 }
 
-/** Authorization codes, by hash; single use (used_at), the session their use started (session_id). */
+/** Authorization codes, by hash; single use (used_at, reused_at), the session their use started (session_id). */
 export interface AuthorizationCodesTable {
   code_hash: string
   client_id: string
@@ -163,6 +163,8 @@ export interface AuthorizationCodesTable {
   created_at: number
   expires_at: number
   used_at: number | null
+  /** when it was presented again after its first use */
+  reused_at: number | null
   session_id: string | null
 }
 

@@ -120,6 +120,7 @@ export function createAuthorizationService (deps: {
       created_at: now,
       expires_at: now + CODE_TTL_MS,
       used_at: null,
+      reused_at: null,
       session_id: null
     })
     return { kind: 'redirect', location: withParams(record.redirect_uri, { code, state: record.state, iss: issuer }) }
@@ -228,7 +229,12 @@ export function createAuthorizationService (deps: {
       const user = await users.findById(code.user_id)
       if (user === undefined || user.disabled) throw new InvalidGrantError('authorization_code')
       const result = await login.startSession(user, { scope: code.scope, clientId: code.client_id, userAgent: input.userAgent, ip: input.ip }, 'authorization_code')
-      await store.setCodeSession(codeHash, result.session.id)
+      // A second use that came while this session started could not end it: it is ended here.
+      const recorded = await store.setCodeSession(codeHash, result.session.id)
+      if (recorded === undefined || recorded.reused_at !== null) {
+        await sessions.end({ sessionId: result.session.id, userId: user.id }, 'reused')
+        throw new InvalidGrantError('authorization_code')
+      }
       return result
     },
 

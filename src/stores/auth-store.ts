@@ -155,6 +155,8 @@ export interface AuthorizationCodeRecord {
   created_at: number
   expires_at: number
   used_at: number | null
+  /** when it was presented again after its first use (the first use's session must end) */
+  reused_at: number | null
   /** the session its (first) use started: ended when the code comes back */
   session_id: string | null
 }
@@ -179,10 +181,11 @@ export interface AuthorizationStore {
   createCode (code: AuthorizationCodeRecord): Promise<void>
   /**
    * Marks the code used at `now` atomically and resolves it with `first: true`; a code already
-   * used resolves with `first: false` (reuse); an unknown one undefined.
+   * used is marked reused (`reused_at`) and resolves with `first: false`; an unknown one undefined.
    */
   useCode (codeHash: string, now: number): Promise<{ first: boolean, code: AuthorizationCodeRecord } | undefined>
-  setCodeSession (codeHash: string, sessionId: string): Promise<void>
+  /** Records the session the code's first use started; resolves the code as it is then (a `reused_at` set meanwhile shows a reuse raced it). */
+  setCodeSession (codeHash: string, sessionId: string): Promise<AuthorizationCodeRecord | undefined>
   /** Deletes requests and codes that expired before `before` (used codes are kept until then too). */
   purge (before: number): Promise<number>
 }

@@ -36,13 +36,15 @@ const toCode = (row: Selectable<AuthorizationCodesTable>): AuthorizationCodeReco
   ...row,
   created_at: Number(row.created_at),
   expires_at: Number(row.expires_at),
-  used_at: row.used_at === null ? null : Number(row.used_at)
+  used_at: row.used_at === null ? null : Number(row.used_at),
+  reused_at: row.reused_at === null ? null : Number(row.reused_at)
 })
 
 /**
  * The authorization-code flow's storage in SQL (migration 0009_oauth_clients), the same queries on
  * SQLite and PostgreSQL. Single use is one statement each: `DELETE … RETURNING` takes a request,
- * `UPDATE … WHERE used_at IS NULL` marks a code used, so of two racing uses exactly one is first.
+ * `UPDATE … WHERE used_at IS NULL` marks a code used, so of two racing uses exactly one is first;
+ * the other marks it reused, which the first sees when it records its session.
  */
 export function createSqlAuthorizationStore (db: Kysely<Database>): AuthorizationStore {
   return {
@@ -94,11 +96,13 @@ export function createSqlAuthorizationStore (db: Kysely<Database>): Authorizatio
       const first = await db.updateTable('authorization_codes').set({ used_at: now })
         .where('code_hash', '=', codeHash).where('used_at', 'is', null).returningAll().executeTakeFirst()
       if (first !== undefined) return { first: true, code: toCode(first) }
-      const row = await db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst()
-      return row && { first: false, code: toCode(row) }
+      const again = await db.updateTable('authorization_codes').set({ reused_at: now })
+        .where('code_hash', '=', codeHash).returningAll().executeTakeFirst()
+      return again && { first: false, code: toCode(again) }
     },
     async setCodeSession (codeHash, sessionId) {
-      await db.updateTable('authorization_codes').set({ session_id: sessionId }).where('code_hash', '=', codeHash).execute()
+      const row = await db.updateTable('authorization_codes').set({ session_id: sessionId }).where('code_hash', '=', codeHash).returningAll().executeTakeFirst()
+      return row && toCode(row)
     },
     async purge (before) {
       const requests = await db.deleteFrom('authorization_requests').where('expires_at', '<', before).executeTakeFirst()
@@ -143,11 +147,13 @@ export function createMemoryAuthorizationStore (): AuthorizationStore {
       if (found === undefined) return undefined
       const first = found.used_at === null
       if (first) found.used_at = now
+      else found.reused_at = now
       return { first, code: { ...found } }
     },
     async setCodeSession (codeHash, sessionId) {
       const found = codes.get(codeHash)
       if (found !== undefined) found.session_id = sessionId
+      return found && { ...found }
     },
     async purge (before) {
       let deleted = 0

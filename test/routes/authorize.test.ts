@@ -275,6 +275,18 @@ describe('POST /token grant_type=authorization_code: attacks', () => {
     await assertSessionEnded(app, tokens)
   })
 
+  it('two uses of one code at once: at most one gets tokens, and none of them stays alive', async (t) => {
+    const app = await buildWithClients(t)
+    const { user } = await registerUser(app)
+    for (let round = 0; round < 3; round++) {
+      const { code, verifier } = await obtainCode(app, user.username)
+      const fields = { code, redirect_uri: APP.redirect, client_id: APP.client_id, code_verifier: verifier }
+      const answers = await Promise.all([exchange(app, fields), exchange(app, fields)])
+      assert.ok(answers.some(res => res.statusCode === 400 && res.json().error === 'invalid_grant'), answers.map(res => res.body).join())
+      for (const res of answers.filter(res => res.statusCode === 200)) await assertSessionEnded(app, res.json())
+    }
+  })
+
   it('refuses an expired code (older than 60 seconds)', async (t) => {
     const app = await buildWithClients(t)
     const { user } = await registerUser(app)
