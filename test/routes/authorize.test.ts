@@ -109,6 +109,19 @@ describe('GET /authorize and the code flow', () => {
     assertPage(again, 400)
   })
 
+  it('counts wrong passwords on the page toward the account\'s lock: a 429 page with Retry-After', async (t) => {
+    const app = await buildWithClients(t, { LOGIN_USERNAME_RATE_LIMIT: '2' })
+    const { user } = await registerUser(app)
+    const page = await authorizeRequest(app, validParams(APP, pkce().challenge))
+    const fields = { request: requestIdOf(page.body), username: user.username, password: 'wrong password 1' }
+    const cookie = cookieOf(page)
+    for (let i = 0; i < 2; i++) assertPage(await postLogin(app, fields, { cookie }), 400)
+    const locked = await postLogin(app, { ...fields, password: PASSWORD }, { cookie })
+    assertPage(locked, 429)
+    assert.match(String(locked.headers['retry-after']), /^\d+$/)
+    assert.match(locked.body, /Too many failed logins/)
+  })
+
   it('shows a login check that needs more than a password as an error on the page', async (t) => {
     const app = await buildWithClients(t)
     const { user } = await registerUser(app)
