@@ -115,6 +115,6 @@ export default fp(mailPlugin, { fastify: '5.x', name: 'mail', dependencies: ['au
 declare module 'fastify' {
   interface FastifyInstance {
     authRecovery: ReturnType<typeof createRecoveryService>
-    mailOutbox: ReturnType<typeof createOutboxWorker>
+    mailOutbox: ReturnType<typeof createOutboxWorker<MailStore['outbox']>>
   }
 }

@@ -3,11 +3,11 @@ import { Type, type TObject } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { HttpError } from '../src/schemas/common.js'
 import { SessionPublic } from '../src/schemas/session.js'
-import { OAuthErrorResponse, TokenResponse } from '../src/schemas/token.js'
+import { MfaRequiredResponse, OAuthErrorResponse, TokenResponse } from '../src/schemas/token.js'
 import { UserPublic } from '../src/schemas/user.js'
 
 /** The schemas that routes of several modules refer to by `$id` (`Type.Ref(UserPublic)`). */
-export const SHARED_SCHEMAS = [HttpError, OAuthErrorResponse, TokenResponse, UserPublic, SessionPublic]
+export const SHARED_SCHEMAS = [HttpError, OAuthErrorResponse, MfaRequiredResponse, TokenResponse, UserPublic, SessionPublic]
 
 /**
  * The one owner of the shared schemas, as @fastify/sensible owns `HttpError`: registered before

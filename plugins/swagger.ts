@@ -111,6 +111,7 @@ const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
       tags: [
         { name: 'auth', description: 'Register, log in, refresh, revoke, log out' },
         { name: 'users', description: 'Your account and sessions; user administration' },
+        { name: 'mfa', description: 'Two-factor authentication: TOTP and recovery codes' },
         { name: 'items', description: 'An example resource owned per user (scope `items`)' },
         { name: 'meta', description: 'Health, keys and server metadata' }
       ]

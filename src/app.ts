@@ -11,11 +11,13 @@ import securityHeaders from '../plugins/security-headers.js'
 import database from '../plugins/database.js'
 import auth from '../plugins/auth/index.js'
 import mail from '../plugins/mail.js'
+import webhooks from '../plugins/webhooks.js'
 import redis from '../plugins/redis.js'
 import rateLimit from '../plugins/rate-limit.js'
 import swagger from '../plugins/swagger.js'
 import authRoutes from '../routes/auth/index.js'
 import usersAdmin from '../routes/users/admin.js'
+import audit from '../routes/audit.js'
 import items from '../routes/items.js'
 import wellKnown from '../routes/well-known.js'
 import health from '../routes/health.js'
@@ -65,8 +67,17 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
   const loginFailures = fastify.redis === null ? sqlStore.loginFailures : createRedisLoginFailureStore(fastify.redis)
   await fastify.register(auth, { ...config.auth, store: { ...sqlStore, loginFailures } })
   if (config.auth.jwt.secret === undefined) fastify.log.info('JWT_SECRET unset: EdDSA keys from the database, served at /.well-known/jwks.json')
+  // Issue 21: TOTP secrets at rest need DATA_ENCRYPTION_KEY. Production: required once a user has
+  // TOTP (enrolment is refused without it); development: a warning.
+  if (!fastify.authCore.mfa.encrypts) {
+    if (config.production && await fastify.authCore.mfa.inUse()) throw new ConfigError('DATA_ENCRYPTION_KEY is required in production once a user has TOTP (two-factor authentication): set 32 random bytes in base64 (openssl rand -base64 32)')
+    // When the server listens (not in the CLI, whose stderr carries its errors).
+    if (!config.production) fastify.addHook('onListen', async () => { fastify.log.warn('DATA_ENCRYPTION_KEY unset: TOTP secrets are stored unencrypted (development only; production requires it once TOTP is used)') })
+  }
   // Recovery and verification e-mails, through an outbox in the same database (issue 13).
   await fastify.register(mail, { ...config.mail, store: createSqlMailStore(fastify.db) })
+  // Every event POSTed, signed, from an outbox written in the event's transaction (issue 22).
+  if (config.webhooks !== undefined) await fastify.register(webhooks, config.webhooks)
   if (config.firstSuperuser !== undefined) {
     let created: boolean
     try {
@@ -83,6 +94,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config }) => {
 
   await fastify.register(authRoutes, { rateLimit: config.rateLimit.tokenPerMinute })
   await fastify.register(usersAdmin)
+  await fastify.register(audit)
   await fastify.register(items)
   await fastify.register(wellKnown)
   await fastify.register(health)

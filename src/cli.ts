@@ -8,6 +8,9 @@ import { DomainError } from './errors.js'
 import { listEmlFiles, readableMessage, readEmlFile } from './mail/transport.js'
 import { MailSettings } from './schemas/mail-options.js'
 import type { Actor } from './services/accounts.js'
+import type { Audit } from './core/audit.js'
+import type { StoredEvent } from './stores/auth-store.js'
+import { setTimeout as delay } from 'node:timers/promises'
 
 const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <command>)
 
@@ -20,6 +23,8 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
                                  users with their password hashes from a FastAPI app (bcrypt,
                                  pbkdf2-sha256, argon2): all rows valid or nothing imported
   users unlock <username>        ends a login lock (too many failed password logins)
+  users mfa-reset <username>     turns the user's two-factor authentication (TOTP, recovery codes) off
+                                 and ends their sessions (a lost authenticator and lost recovery codes)
   users delete <username>        deletes the user with their sessions and items (as an admin would)
   sessions list <username>
   sessions end <session-id>
@@ -38,6 +43,13 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
                                  (its links work when copied); --raw: the message as written
   mail queue [--limit N]         the outbox in the database: queued, sent and given-up messages
   mail send                      sends (or writes) the queued messages that are due now
+  audit tail [--limit N] [--follow]
+                                 the last N events (default 50) as JSON lines, oldest first;
+                                 --follow: then every new one as it is stored (Ctrl-C ends)
+  audit export --since <iso date> [--until <iso date>]
+                                 every event from then on, oldest first, as JSON lines
+  webhooks list [--limit N]      webhook deliveries, newest first, with attempts and errors
+  webhooks retry <id>            queues a delivery again (given up or sent): the server sends it
 
 Reads the same environment as the server (DATABASE_URL, ...).`
 
@@ -52,6 +64,58 @@ async function readPassword (): Promise<string> {
   const line = await rl[Symbol.asyncIterator]().next()
   rl.close()
   return String(line.value ?? '').replace(/\r?\n$/, '')
+}
+
+/** An ISO 8601 date given to `option`, in epoch ms. @throws ConfigError when missing or unreadable */
+function isoDate (option: string, value: string | undefined): number {
+  const at = value === undefined ? Number.NaN : Date.parse(value)
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value ?? '') || Number.isNaN(at)) throw new ConfigError(`${option} needs an ISO date, e.g. 2026-01-31 or 2026-01-31T12:00:00Z`)
+  return at
+}
+
+/** A whole number from 1 to 10,000 given to `option`. @throws ConfigError otherwise */
+function count (option: string, value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 10_000) throw new ConfigError(`${option} needs a whole number from 1 to 10000`)
+  return Number(value)
+}
+
+const jsonLine = (event: StoredEvent) => { process.stdout.write(JSON.stringify(event) + '\n') }
+const cursorOf = (event: StoredEvent) => ({ at: Date.parse(event.at), id: event.id })
+/** How often `audit tail --follow` asks for new events. */
+const FOLLOW_INTERVAL_MS = 1000
+
+/** `audit tail`: the last `limit` events oldest first; with `follow`, then each new one until SIGINT or SIGTERM. */
+async function auditTail (audit: Audit, limit: number, follow: boolean): Promise<void> {
+  const last = (await audit.list({ limit })).reverse()
+  last.forEach(jsonLine)
+  if (!follow) return
+  let after = last.length > 0 ? cursorOf(last[last.length - 1]!) : { at: Date.now(), id: '' }
+  const stop = new AbortController()
+  const end = () => stop.abort()
+  process.once('SIGINT', end)
+  process.once('SIGTERM', end)
+  try {
+    while (!stop.signal.aborted) {
+      const next = await audit.list({ after, order: 'asc', limit: 1000 })
+      next.forEach(jsonLine)
+      if (next.length > 0) after = cursorOf(next[next.length - 1]!)
+      else await delay(FOLLOW_INTERVAL_MS, undefined, { signal: stop.signal }).catch(() => {})
+    }
+  } finally {
+    process.off('SIGINT', end)
+    process.off('SIGTERM', end)
+  }
+}
+
+/** `audit export`: every event from `since` (to `until`), oldest first, in pages of 1000. */
+async function auditExport (audit: Audit, since: number, until: number | undefined): Promise<void> {
+  let after: { at: number, id: string } | undefined
+  for (;;) {
+    const page = await audit.list({ since, until, after, order: 'asc', limit: 1000 })
+    page.forEach(jsonLine)
+    if (page.length < 1000) return
+    after = cursorOf(page[page.length - 1]!)
+  }
 }
 
 async function main (argv: string[]): Promise<number> {
@@ -70,6 +134,9 @@ async function main (argv: string[]): Promise<number> {
       scope: { type: 'string', multiple: true },
       confidential: { type: 'boolean', default: false },
       'first-party': { type: 'boolean', default: false },
+      follow: { type: 'boolean', default: false },
+      since: { type: 'string' },
+      until: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -122,6 +189,11 @@ async function main (argv: string[]): Promise<number> {
       case 'users unlock': {
         const user = await named(arg)
         out({ username: user.username, unlocked: await accounts.unlock(user.id) })
+        return 0
+      }
+      case 'users mfa-reset': {
+        const user = await named(arg)
+        out({ username: user.username, mfa_was_on: await fastify.authCore.mfa.reset(user.id, { id: null, via: 'cli' }) })
         return 0
       }
       case 'sessions list':
@@ -183,6 +255,31 @@ async function main (argv: string[]): Promise<number> {
       case 'mail send':
         out(await fastify.mailOutbox.runOnce())
         return 0
+      case 'audit tail':
+        await auditTail(fastify.authCore.audit, count('--limit', values.limit), values.follow)
+        return 0
+      case 'audit export':
+        await auditExport(fastify.authCore.audit, isoDate('--since', values.since), values.until === undefined ? undefined : isoDate('--until', values.until))
+        return 0
+      case 'webhooks list': {
+        const deliveries = fastify.authCore.store.webhooks
+        if (deliveries === undefined) throw new ConfigError('this store has no webhook outbox')
+        out((await deliveries.list(count('--limit', values.limit))).map(d => ({
+          ...d,
+          state: d.sent_at !== null ? 'sent' : d.failed_at !== null ? 'given up' : 'queued',
+          created_at: new Date(d.created_at).toISOString(),
+          next_attempt_at: new Date(d.next_attempt_at).toISOString()
+        })))
+        return 0
+      }
+      case 'webhooks retry': {
+        if (arg === undefined) throw new ConfigError('webhooks retry needs a delivery id (see webhooks list)')
+        if (fastify.authCore.store.webhooks === undefined) throw new ConfigError('this store has no webhook outbox')
+        if (!await fastify.authCore.store.webhooks.retry(arg, Date.now())) throw new ConfigError(`no webhook delivery ${arg}`)
+        if (config.webhooks === undefined) console.error('WEBHOOK_URL is unset here: the server that has it sends the delivery')
+        out({ id: arg, queued: true })
+        return 0
+      }
       default:
         console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`)
         return 2

@@ -5,6 +5,8 @@ import { AuthSettings, defaultHashConcurrency } from './schemas/auth-options.js'
 import { clientConfigProblems } from './services/oauth-clients.js'
 import { parseOrThrow } from './schemas/parse.js'
 import { defaultMailFrom, defaultPublicUrl, type MailOptions } from './schemas/mail-options.js'
+import { WEBHOOK_SECRET_PATTERN, webhookSecretProblem, type WebhookOptions } from './schemas/webhook-options.js'
+import { encryptionKeyProblem } from './services/mfa-crypto.js'
 
 /**
  * The environment, declared once. `loadConfig` is the only place that reads it; everything
@@ -49,6 +51,11 @@ export const EnvSchema = Type.Object({
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$', description: 'an http(s) URL without query or fragment, e.g. https://auth.example.com or https://example.com/auth' })),
   REQUIRE_VERIFIED_EMAIL: Type.Boolean({ default: false }),
   EMAIL_COOLDOWN_SECONDS: Whole({ minimum: 0, maximum: 3600, default: 60 }),
+  AUDIT_RETENTION_DAYS: Type.Optional(Whole()),
+  WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'the receiver of every event, e.g. https://hooks.example.com/auth' })),
+  WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: WEBHOOK_SECRET_PATTERN, description: 'whsec_ and the base64 of at least 24 random bytes: whsec_$(openssl rand -base64 32)' })),
+  WEBHOOK_EVENTS: Type.Optional(Type.String({ pattern: '^[a-z_.]+(,\\s*[a-z_.]+)*$', description: 'comma-separated event types, e.g. user.created,password.changed (default: every type)' })),
+  DATA_ENCRYPTION_KEY: Type.Optional(Type.String({ description: '32 random bytes in base64 (openssl rand -base64 32): encrypts TOTP secrets at rest' })),
   OAUTH_CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'a JSON file: an array of {client_id, client_secret_hash? | public: true, redirect_uris, scopes?, first_party?}' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
@@ -71,6 +78,7 @@ const AUTH_VARIABLES: Record<string, [keyof Env, number]> = {
   passwordHashQueueLimit: ['PASSWORD_HASH_QUEUE_LIMIT', 1],
   passwordHashMaxWaitSeconds: ['PASSWORD_HASH_MAX_WAIT_SECONDS', 1],
   loginFailureLimit: ['LOGIN_USERNAME_RATE_LIMIT', 1],
+  auditRetentionDays: ['AUDIT_RETENTION_DAYS', 1],
   oauthClients: ['OAUTH_CLIENTS_FILE', 1]
 }
 
@@ -134,7 +142,8 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
     passwordHashMaxWaitSeconds: env.PASSWORD_HASH_MAX_WAIT_SECONDS,
     loginFailureLimit: env.LOGIN_USERNAME_RATE_LIMIT,
     refreshReuseIntervalSeconds: env.REFRESH_REUSE_INTERVAL_SECONDS,
-    cookies: { publicUrl: publicUrlOf(env, issuer), trustedOrigins: corsOrigins(env), accessToken: env.ACCESS_TOKEN_COOKIE },
+    cookies: { publicUrl: env.PUBLIC_URL, trustedOrigins: corsOrigins(env), accessToken: env.ACCESS_TOKEN_COOKIE },
+    auditRetentionDays: env.AUDIT_RETENTION_DAYS,
     oauthClients: oauthClientsOf(env)
   }
   // Omitted settings take the schema's defaults; JSON drops the undefined ones.
@@ -164,6 +173,24 @@ function mailSettings (env: Env, issuer: string, production: boolean): MailOptio
     cooldownSeconds: env.EMAIL_COOLDOWN_SECONDS,
     production
   }
+}
+
+/**
+ * The webhooks plugin's settings (issue 22): none without WEBHOOK_URL. The URL and the secret go
+ * together; the event types are checked against the known ones by the plugin.
+ */
+function webhookSettings (env: Env, production: boolean): WebhookOptions | undefined {
+  if ((env.WEBHOOK_URL === undefined) !== (env.WEBHOOK_SECRET === undefined)) throw new ConfigError('WEBHOOK_URL and WEBHOOK_SECRET go together')
+  if (env.WEBHOOK_URL === undefined || env.WEBHOOK_SECRET === undefined) {
+    if (env.WEBHOOK_EVENTS !== undefined) throw new ConfigError('WEBHOOK_EVENTS needs WEBHOOK_URL and WEBHOOK_SECRET')
+    return undefined
+  }
+  if (!URL.canParse(env.WEBHOOK_URL)) throw new ConfigError('WEBHOOK_URL: not a URL')
+  if (production && !env.WEBHOOK_URL.startsWith('https://')) throw new ConfigError('WEBHOOK_URL must be https in production (events carry user ids and addresses)')
+  const problem = webhookSecretProblem(env.WEBHOOK_SECRET)
+  if (problem !== undefined) throw new ConfigError(`WEBHOOK_SECRET: ${problem}`)
+  const events = env.WEBHOOK_EVENTS?.split(',').map(type => type.trim()).filter(type => type !== '') ?? []
+  return { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET, events }
 }
 
 /**
@@ -207,7 +234,17 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     throw new ConfigError('FIRST_SUPERUSER_PASSWORD is a default value: refusing to start in production')
   }
 
+  if (env.DATA_ENCRYPTION_KEY !== undefined) {
+    const problem = encryptionKeyProblem(env.DATA_ENCRYPTION_KEY)
+    if (problem !== undefined) throw new ConfigError(`DATA_ENCRYPTION_KEY: ${problem}`)
+  }
+
   const auth = authSettings(env)
+  const mail = mailSettings(env, auth.jwt.issuer, production)
+  // Issue 21: TOTP secrets encrypted with DATA_ENCRYPTION_KEY; production refuses enrolment without
+  // it, and refuses to start without it once a user has TOTP (src/app.ts: that needs the database).
+  // Authenticator apps show the issuer: PUBLIC_URL's hostname (or the issuer's).
+  auth.mfa = { encryptionKey: env.DATA_ENCRYPTION_KEY, issuerName: mail.publicUrl !== undefined && URL.canParse(mail.publicUrl) ? new URL(mail.publicUrl).hostname : undefined, requireEncryption: production }
   return {
     production,
     port: env.PORT,
@@ -226,7 +263,9 @@ export function loadConfig (source: Record<string, string | undefined> = {}) {
     /** per client address, on /token, /token/revoke and /register (0: off) */
     rateLimit: { tokenPerMinute: env.TOKEN_RATE_LIMIT },
     /** the mail plugin's options (plugins/mail.ts) */
-    mail: mailSettings(env, auth.jwt.issuer, production),
+    mail,
+    /** the webhooks plugin's options (plugins/webhooks.ts); undefined: no webhooks */
+    webhooks: webhookSettings(env, production),
     redisUrl: env.REDIS_URL
   }
 }

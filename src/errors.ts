@@ -75,7 +75,9 @@ export class PolicyError extends DomainError {
 export const INVALID_GRANT_MESSAGES = {
   password: 'Incorrect username or password',
   refresh_token: 'Invalid refresh token',
-  authorization_code: 'Invalid authorization code'
+  authorization_code: 'Invalid authorization code',
+  /** the two-factor grants, and a wrong `otp` in the password grant: code or mfa_token, wrong, used or expired */
+  mfa: 'Invalid, used or expired code or mfa_token'
 } as const
 
 /**
@@ -132,4 +134,36 @@ export class OverloadedError extends DomainError {
     super(`Too many logins in progress: retry in ${retryAfterSeconds} seconds`)
     this.headers = { 'retry-after': String(retryAfterSeconds) }
   }
+}
+
+/**
+ * The password was right, and the account has a second factor (issue 21): the token endpoint
+ * answers 403 `{error: "mfa_required", error_description, mfa_token}` (Auth0's shape). The login's
+ * failure count is kept (a correct password does not clear the wrong codes).
+ */
+export class MfaRequiredError extends DomainError {
+  override name = 'MfaRequiredError'
+  override readonly code = 'AUTH_MFA_REQUIRED'
+  override readonly statusCode = 403
+  /** @param mfaToken the opaque token that finishes the login with a code (5 minutes, single use) */
+  constructor (readonly mfaToken: string) {
+    super('This account has two-factor authentication. Send otp (the 6-digit code of your authenticator app) with the username ' +
+      'and password, or finish with grant_type=http://auth0.com/oauth/grant-type/mfa-otp, this mfa_token and otp ' +
+      '(or grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code and recovery_code). In /docs: "Try it out" on ' +
+      'POST /token with username, password and otp, then paste the access_token into Authorize > bearerAuth.')
+  }
+}
+
+/** A two-factor change that the account's state does not allow (enrolling while TOTP is on): 409. */
+export class MfaStateError extends DomainError {
+  override name = 'MfaStateError'
+  override readonly code = 'AUTH_MFA_STATE'
+  override readonly statusCode = 409
+}
+
+/** TOTP cannot be used: production without DATA_ENCRYPTION_KEY, or a secret that does not decrypt (503, logged). */
+export class MfaUnavailableError extends DomainError {
+  override name = 'MfaUnavailableError'
+  override readonly code = 'AUTH_MFA_UNAVAILABLE'
+  override readonly statusCode = 503
 }

@@ -16,9 +16,11 @@ export const newRotationKey = (): string => randomBytes(32).toString('base64url'
  * (RFC 2104, node:crypto) of the parent, 256 bits like newRefreshToken. Deterministic, so every
  * replay of `parent` within the reuse interval gets the same successor without it being stored;
  * unpredictable without the key, so an old token stolen from a log does not give its successor.
+ * `pepper`, a secret kept outside the database (JWT_SECRET), joins the key: then a copy of the
+ * database and an old token do not give the live one either.
  */
-export const successorRefreshToken = (rotationKey: string, parent: string): string =>
-  createHmac('sha256', rotationKey).update(parent).digest('base64url')
+export const successorRefreshToken = (rotationKey: string, parent: string, pepper = ''): string =>
+  createHmac('sha256', `${pepper}\u0000${rotationKey}`).update(parent).digest('base64url')
 
 /** Only this digest is stored: a database leak does not leak usable refresh tokens. */
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('base64url')

@@ -164,7 +164,7 @@ const patterned = Object.entries(EnvSchema.properties as Record<string, { patter
 
 describe('a value that does not match its pattern', () => {
   it('is refused in words for every patterned variable: the variable and its description, never the regular expression', () => {
-    assert.deepEqual(patterned.map(([name]) => name).sort(), ['CORS_ORIGINS', 'DATABASE_URL', 'MAIL_FROM', 'PUBLIC_URL', 'REDIS_URL', 'SMTP_URL'])
+    assert.deepEqual(patterned.map(([name]) => name).sort(), ['CORS_ORIGINS', 'DATABASE_URL', 'MAIL_FROM', 'PUBLIC_URL', 'REDIS_URL', 'SMTP_URL', 'WEBHOOK_EVENTS', 'WEBHOOK_SECRET', 'WEBHOOK_URL'])
     for (const [name, schema] of patterned) {
       assert.ok(schema.description !== undefined && schema.description.length > 10, `${name} has a description`)
       // A value no pattern of these accepts: no scheme, no @.

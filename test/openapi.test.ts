@@ -107,7 +107,7 @@ describe('GET /openapi.json', () => {
     // The 200 schema is the public user.
     const ok = responses['200'].content['application/json'].schema
     const resolved = ok.$ref !== undefined ? doc.components.schemas[ok.$ref.split('/').pop()] : ok
-    assert.deepEqual(Object.keys(resolved.properties).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'scopes', 'username'])
+    assert.deepEqual(Object.keys(resolved.properties).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'mfa_enabled', 'scopes', 'username'])
   })
 
   it('takes /token as an application/x-www-form-urlencoded body', async (t) => {

@@ -16,7 +16,7 @@ import { AuthSettings } from '../../src/schemas/auth-options.js'
 import { parseOrThrow } from '../../src/schemas/parse.js'
 import type { AuthUser } from '../../src/schemas/user.js'
 import type { ScopeDefinition } from '../../src/services/scopes.js'
-import { AUTH_STORE_METHODS, type AuthStore } from '../../src/stores/auth-store.js'
+import { AUTH_STORE_METHODS, MFA_STORE_METHODS, type AuthStore } from '../../src/stores/auth-store.js'
 import { createMemoryStore } from '../../src/stores/sql-store.js'
 import type { AccessTokenContent } from '../../src/tokens/access-tokens.js'
 import sharedSchemas from '../shared-schemas.js'
@@ -40,13 +40,20 @@ export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt' | 'cookies'>> &
   userMetadata?: TObject
 }
 
-/** The cookie transport's settings: the server's own origin from its public URL (or the issuer), Secure over https. */
+/**
+ * The cookie transport's settings: the server's own origin from its public URL (or the issuer),
+ * Secure over https. The origin a request names in Host counts as the server's own only when
+ * neither says where browsers reach it and that is plain http (development): behind TLS, or with
+ * a public URL, a Host-derived `http://` origin is not the server's (found from outside).
+ */
 function cookieSettings (settings: AuthSettings) {
   const base = settings.cookies.publicUrl ?? (/^https?:\/\//.test(settings.jwt.issuer) ? settings.jwt.issuer : undefined)
   const ownOrigin = base === undefined || !URL.canParse(base) ? undefined : new URL(base).origin
+  const secure = ownOrigin?.startsWith('https:') ?? false
   return {
-    secure: ownOrigin?.startsWith('https:') ?? false,
+    secure,
     ownOrigin,
+    requestOriginIsOwn: settings.cookies.publicUrl === undefined && !secure,
     trustedOrigins: settings.cookies.trustedOrigins,
     accessToken: settings.cookies.accessToken,
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds
@@ -61,6 +68,9 @@ function checkOptions ({ store, scopes, hooks, userMetadata, ...settings }: Auth
     // Only the parts every store has had; parts added later are optional (checked where used).
     const missing = Object.entries(AUTH_STORE_METHODS).flatMap(([part, methods]) =>
       methods.filter(m => typeof (store as unknown as Record<string, Record<string, unknown> | undefined>)[part]?.[m] !== 'function').map(m => `${part}.${m}`))
+    // The optional parts (issue 21: `mfa`): absent is fine, present must be whole.
+    const mfa = (store as { mfa?: Record<string, unknown> }).mfa
+    if (mfa !== undefined) missing.push(...MFA_STORE_METHODS.filter(m => typeof mfa?.[m] !== 'function').map(m => `mfa.${m}`))
     if (missing.length > 0) throw new Error(`auth plugin: \`store\` does not implement AuthStore: missing ${missing.join(', ')}`)
   }
   for (const name of ['beforeUserCreated', 'accessTokenClaims'] as const) {

@@ -41,9 +41,10 @@ export function securitySchemes (tokenUrl: string, scopes: ScopeRegistry, author
   return {
     [SECURITY_SCHEMES.password]: {
       type: 'oauth2',
-      description: authorizationUrl === undefined
+      description: (authorizationUrl === undefined
         ? 'Log in with a username and password (RFC 6749 §4.3); leave client_id empty.'
-        : 'Log in with a username and password (RFC 6749 §4.3), or through the login page (authorization code with PKCE, client `swagger-ui`).',
+        : 'Log in with a username and password (RFC 6749 §4.3), or through the login page (authorization code with PKCE, client `swagger-ui`).') +
+        ' An account with two-factor authentication cannot log in here: "Try it out" on POST /token with username, password and otp, then paste the access_token into bearerAuth.',
       flows: {
         password: { tokenUrl, refreshUrl: tokenUrl, scopes: scopeDescriptions },
         ...(authorizationUrl === undefined ? {} : { authorizationCode: { authorizationUrl, tokenUrl, refreshUrl: tokenUrl, scopes: scopeDescriptions } })

@@ -7,6 +7,7 @@ import oauth from './oauth.js'
 import register from './register.js'
 import logout from './logout.js'
 import me from '../users/me.js'
+import mfa from '../users/mfa.js'
 import recovery from './recovery.js'
 
 export interface AuthRoutesOptions {
@@ -17,7 +18,8 @@ export interface AuthRoutesOptions {
 /**
  * The self-service auth endpoints, mountable under any prefix: POST /token, /token/revoke,
  * GET/POST /authorize (authorization code with PKCE),
- * /register, /logout, and the account routes /users/me and below. Needs the auth plugin
+ * /register, /logout, and the account routes /users/me and below (two-factor authentication
+ * included: /users/me/mfa). Needs the auth plugin
  * registered first. With the mail plugin (plugins/mail.ts) registered too, also account recovery
  * and e-mail verification: /forgot-password, /reset-password, /request-verify-token, /verify.
  * The admin routes (routes/users/admin.ts) and the well-known documents (routes/well-known.ts)
@@ -37,6 +39,7 @@ const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, option
   await fastify.register(register, { rateLimit })
   await fastify.register(logout)
   await fastify.register(me)
+  await fastify.register(mfa) // /users/me/mfa and below (issue 21)
   if (fastify.hasDecorator('authRecovery')) await fastify.register(recovery, { rateLimit })
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { requestContext } from '../../src/http/event-context.js'
 
 /** POST /logout: ends the session of the presented token (its access and refresh tokens). */
 const logout: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -16,7 +17,7 @@ const logout: FastifyPluginAsyncTypebox = async (fastify) => {
     // Browser apps (X-Token-Transport: cookie): the cookies are cleared with the session.
     const cookieMode = fastify.authCookies.requested(request)
     if (cookieMode) fastify.authCookies.assertOrigin(request)
-    await fastify.authSessions.endOwn(request.user.id, request.user.session_id, 'logout')
+    await fastify.authSessions.endOwn(request.user.id, request.user.session_id, 'logout', requestContext(request))
     if (cookieMode) fastify.authCookies.clear(reply)
     request.log.info({ event: 'logout', userId: request.user.id }, 'session ended')
     return reply.code(204).send(null)

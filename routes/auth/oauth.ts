@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
-import { InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError } from '../../src/errors.js'
+import { InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError, MfaRequiredError } from '../../src/errors.js'
 import { OAuthError } from '../../src/http/errors.js'
 import revocation from './revocation.js'
 import token, { type TokenEndpointOptions } from './token.js'
@@ -37,6 +37,11 @@ const oauth: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
   })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    // Issue 21: Auth0's answer for a password grant that needs a second factor.
+    if (error instanceof MfaRequiredError) {
+      request.log.info({ oauthError: 'mfa_required' }, 'second factor required')
+      return reply.code(403).headers(NO_STORE).send({ error: 'mfa_required', error_description: error.message, mfa_token: error.mfaToken })
+    }
     const oauthError = asOAuthError(error)
     if (oauthError !== undefined) {
       request.log.info({ oauthError: oauthError.error }, 'token request refused')

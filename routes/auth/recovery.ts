@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { PolicyError } from '../../src/errors.js'
+import { requestContext } from '../../src/http/event-context.js'
 import { HttpError } from '../../src/schemas/common.js'
 import { Accepted, EmailRequest, HtmlPage, ResetPasswordRequest, TokenQuery, VerifyRequest } from '../../src/schemas/recovery.js'
 import { UserPublic } from '../../src/schemas/user.js'
@@ -148,7 +149,7 @@ const tokenRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (fas
   }, async (request, reply) => {
     let user
     try {
-      user = await recovery.resetPassword(request.body.token, request.body.password)
+      user = await recovery.resetPassword(request.body.token, request.body.password, requestContext(request))
     } catch (error) {
       request.log.info({ event: 'password-reset', outcome: 'failure', reason: error instanceof Error ? error.name : 'unknown' }, 'password reset refused')
       const html = isForm(request) ? refusalPage(error) : undefined
@@ -189,7 +190,7 @@ const tokenRoutes: FastifyPluginAsyncTypebox<RecoveryRoutesOptions> = async (fas
   }, async (request, reply) => {
     let user
     try {
-      user = await recovery.verifyEmail(request.body.token)
+      user = await recovery.verifyEmail(request.body.token, requestContext(request))
     } catch (error) {
       request.log.info({ event: 'email-verification', outcome: 'failure' }, 'e-mail verification refused')
       const html = isForm(request) ? refusalPage(error) : undefined

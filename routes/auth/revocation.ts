@@ -19,7 +19,9 @@ const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fast
       response: { 200: Type.Object({}, { additionalProperties: false, description: 'Revoked, or nothing to revoke: `{}` (RFC 7009 clients ignore the body; JSON-only client libraries need one)' }), ...oauthErrors }
     }
   }, async (request, reply) => {
-    await authenticateClient(request.headers.authorization, request.body, fastify.authCore.clients)
+    // RFC 7009 §2.1: a confidential client that presents its secret is authenticated; the client
+    // named (authenticated or public) is the only one whose tokens this request may end.
+    const { clientId } = await authenticateClient(request.headers.authorization, request.body, fastify.authCore.clients)
     const cookies = fastify.authCookies
     let token = request.body.token
     // Browser apps: with X-Token-Transport: cookie and no `token`, the refresh cookie's token, then the cookie cleared.
@@ -29,7 +31,7 @@ const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fast
       token = cookies.readRefresh(request)
     }
     if (!token) throw new OAuthError('invalid_request', 'token is required')
-    const revoked = await fastify.authSessions.revoke(token, fromCookie ? 'refresh_token' : request.body.token_type_hint)
+    const revoked = await fastify.authSessions.revoke(token, fromCookie ? 'refresh_token' : request.body.token_type_hint, clientId)
     if (fromCookie) cookies.clear(reply)
     request.log.info({ event: 'revoke', revoked, cookie: fromCookie }, 'revocation request')
     return {}

@@ -4,7 +4,7 @@ import { InvalidGrantError } from '../../src/errors.js'
 import { TRANSPORT_HEADER } from '../../src/http/cookie-transport.js'
 import { OAuthError } from '../../src/http/errors.js'
 import { HttpError } from '../../src/schemas/common.js'
-import { OAuthErrorResponse, Param, TokenResponse } from '../../src/schemas/token.js'
+import { MfaRequiredResponse, OAuthErrorResponse, Param, TokenResponse } from '../../src/schemas/token.js'
 import { authenticateClient } from './client-auth.js'
 
 export interface TokenEndpointOptions {
@@ -53,11 +53,20 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
       tags: ['auth'],
       operationId: 'token',
       summary: 'Get tokens: password login, authorization code or refresh',
-      description: 'RFC 6749 §4.3 (password), §4.1.3 with RFC 7636 PKCE (authorization_code: `code`, `redirect_uri`, `client_id`, `code_verifier`; a confidential client authenticates with HTTP Basic or `client_secret`) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor (the same one again when presented anew within the reuse interval, as tabs refreshing at once do). Browser apps send `X-Token-Transport: cookie`: the refresh token then comes and goes in an HttpOnly cookie, never in the body.',
+      description: 'RFC 6749 §4.3 (password), §4.1.3 with RFC 7636 PKCE (authorization_code: `code`, `redirect_uri`, `client_id`, `code_verifier`; a confidential client authenticates with HTTP Basic or `client_secret`) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor (the same one again when presented anew within the reuse interval, as tabs refreshing at once do). ' +
+        'An account with two-factor authentication answers 403 `mfa_required` with an `mfa_token` unless `otp` is sent with the password; ' +
+        'the login then finishes with `grant_type=http://auth0.com/oauth/grant-type/mfa-otp` (`mfa_token`, `otp`) or `…/mfa-recovery-code` (`mfa_token`, `recovery_code`). ' +
+        'Browser apps send `X-Token-Transport: cookie`: the refresh token then comes and goes in an HttpOnly cookie, never in the body.',
       headers: Type.Object({ [TRANSPORT_HEADER]: Type.Optional(Type.String({ description: '`cookie`: the refresh token in an HttpOnly cookie (browser apps)', examples: ['cookie'] })) }),
       consumes: ['application/x-www-form-urlencoded'],
       body,
-      response: { 200: TokenResponse, ...oauthErrors }
+      response: {
+        200: TokenResponse,
+        // Issue 21: the password grant for an account with TOTP on, without a valid `otp`.
+        // A cookie-mode request from an origin that may not use the cookies is a 403 too, in Fastify's error shape.
+        403: Type.Union([Type.Ref(MfaRequiredResponse), Type.Ref(HttpError)], { description: 'mfa_required: the account has two-factor authentication; send `otp` with the password, or finish with the mfa-otp or mfa-recovery-code grant and this mfa_token. Or, with X-Token-Transport: cookie, an Origin that may not use the cookies' }),
+        ...oauthErrors
+      }
     }
   }, async (request, reply) => {
     const form: Record<string, string | undefined> = { ...request.body as Record<string, string | undefined> }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorHandler } from '../../src/http/error-handler.js'
+import { requestContext } from '../../src/http/event-context.js'
 import textSafety from '../../plugins/text-safety.js'
 import validation from '../../plugins/validation.js'
 import { HttpError, IdParams, Pagination } from '../../src/schemas/common.js'
@@ -47,7 +48,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Type.Ref(UserPublic), 400: Type.Ref(HttpError), 409: Type.Ref(HttpError), ...notFound }
     }
   }, async (request) => {
-    const user = await accounts.updateByAdmin(request.user, request.params.id, request.body)
+    const user = await accounts.updateByAdmin(request.user, request.params.id, request.body, requestContext(request))
     request.log.info({ event: 'admin-update', userId: user.id, by: request.user.id, fields: Object.keys(request.body) }, 'user updated')
     return user
   })
@@ -56,7 +57,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     config,
     schema: { tags: ['users'], operationId: 'deleteUser', summary: 'Delete a user (and their sessions and items)', params: IdParams, response: { 204: Type.Null(), 400: Type.Ref(HttpError), ...notFound } }
   }, async (request, reply) => {
-    await accounts.delete(request.user, request.params.id)
+    await accounts.delete(request.user, request.params.id, requestContext(request))
     request.log.info({ event: 'admin-delete', userId: request.params.id, by: request.user.id }, 'user deleted')
     return reply.code(204).send(null)
   })
@@ -74,6 +75,23 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const cleared = await accounts.unlock(request.params.id)
     request.log.info({ event: 'admin-unlock', userId: request.params.id, by: request.user.id, cleared }, 'login lock ended')
+    return reply.code(204).send(null)
+  })
+
+  fastify.delete('/users/:id/mfa', {
+    config,
+    schema: {
+      tags: ['users', 'mfa'],
+      operationId: 'resetUserMfa',
+      summary: 'Turn a user\'s two-factor authentication off (a lost authenticator and lost recovery codes)',
+      description: 'Deletes the TOTP secret and recovery codes and ends every session of the user. Also `npm run cli -- users mfa-reset <name>`.',
+      params: IdParams,
+      response: { 204: Type.Null(), ...notFound }
+    }
+  }, async (request, reply) => {
+    const user = request.user
+    const was = await fastify.authCore.mfa.reset(request.params.id, { id: user.id, via: 'admin' }, { ip: request.ip, session_id: user.session_id, client_id: user.client_id })
+    request.log.info({ event: 'admin-mfa-reset', userId: request.params.id, by: user.id, was }, 'two-factor authentication reset')
     return reply.code(204).send(null)
   })
 }

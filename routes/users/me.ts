@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { PolicyError } from '../../src/errors.js'
+import { requestContext } from '../../src/http/event-context.js'
 import { HttpError } from '../../src/schemas/common.js'
 import { SessionPage, SessionPublic } from '../../src/schemas/session.js'
 import { PasswordChange, UserPublic, UserUpdateMe } from '../../src/schemas/user.js'
@@ -34,7 +35,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
         429: Type.Ref(HttpError, { description: 'Too many wrong passwords for this account (see Retry-After)' })
       }
     }
-  }, async (request) => accounts.updateProfile(request.user.id, request.body as UserUpdateMe & { metadata?: Record<string, unknown> }))
+  }, async (request) => accounts.updateProfile(request.user.id, request.body as UserUpdateMe & { metadata?: Record<string, unknown> }, requestContext(request)))
 
   fastify.put('/users/me/password', {
     config,
@@ -53,7 +54,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { current_password: current, new_password: next } = request.body
     try {
-      await accounts.changePassword(request.user, current, next, request.user.session_id)
+      await accounts.changePassword(request.user, current, next, request.user.session_id, requestContext(request))
     } catch (error) {
       if (error instanceof PolicyError) request.log.info({ event: 'password-change', outcome: 'failure', userId: request.user.id, reason: error.message }, 'password change refused')
       throw error
@@ -78,7 +79,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
     config,
     schema: { tags: ['users'], operationId: 'endAllMySessions', summary: 'Log out everywhere: end all your sessions', response: { 204: Type.Null() } }
   }, async (request, reply) => {
-    await sessions.endAll(request.user.id)
+    await sessions.endAll(request.user.id, undefined, 'user', requestContext(request))
     return reply.code(204).send(null)
   })
 
@@ -92,7 +93,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null(), 404: Type.Ref(HttpError) }
     }
   }, async (request, reply) => {
-    await sessions.endOwn(request.user.id, request.params.id)
+    await sessions.endOwn(request.user.id, request.params.id, 'user', requestContext(request))
     return reply.code(204).send(null)
   })
 }

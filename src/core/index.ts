@@ -6,6 +6,7 @@ import { createClientRegistry } from '../services/oauth-clients.js'
 import { estimatedCostMs, hashProblem } from '../services/hash-formats.js'
 import { createLoginPipeline } from '../services/login.js'
 import { createLoginThrottle } from '../services/login-throttle.js'
+import { createMfaService } from '../services/mfa.js'
 import { createPasswordHasher } from '../services/passwords.js'
 import { createScopeRegistry, type ScopeDefinition } from '../services/scopes.js'
 import { createSessionService } from '../services/sessions.js'
@@ -15,9 +16,11 @@ import { createAccessTokens } from '../tokens/access-tokens.js'
 import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../tokens/keys.js'
 import { createMemoryAuthorizationStore } from '../stores/sql-authorization-store.js'
 import { authorizationCodeGrant } from '../grants/authorization-code.js'
+import { mfaOtpGrant, mfaRecoveryCodeGrant } from '../grants/mfa.js'
 import { passwordGrant } from '../grants/password.js'
 import { refreshTokenGrant } from '../grants/refresh-token.js'
 import { createGrantRegistry } from '../grants/registry.js'
+import { createAudit } from './audit.js'
 import { createAuthEvents } from './events.js'
 import type { AuthHooks } from './hooks.js'
 
@@ -40,6 +43,9 @@ const PURGE_INTERVAL_MS = 60 * 60_000
 /** Foreign hash kinds measured at start for the timing floor: the costliest by estimate. */
 const CALIBRATION_SAMPLES = 3
 
+/** The hostname of an issuer URL (the otpauth URI's issuer), or the issuer itself when it is no URL. */
+const hostnameOf = (issuer: string) => URL.canParse(issuer) && new URL(issuer).hostname !== '' ? new URL(issuer).hostname : issuer
+
 /**
  * The auth core, built without Fastify: keys and access tokens, scopes, passwords, the login
  * throttle, events and hooks, accounts, sessions, the login pipeline, the grant registry (the
@@ -61,7 +67,10 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     : await createStoredKeyRing(store.keys, { accessTokenTtlMs: settings.accessTokenTtlSeconds * 1000, reloadIntervalMs, jwksMaxAgeMs: reloadIntervalMs })
   const tokens = createAccessTokens(keys, { issuer, audience, ttlSeconds: settings.accessTokenTtlSeconds })
   const hooks = options.hooks ?? {}
-  const events = createAuthEvents(log)
+  const events = createAuthEvents(log, store)
+  // The audit log (issue 22): every event stored, in its change's transaction where the service can.
+  const audit = createAudit(store, { retentionDays: settings.auditRetentionDays })
+  if (audit.enabled) events.useRecorder(audit.recorder)
   const scopes = createScopeRegistry(options.scopes)
   const view = createUserView(scopes, { metadata: options.userMetadata !== undefined })
 
@@ -86,11 +95,23 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   }
 
   const throttle = createLoginThrottle({ store: store.loginFailures, limit: settings.loginFailureLimit, windowSeconds: settings.loginFailureWindowSeconds, log, events })
-  const sessions = createSessionService({ store, passwords, scopes, view, throttle, events, settings, verifyAccessToken: token => tokens.verify(token) })
+  const sessions = createSessionService({ store, passwords, scopes, view, throttle, events, settings: { ...settings, rotationPepper: settings.jwt.secret }, verifyAccessToken: token => tokens.verify(token) })
   const accounts = createAccountService({ store, passwords, view, throttle, sessions, events, hooks, log, settings })
   const login = createLoginPipeline({ store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign: claims => tokens.sign(claims) })
   // A used refresh token coming back is a theft signal (RFC 9700 §4.14): a warning, not an ordinary refusal.
   events.on('refresh.reused', event => { log.warn({ event: 'refresh-reuse', userId: event.user_id, sessionId: event.session_id, clientId: event.client_id }, 'a used refresh token came back: its session ended') })
+  // Two-factor authentication (issue 21): a login check (the password grant's 403 mfa_required, or
+  // its `otp`) and the two Auth0 grants that finish the login.
+  const mfa = createMfaService({
+    store,
+    passwords,
+    throttle,
+    events,
+    log,
+    endSessions: (userId, except, reason) => sessions.endAll(userId, except, reason),
+    settings: { ...settings.mfa, issuerName: settings.mfa.issuerName ?? hostnameOf(issuer), defaultClientId: settings.defaultClientId }
+  })
+  login.addCheck(mfa.loginCheck)
   // The authorization-code flow (issue 23): a store without its part keeps requests and codes in memory.
   const authorizationStore = store.authorization ?? createMemoryAuthorizationStore()
   const clients = createClientRegistry(settings.oauthClients, authorizationStore)
@@ -99,6 +120,8 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   grants.register(passwordGrant(login))
   grants.register(refreshTokenGrant(login))
   grants.register(authorizationCodeGrant(authorization, clients))
+  grants.register(mfaOtpGrant(login, mfa))
+  grants.register(mfaRecoveryCodeGrant(login, mfa))
 
   const timers: NodeJS.Timeout[] = []
   let stopped = false
@@ -119,6 +142,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     passwords,
     throttle,
     events,
+    audit,
     hooks,
     userMetadata: options.userMetadata,
     view,
@@ -126,14 +150,15 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     sessions,
     login,
     grants,
+    mfa,
     /** registered clients of the authorization-code flow */
     clients,
     authorization,
 
-    /** Rotates the signing key (the CLI's `keys rotate`): `key.rotated`. */
+    /** Rotates the signing key (the CLI's `keys rotate`): `key.rotated`, stored before this resolves. */
     async rotateKey () {
       const rotated = await keys.rotate()
-      events.emit({ type: 'key.rotated', data: { kid: rotated.kid, signs_from: rotated.signsFrom.toISOString() } })
+      await events.record({ type: 'key.rotated', data: { kid: rotated.kid, signs_from: rotated.signsFrom.toISOString() } })
       return rotated
     },
 
@@ -142,8 +167,11 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
       if (timers.length > 0 || stopped) return
       every(PURGE_INTERVAL_MS, 'session purge', sessions.purge)
       every(reloadIntervalMs, 'key reload', keys.reload)
+      every(PURGE_INTERVAL_MS, 'audit purge', () => audit.purge())
+      every(PURGE_INTERVAL_MS, 'mfa_token purge', mfa.purge)
       every(PURGE_INTERVAL_MS, 'authorization purge', authorization.purge)
       sessions.purge().catch((err: unknown) => log.warn({ err }, 'session purge failed'))
+      audit.purge().catch((err: unknown) => log.warn({ err }, 'audit purge failed'))
     },
 
     /** Stops the background work and waits for the password computations under way. */
@@ -151,6 +179,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
       stopped = true
       for (const timer of timers) clearInterval(timer)
       await passwords.drain()
+      await events.settled()
     }
   }
 }

@@ -144,7 +144,86 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('refresh_tokens').addColumn('used_scope', 'text').execute()
     }
   },
-  // 0007 and 0008 are other branches' (two-factor, audit); names sort, so the order holds.
+  '0007_mfa': {
+    async up (db: Kysely<any>) {
+      // Two-factor authentication (issue 21). `mfa_enabled` mirrors user_totp.state = 'on' (written
+      // in the same transaction), so the public user shows it without a join.
+      await db.schema.alterTable('users').addColumn('mfa_enabled', 'integer', c => c.notNull().defaultTo(0)).execute()
+      // The session's authentication methods (RFC 8176 `amr`, JSON array text): a refresh keeps them.
+      await db.schema.alterTable('sessions').addColumn('amr', 'text').execute()
+      // One TOTP secret per user, encrypted (src/services/mfa-crypto.ts); `last_step` is the last
+      // accepted RFC 6238 time step, advanced by compare-and-set so a code is accepted once.
+      await db.schema.createTable('user_totp')
+        .addColumn('user_id', 'text', c => c.primaryKey().references('users.id').onDelete('cascade'))
+        .addColumn('secret', 'text', c => c.notNull())
+        .addColumn('state', 'text', c => c.notNull())
+        .addColumn('last_step', 'bigint', c => c.notNull().defaultTo(-1))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .execute()
+      // Recovery codes: SHA-256 of each (64 random bits), single use.
+      await db.schema.createTable('recovery_codes')
+        .addColumn('code_hash', 'text', c => c.primaryKey())
+        .addColumn('user_id', 'text', c => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute()
+      await db.schema.createIndex('recovery_codes_user_id_idx').on('recovery_codes').column('user_id').execute()
+      // mfa_token of the password grant's 403: SHA-256 only, single use, bound to client and scope.
+      await db.schema.createTable('mfa_challenges')
+        .addColumn('token_hash', 'text', c => c.primaryKey())
+        .addColumn('user_id', 'text', c => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('client_id', 'text', c => c.notNull())
+        .addColumn('scope', 'text')
+        .addColumn('failures', 'integer', c => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute()
+      await db.schema.createIndex('mfa_challenges_expires_at_idx').on('mfa_challenges').column('expires_at').execute()
+    }
+  },
+  '0008_audit': {
+    async up (db: Kysely<any>) {
+      // Every event, written in the transaction of the change it records (issue 22). No foreign
+      // keys: a deleted user's trail stays until the retention purge.
+      await db.schema.createTable('audit_events')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('type', 'text', c => c.notNull())
+        .addColumn('at', 'bigint', c => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('actor_id', 'text')
+        .addColumn('session_id', 'text')
+        .addColumn('client_id', 'text')
+        .addColumn('ip', 'text')
+        .addColumn('user_agent', 'text')
+        .addColumn('data', 'text', c => c.notNull())
+        .addColumn('count', 'integer', c => c.notNull().defaultTo(1))
+        // failed logins of unknown names: one row per client address and minute (unique: an upsert)
+        .addColumn('aggregate_key', 'text', c => c.unique())
+        .execute()
+      await db.schema.createIndex('audit_events_at_idx').on('audit_events').columns(['at', 'id']).execute()
+      await db.schema.createIndex('audit_events_user_idx').on('audit_events').columns(['user_id', 'at']).execute()
+
+      // The webhook outbox: the mail outbox's claim columns (src/db/claim-queue.ts) and the signed body.
+      await db.schema.createTable('webhook_deliveries')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('event_id', 'text', c => c.notNull())
+        .addColumn('event_type', 'text', c => c.notNull())
+        .addColumn('payload', 'text', c => c.notNull())
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('attempts', 'integer', c => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'bigint', c => c.notNull())
+        .addColumn('claimed_until', 'bigint')
+        .addColumn('claimed_by', 'text')
+        .addColumn('sent_at', 'bigint')
+        .addColumn('failed_at', 'bigint')
+        .addColumn('last_error', 'text')
+        .addColumn('last_status', 'integer')
+        .execute()
+      await db.schema.createIndex('webhook_deliveries_next_attempt_idx').on('webhook_deliveries').column('next_attempt_at').execute()
+    }
+  },
   '0009_oauth_clients': {
     async up (db: Kysely<any>) {
       // The authorization-code flow (issue 23): clients added by the CLI (those of
@@ -166,6 +245,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('state', 'text')
         .addColumn('code_challenge', 'text', c => c.notNull())
         .addColumn('user_id', 'text', c => c.references('users.id').onDelete('cascade'))
+        .addColumn('amr', 'text') // JSON array, set with user_id
         .addColumn('created_at', 'bigint', c => c.notNull())
         .addColumn('expires_at', 'bigint', c => c.notNull())
         .execute()
@@ -182,6 +262,8 @@ const migrations: Record<string, Migration> = {
         .addColumn('used_at', 'bigint')
         .addColumn('reused_at', 'bigint')
         .addColumn('session_id', 'text')
+        // the authentication methods of the login that issued it (RFC 8176, JSON array text): the session's `amr`
+        .addColumn('amr', 'text')
         .execute()
       await db.schema.createIndex('authorization_codes_expires_at_idx').on('authorization_codes').column('expires_at').execute()
     }

@@ -22,6 +22,8 @@ export interface UsersTable {
   email_verified: Generated<Flag>
   /** the app's own fields (userMetadata), as JSON text; null without */
   metadata: Generated<string | null>
+  /** TOTP is on (mirrors user_totp.state = 'on'); 0 by default */
+  mfa_enabled: Generated<Flag>
   created_at: number
   updated_at: number
 }
@@ -43,6 +45,8 @@ export interface SessionsTable {
    * from before migration 0006, or a custom store that drops it).
    */
   rotation_key: string | null
+  /** the authentication methods of the login that started it (JSON array, e.g. ["pwd","otp"]); null: ["pwd"] */
+  amr: Generated<string | null>
 }
 
 export interface RefreshTokensTable {
@@ -126,6 +130,87 @@ export interface MailRequestsTable {
   requested_at: number
 }
 
+/** The claim columns an outbox row has (mail_outbox, webhook_deliveries): src/db/claim-queue.ts works on them. */
+export interface QueueColumns {
+  id: string
+  created_at: number
+  /** not sent after this, or null */
+  expires_at: number | null
+  attempts: number
+  next_attempt_at: number
+  /** a worker's claim: others leave the row alone until then */
+  claimed_until: number | null
+  claimed_by: string | null
+  sent_at: number | null
+  /** given up */
+  failed_at: number | null
+  last_error: string | null
+}
+
+/**
+ * One stored event (issue 22; CONTRACT.md "Events, hooks and the audit log"). `at` in epoch ms;
+ * `data` as JSON text. Failed logins of names that belong to no account are one row per client
+ * address and minute (`aggregate_key`), `count` of them.
+ */
+export interface AuditEventsTable {
+  id: string
+  type: string
+  at: number
+  user_id: string | null
+  actor_id: string | null
+  session_id: string | null
+  client_id: string | null
+  ip: string | null
+  user_agent: string | null
+  data: string
+  count: number
+  aggregate_key: string | null
+}
+
+/** A webhook delivery of one event: written in the event's transaction, sent by the webhook worker. */
+export interface WebhookDeliveriesTable extends QueueColumns {
+  event_id: string
+  event_type: string
+  /** the JSON body, exactly as signed */
+  payload: string
+  /** the receiver's last HTTP status, or null (no answer) */
+  last_status: number | null
+}
+
+/** A user's TOTP secret (issue 21). */
+export interface UserTotpTable {
+  user_id: string
+  /** encrypted (src/services/mfa-crypto.ts): never the base32 secret in clear when DATA_ENCRYPTION_KEY is set */
+  secret: string
+  /** 'pending' until a first code confirms it, then 'on' */
+  state: 'pending' | 'on'
+  /** the last accepted RFC 6238 time step (-1: none): a step is accepted once, nothing older */
+  last_step: Generated<number>
+  created_at: number
+}
+
+export interface RecoveryCodesTable {
+  /** SHA-256 of the normalised code */
+  code_hash: string
+  user_id: string
+  created_at: number
+  used_at: number | null
+}
+
+/** An `mfa_token` handed out by the password grant's 403 `mfa_required`. */
+export interface MfaChallengesTable {
+  /** SHA-256 of the token */
+  token_hash: string
+  user_id: string
+  client_id: string
+  /** the scope asked for at the password step (null: the user's default) */
+  scope: string | null
+  failures: Generated<number>
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+
 /** Clients of the authorization-code flow added by the CLI (issue 23). */
 export interface OAuthClientsTable {
   client_id: string
@@ -148,6 +233,8 @@ export interface AuthorizationRequestsTable {
   state: string | null
   code_challenge: string
   user_id: string | null
+  /** the authentication methods of that login (JSON array text), with user_id */
+  amr: string | null
   created_at: number
   expires_at: number
 }
@@ -166,6 +253,8 @@ export interface AuthorizationCodesTable {
   /** when it was presented again after its first use */
   reused_at: number | null
   session_id: string | null
+  /** the authentication methods of the login that issued it (JSON array text) */
+  amr: string | null
 }
 
 export interface Database {
@@ -178,6 +267,11 @@ export interface Database {
   email_tokens: EmailTokensTable
   mail_outbox: MailOutboxTable
   mail_requests: MailRequestsTable
+  audit_events: AuditEventsTable
+  webhook_deliveries: WebhookDeliveriesTable
+  user_totp: UserTotpTable
+  recovery_codes: RecoveryCodesTable
+  mfa_challenges: MfaChallengesTable
   oauth_clients: OAuthClientsTable
   authorization_requests: AuthorizationRequestsTable
   authorization_codes: AuthorizationCodesTable

@@ -13,7 +13,9 @@ export function passwordGrant (login: LoginPipeline): Grant {
     parameters: {
       username: Param(254, 'username or e-mail (password grant)', ['johndoe']),
       password: Param(1024, 'password (password grant)', ['correct horse battery staple']),
-      scope: Param(256, 'space-separated scopes; default: all the user may have', ['me items'])
+      scope: Param(256, 'space-separated scopes; default: all the user may have', ['me items']),
+      // Issue 21: for an account with TOTP on, the code in the same request gives the tokens at once.
+      otp: Param(16, 'the 6-digit code of your authenticator app, for an account with two-factor authentication: with username and password (password grant) or with mfa_token (mfa-otp grant)', [''])
     },
     async handle ({ form, clientId, userAgent, ip }) {
       if (!form.username || !form.password) throw new InvalidRequestError('username and password are required')

@@ -20,14 +20,40 @@ export const TRANSPORT_HEADER = 'x-token-transport'
 /** 403 for a request that may not read or set the auth cookies: Fastify's error body. */
 export const CookieCsrfError = createError('AUTH_CSRF', '%s', 403)
 
+/**
+ * 400 for a request that carries an auth cookie's name twice: a sibling subdomain "tossed" one
+ * (`Domain=.example.com; Path=/token`, sent first), and which one is ours cannot be told. Nothing
+ * is read, set or cleared (clearing would hit the real one, and the tossed one would win again).
+ */
+export const CookieAmbiguityError = createError('AUTH_COOKIE_AMBIGUOUS', 'The auth cookie %s was sent more than once: clear this site\'s cookies and log in again', 400)
+
+/**
+ * How many times the Cookie header(s) name `name`. @fastify/cookie (the `cookie` library) keeps
+ * the first and drops the rest, so it cannot tell; this only counts names, it parses no values.
+ */
+function occurrences (request: FastifyRequest, name: string): number {
+  const header = request.headers.cookie
+  if (header === undefined) return 0
+  let count = 0
+  for (const part of header.split(';')) if (part.trimStart().startsWith(`${name}=`)) count++
+  return count
+}
+
+/** @throws CookieAmbiguityError when the request carries `name` more than once */
+function refuseTossed (request: FastifyRequest, name: string): void {
+  if (occurrences(request, name) > 1) throw new CookieAmbiguityError(name)
+}
+
 /** The UNSAFE methods of RFC 9110 §9.2.1 that a cookie-authenticated request must prove it meant. */
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 export interface CookieTransportSettings {
   /** Secure cookies with the __Host-/__Secure- names: the server is reached over https */
   secure: boolean
-  /** the server's own origin (PUBLIC_URL's), besides the request's own scheme and host */
+  /** the server's own origin (PUBLIC_URL's, else the issuer's) */
   ownOrigin: string | undefined
+  /** whether the origin a request names in Host is the server's own too (plain-http development without PUBLIC_URL) */
+  requestOriginIsOwn: boolean
   /** other origins whose pages may use the cookies (CORS_ORIGINS) */
   trustedOrigins: readonly string[]
   /** also set the access token as a cookie, which protected routes accept (ACCESS_TOKEN_COOKIE) */
@@ -59,7 +85,7 @@ export function createCookieTransport (settings: CookieTransportSettings, prefix
     const origin = request.headers.origin
     return typeof origin === 'string' ? origin : undefined
   }
-  const isOwn = (origin: string, request: FastifyRequest) => origin === requestOrigin(request) || origin === settings.ownOrigin
+  const isOwn = (origin: string, request: FastifyRequest) => origin === settings.ownOrigin || (settings.requestOriginIsOwn && origin === requestOrigin(request))
 
   const transport = {
     settings,
@@ -81,9 +107,14 @@ export function createCookieTransport (settings: CookieTransportSettings, prefix
       throw new CookieCsrfError('This origin may not use the auth cookies')
     },
 
-    /** The refresh token from its cookie, if the request carries one. */
+    /**
+     * The refresh token from its cookie, if the request carries one.
+     * @throws CookieAmbiguityError when it carries the name twice (cookie tossing)
+     */
     readRefresh (request: FastifyRequest): string | undefined {
-      const value = request.cookies[refreshCookie().name]
+      const { name } = refreshCookie()
+      refuseTossed(request, name)
+      const value = request.cookies[name]
       return value === undefined || value === '' ? undefined : value
     },
 
@@ -116,9 +147,11 @@ export function createCookieTransport (settings: CookieTransportSettings, prefix
     accessSource: settings.accessToken
       ? {
         name: 'access-cookie',
-        read (request: FastifyRequest): string | undefined {
+        read (request: FastifyRequest): string | null | undefined {
           const token = request.cookies[accessName]
           if (token === undefined || token === '') return undefined
+          // Tossed from a sibling subdomain: malformed credentials (401), never the first one's user.
+          if (occurrences(request, accessName) > 1) return null
           if (UNSAFE.has(request.method)) {
             const origin = originOf(request)
             if (transport.requested(request)) transport.assertOrigin(request)

@@ -1,5 +1,4 @@
 import { newId } from '../identifiers.js'
-import type { OutboxRecord, OutboxStore } from '../stores/mail-store.js'
 import type { OutboxWorkerSettings } from '../schemas/mail-options.js'
 
 /** The part of a pino logger the worker uses. */
@@ -28,24 +27,51 @@ export function isPermanentFailure (error: unknown): boolean {
   return typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600 && (code === 'EENVELOPE' || code === 'EMESSAGE')
 }
 
+/** The longest a `Retry-After` is honoured (a receiver asking for a year is waited for a day). */
+const RETRY_AFTER_MAX_MS = 86_400_000
+
 const describe = (error: unknown) => {
   const { code, message } = (error ?? {}) as { code?: unknown, message?: unknown }
   return `${typeof code === 'string' ? `${code}: ` : ''}${String(message ?? error)}`.slice(0, 500)
 }
 
+/** What the worker needs of a queued row: the mail outbox's and the webhook outbox's rows have it. */
+export interface QueuedItem { id: string, attempts: number, expires_at: number | null }
+
 /**
- * Sends what the outbox holds, out of band of any request: it claims due messages (so no other
- * worker, in this instance or another, sends them meanwhile), sends them in parallel, and marks
- * each sent, or failed with its next attempt after an exponential backoff. Every send is bounded
- * by `sendTimeoutMs`; a message whose link has expired is given up. Delivery is at least once:
- * an instance that dies between the server's acceptance and the mark has its message resent
- * (with the same Message-ID) once the claim lapses.
+ * What the worker needs of an outbox: the claim machinery (src/db/claim-queue.ts behind the SQL
+ * stores). `outcome` is what `send` resolved, `cause` what it threw (a store may record parts of them).
  */
-export function createOutboxWorker (deps: {
-  outbox: OutboxStore
-  send: (message: OutboxRecord, signal: AbortSignal) => Promise<void>
+export interface WorkerQueue<R extends QueuedItem> {
+  claim (claimId: string, now: number, leaseMs: number, limit: number): Promise<R[]>
+  sent (id: string, claimId: string, now: number, outcome?: unknown): Promise<boolean>
+  failed (id: string, claimId: string, error: string, retryAt: number | null, now: number, cause?: unknown): Promise<boolean>
+  purge (before: number): Promise<number>
+  list? (limit: number): Promise<unknown[]>
+}
+
+/** The row type of a queue. */
+export type ItemOf<Q extends WorkerQueue<QueuedItem>> = Awaited<ReturnType<Q['claim']>>[number]
+
+/**
+ * Sends what an outbox holds, out of band of any request: it claims due rows (so no other
+ * worker, in this instance or another, sends them meanwhile), sends them in parallel, and marks
+ * each sent, or failed with its next attempt after an exponential backoff — or later, when the
+ * error carries `retryAfterMs` (an HTTP `Retry-After`). Every send is bounded by `sendTimeoutMs`;
+ * a row whose `expires_at` has passed is given up. Delivery is at least once: an instance that
+ * dies between the receiver's acceptance and the mark has its row resent (with the same id) once
+ * the claim lapses. The e-mail outbox (plugins/mail.ts) and the webhook outbox
+ * (plugins/webhooks.ts) each run one.
+ */
+export function createOutboxWorker<Q extends WorkerQueue<QueuedItem>> (deps: {
+  outbox: Q
+  send: (message: ItemOf<Q>, signal: AbortSignal) => Promise<unknown>
   settings: OutboxWorkerSettings
   log: WorkerLog
+  /** what is sent, in log lines: 'e-mail' (default), 'webhook' */
+  what?: string
+  /** retrying cannot help (default: isPermanentFailure, the SMTP rule) */
+  isPermanent?: (error: unknown) => boolean
   /** deletes expired tokens (hourly, beside the outbox's own purge) */
   purgeTokens?: (before: number) => Promise<number>
   /**
@@ -55,7 +81,11 @@ export function createOutboxWorker (deps: {
    */
   prepare?: () => Promise<unknown>
 }) {
-  const { outbox, send, settings, log, purgeTokens, prepare } = deps
+  const { send, settings, log, purgeTokens, prepare } = deps
+  type R = ItemOf<Q>
+  const outbox = deps.outbox as unknown as WorkerQueue<R>
+  const what = deps.what ?? 'e-mail'
+  const isPermanent = deps.isPermanent ?? isPermanentFailure
   /** Names this worker in its claims (claimed_by = `<worker>:<batch>`), to tell instances apart. */
   const workerId = newId().slice(0, 8)
   const aborter = new AbortController()
@@ -64,32 +94,35 @@ export function createOutboxWorker (deps: {
   let stopped = false
   let purgedAt = Date.now() // the first purge one PURGE_EVERY_MS after start, not at the first poll
 
-  async function deliver (message: OutboxRecord, claimId: string): Promise<'sent' | 'failed'> {
+  async function deliver (message: R, claimId: string): Promise<'sent' | 'failed'> {
     const context = { messageId: message.id, attempt: message.attempts }
     if (message.expires_at !== null && message.expires_at <= Date.now()) {
       await outbox.failed(message.id, claimId, 'expired before it could be sent', null, Date.now())
-      log.warn(context, 'e-mail given up: its link expired before it could be sent')
+      log.warn(context, `${what} given up: it expired before it could be sent`)
       return 'failed'
     }
     // A timer of our own, not AbortSignal.timeout(): that one does not keep the process alive.
     const timeout = new AbortController()
     const timer = setTimeout(() => timeout.abort(Object.assign(new Error(`no answer within ${settings.sendTimeoutMs} ms`), { code: 'ETIMEDOUT' })), settings.sendTimeoutMs)
+    let outcome: unknown
     try {
-      await send(message, AbortSignal.any([aborter.signal, timeout.signal]))
+      outcome = await send(message, AbortSignal.any([aborter.signal, timeout.signal]))
     } catch (error) {
       const now = Date.now()
-      const retryAt = now + backoffMs(message.attempts, settings)
-      const giveUp = isPermanentFailure(error) || message.attempts >= settings.maxAttempts ||
+      const asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs
+      const retryAfter = typeof asked === 'number' && asked > 0 ? Math.min(asked, RETRY_AFTER_MAX_MS) : 0
+      const retryAt = now + Math.max(backoffMs(message.attempts, settings), retryAfter)
+      const giveUp = isPermanent(error) || message.attempts >= settings.maxAttempts ||
         (message.expires_at !== null && retryAt >= message.expires_at)
-      await outbox.failed(message.id, claimId, describe(error), giveUp ? null : retryAt, now)
-      if (giveUp) log.error({ ...context, error: describe(error) }, 'e-mail given up')
-      else log.warn({ ...context, error: describe(error), retryInMs: retryAt - now }, 'e-mail not sent: will retry')
+      await outbox.failed(message.id, claimId, describe(error), giveUp ? null : retryAt, now, error)
+      if (giveUp) log.error({ ...context, error: describe(error) }, `${what} given up`)
+      else log.warn({ ...context, error: describe(error), retryInMs: retryAt - now }, `${what} not sent: will retry`)
       return 'failed'
     } finally {
       clearTimeout(timer)
     }
-    if (!await outbox.sent(message.id, claimId, Date.now())) log.warn(context, 'e-mail sent after its claim lapsed')
-    log.info(context, 'e-mail sent')
+    if (!await outbox.sent(message.id, claimId, Date.now(), outcome)) log.warn(context, `${what} sent after its claim lapsed`)
+    log.info(context, `${what} sent`)
     return 'sent'
   }
 
@@ -105,7 +138,7 @@ export function createOutboxWorker (deps: {
         if (result.status === 'fulfilled') counts[result.value]++
         else {
           counts.failed++
-          log.error({ err: result.reason }, 'e-mail outcome not recorded')
+          log.error({ err: result.reason }, `${what} outcome not recorded`)
         }
       }
       if (batch.length < settings.batchSize) break
@@ -132,7 +165,7 @@ export function createOutboxWorker (deps: {
   return {
     runOnce,
     /** The newest messages of the outbox, without their bodies (the command line's `mail queue`). */
-    list: (limit: number) => outbox.list(limit),
+    list: (limit: number) => (outbox.list?.(limit) ?? Promise.resolve([])) as ReturnType<NonNullable<Q['list']>>,
     /** Polls the outbox every `intervalMs` until stopped. */
     start (): void {
       if (timer === undefined && !stopped) schedule()

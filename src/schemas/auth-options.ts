@@ -31,11 +31,17 @@ export const AuthSettings = Type.Object({
   passwordHashQueueLimit: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000, description: 'password computations that may wait, whatever their expected wait (a cap on memory); past it, 503 with Retry-After at once' }),
   loginFailureLimit: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'failed password logins per account in a window before its logins answer 429 (0: off)' }),
   cookies: Type.Object({
-    publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$', description: 'where browsers reach the server (PUBLIC_URL): its origin counts as the server\'s own, and https makes the cookies Secure with the __Host-/__Secure- names; default: the issuer when it is an http(s) URL' })),
+    publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$', description: 'where browsers reach the server (PUBLIC_URL): its origin is the server\'s own (the only one, with trustedOrigins, that may use the cookies), and https makes them Secure with the __Host-/__Secure- names. Unset: the issuer\'s origin when it is an http(s) URL, and over plain http also the origin each request names in Host (development)' })),
     trustedOrigins: Type.Array(Type.String({ pattern: '^https?://[^/?#\\s]+$' }), { default: [], description: 'origins of browser apps on other origins that may use the cookies (CORS_ORIGINS)' }),
     accessToken: Type.Boolean({ default: false, description: 'cookie-mode logins also set the access token as an HttpOnly cookie, which protected routes accept (ACCESS_TOKEN_COOKIE)' })
   }, { default: {}, description: 'browser apps: the refresh token in a cookie, for requests with X-Token-Transport: cookie' }),
   loginFailureWindowSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900, description: 'the counting window, and the longest a lock lasts' }),
+  auditRetentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'audit events older than this many days are deleted by the hourly clean-up' }),
+  mfa: Type.Object({
+    encryptionKey: Type.Optional(Type.String({ minLength: 43, maxLength: 44, description: 'DATA_ENCRYPTION_KEY: 32 random bytes in base64 (openssl rand -base64 32); encrypts TOTP secrets at rest (AES-256-GCM)' })),
+    issuerName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'the issuer shown by authenticator apps (otpauth URI); default: the hostname of jwt.issuer' })),
+    requireEncryption: Type.Boolean({ default: false, description: 'refuse TOTP enrolment without encryptionKey (production)' })
+  }, { default: {}, description: 'two-factor authentication (TOTP and recovery codes)' }),
   oauthClients: Type.Array(OAuthClientConfig, { default: [], maxItems: 1000, description: 'registered clients of the authorization-code flow (OAUTH_CLIENTS_FILE), beside those the store holds (`clients add`)' })
 })
 export type AuthSettings = Static<typeof AuthSettings>

@@ -35,6 +35,14 @@ export const OAuthErrorCode = Type.Union(
     .map(code => Type.Literal(code))
 )
 
+/** The password grant's answer for an account with a second factor (Auth0's shape): 403. */
+export const MfaRequiredResponse = Type.Object({
+  error: Type.Literal('mfa_required'),
+  error_description: Type.String(),
+  mfa_token: Type.String({ description: 'opaque; finishes the login with grant_type=http://auth0.com/oauth/grant-type/mfa-otp (or mfa-recovery-code); single use, 5 minutes, at most 5 wrong codes, bound to client_id and scope' })
+}, { $id: 'MfaRequiredResponse', title: 'MfaRequiredResponse' })
+export type MfaRequiredResponse = Static<typeof MfaRequiredResponse>
+
 /** RFC 6749 §5.2 error body of /token and /token/revoke. */
 export const OAuthErrorResponse = Type.Object({
   error: OAuthErrorCode,
@@ -59,6 +67,8 @@ export const AccessTokenClaims = Type.Object({
   jti: Type.String(),
   scope: Type.String(),
   sid: Type.String(),
-  client_id: Type.String()
+  client_id: Type.String(),
+  /** RFC 8176 authentication methods of the session's login: ["pwd"] or ["pwd","otp"] (issue 21) */
+  amr: Type.Optional(Type.Array(Type.String()))
 })
 export type AccessTokenClaims = Static<typeof AccessTokenClaims>

@@ -27,6 +27,7 @@ export const UserPublic = Type.Object({
   is_admin: Type.Boolean(),
   scopes: Type.Array(Type.String(), { description: 'The scopes this user may be granted' }),
   created_at: Timestamp,
+  mfa_enabled: Type.Boolean({ description: 'Two-factor authentication (TOTP) is on: the password grant asks for a code' }),
   // Only with the plugin's `userMetadata` option, whose schema then replaces this one in /openapi.json.
   metadata: Type.Optional(Type.Unknown({ description: 'The app\'s own fields (the auth plugin\'s `userMetadata` schema)' }))
 }, { $id: 'UserPublic', title: 'UserPublic' })
@@ -64,8 +65,9 @@ export const UserList = Type.Object({
 
 /** A user as the store returns it: the public fields and the password hash. */
 export const UserRecord = Type.Composite([
-  Type.Omit(UserPublic, ['scopes', 'metadata']),
-  Type.Object({ password_hash: Type.String(), metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])) })
+  Type.Omit(UserPublic, ['scopes', 'metadata', 'mfa_enabled']),
+  // mfa_enabled optional: stores written before issue 21 do not return it (read as false).
+  Type.Object({ password_hash: Type.String(), metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])), mfa_enabled: Type.Optional(Type.Boolean()) })
 ])
 export type UserRecord = Static<typeof UserRecord>
 

@@ -88,16 +88,20 @@ export function createAccountService (deps: {
    * Applies a patch; disabling a user ends their sessions (ASVS 7.4.2); a new address gets a
    * verification e-mail and the old one the notice of the change (ASVS 6.3.7).
    */
-  async function update (id: string, patch: UserPatch, before?: UserRecord): Promise<UserPublic> {
+  async function update (id: string, patch: UserPatch, before?: UserRecord, context: EventContext = {}): Promise<UserPublic> {
     const previous = before ?? (patch.email !== undefined ? await store.users.findById(id) : undefined)
-    const user = await store.users.update(id, patch)
+    // The field names only, never their values (an e-mail is personal data, a hash a secret).
+    const fields = Object.keys(patch).filter(field => field !== 'password_hash' && field !== 'disabled')
+    const user = await events.within(tx => tx.users.update(id, patch), updated => updated === undefined
+      ? undefined
+      : [
+          patch.disabled === undefined ? undefined : { ...context, type: patch.disabled ? 'user.disabled' : 'user.enabled', user_id: id },
+          fields.length === 0 ? undefined : { ...context, type: 'user.updated', user_id: id, data: { fields } }
+        ])
     if (user === undefined) throw new NotFoundError('User')
     if (patch.disabled === true) await sessions.endAll(id, undefined, 'disabled')
     if (patch.email != null) await verifyAddress(user)
     if (previous?.email != null && emailChanges(previous.email, patch.email)) await notify(previous.email, { kind: 'email-changed', newEmail: user.email })
-    const fields = Object.keys(patch).filter(field => field !== 'password_hash' && field !== 'disabled')
-    if (patch.disabled !== undefined) events.emit({ type: patch.disabled ? 'user.disabled' : 'user.enabled', user_id: id })
-    if (fields.length > 0) events.emit({ type: 'user.updated', user_id: id, data: { fields } })
     return toPublic(user)
   }
 
@@ -109,9 +113,9 @@ export function createAccountService (deps: {
   async function createUser (user: NewUser, origin: UserOrigin, context: EventContext = {}): Promise<UserPublic> {
     checkMetadataSize(user.metadata)
     await runBeforeUserCreated(hooks, { username: user.username, email: user.email ?? null, full_name: user.full_name ?? null, metadata: (user.metadata ?? undefined) as AuthUserMetadata | undefined, origin })
-    const created = await store.users.create(user)
+    const created = await events.within(tx => tx.users.create(user),
+      created => ({ ...context, type: 'user.created', user_id: created.id, data: { origin, username: created.username } }))
     await verifyAddress(created)
-    events.emit({ ...context, type: 'user.created', user_id: created.id, data: { origin, username: created.username } })
     return toPublic(created)
   }
 
@@ -123,12 +127,12 @@ export function createAccountService (deps: {
    */
   async function setPassword (userId: string, passwordHash: string, options: { reason: 'change' | 'reset', keepSessionId?: string, context?: EventContext }): Promise<UserRecord> {
     const reset = options.reason === 'reset'
-    const user = await store.users.update(userId, reset ? { password_hash: passwordHash, email_verified: true } : { password_hash: passwordHash })
+    const user = await events.within(tx => tx.users.update(userId, reset ? { password_hash: passwordHash, email_verified: true } : { password_hash: passwordHash }),
+      updated => updated === undefined ? undefined : { ...options.context, type: reset ? 'password.reset' : 'password.changed', user_id: userId })
     if (user === undefined) throw new NotFoundError('User')
     // Whoever knew the old password is logged out everywhere (ASVS 7.4.3).
     await sessions.endAll(userId, options.keepSessionId, 'password')
     if (reset) await throttle.succeeded(throttleKey({ id: userId }, ''))
-    events.emit({ ...options.context, type: reset ? 'password.reset' : 'password.changed', user_id: userId })
     return user
   }
 
@@ -232,10 +236,10 @@ export function createAccountService (deps: {
     record: (id: string) => store.users.findById(id),
 
     /** Marks the user's address verified (a link sent to it was used): `email.verified`. @throws NotFoundError */
-    async markEmailVerified (id: string): Promise<UserPublic> {
-      const user = await store.users.update(id, { email_verified: true })
+    async markEmailVerified (id: string, context: EventContext = {}): Promise<UserPublic> {
+      const user = await events.within(tx => tx.users.update(id, { email_verified: true }),
+        updated => updated === undefined ? undefined : { ...context, type: 'email.verified', user_id: id })
       if (user === undefined) throw new NotFoundError('User')
-      events.emit({ type: 'email.verified', user_id: id })
       return toPublic(user)
     },
 
@@ -244,7 +248,7 @@ export function createAccountService (deps: {
      * access token must not be enough to move the account's recovery elsewhere); an empty patch
      * changes nothing. @throws PolicyError, LoginLockedError, DuplicateUserError, NotFoundError
      */
-    async updateProfile (id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'metadata'> & { current_password?: string }): Promise<UserPublic> {
+    async updateProfile (id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'metadata'> & { current_password?: string }, context: EventContext = {}): Promise<UserPublic> {
       const { current_password: currentPassword, ...changes } = patch
       checkMetadataSize(changes.metadata)
       const before = await found(id)
@@ -253,18 +257,18 @@ export function createAccountService (deps: {
         await reauthenticate(id, currentPassword)
       }
       if (Object.keys(changes).length === 0) return toPublic(before)
-      return update(id, changes, before)
+      return update(id, changes, before, { ...context, actor_id: id })
     },
 
     /**
      * An administrator's update; admins cannot disable or demote themselves.
      * @throws PolicyError, DuplicateUserError, NotFoundError
      */
-    async updateByAdmin (actor: Actor, id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'email_verified'>): Promise<UserPublic> {
+    async updateByAdmin (actor: Actor, id: string, patch: Pick<UserPatch, 'email' | 'full_name' | 'disabled' | 'is_admin' | 'email_verified'>, context: EventContext = {}): Promise<UserPublic> {
       if (id === actor.id && (patch.disabled === true || patch.is_admin === false)) {
         throw new PolicyError('You cannot disable yourself or remove your own admin rights')
       }
-      return update(id, patch)
+      return update(id, patch, undefined, { ...context, actor_id: actor.id })
     },
 
     /** Disables (ending every session) or enables a user. @throws NotFoundError */
@@ -309,7 +313,9 @@ export function createAccountService (deps: {
       if (refused.length > 0) return { ok: false, errors: refused }
       if (options.dryRun !== true) {
         const created = await store.users.createMany(users)
-        for (const user of created) events.emit({ type: 'user.created', user_id: user.id, data: { origin: 'import', username: user.username } })
+        // Stored in a write of their own after the import's batches (createMany commits batch by
+        // batch and undoes them on failure: events in its transactions would outlive an undo).
+        await events.record(created.map(user => ({ type: 'user.created', user_id: user.id, data: { origin: 'import', username: user.username } })))
       }
       return {
         ok: true,
@@ -331,10 +337,10 @@ export function createAccountService (deps: {
     },
 
     /** Deletes a user with their sessions and items; not oneself. @throws PolicyError, NotFoundError */
-    async delete (actor: Actor, id: string): Promise<void> {
+    async delete (actor: Actor, id: string, context: EventContext = {}): Promise<void> {
       if (id === actor.id) throw new PolicyError('You cannot delete yourself')
-      if (!await store.users.delete(id)) throw new NotFoundError('User')
-      events.emit({ type: 'user.deleted', user_id: id, actor_id: actor.id })
+      const deleted = await events.within(tx => tx.users.delete(id), deleted => deleted ? { ...context, type: 'user.deleted', user_id: id, actor_id: actor.id } : undefined)
+      if (!deleted) throw new NotFoundError('User')
     },
 
     /**
@@ -343,10 +349,10 @@ export function createAccountService (deps: {
      * and tells the account's address. @throws PolicyError for a wrong current password or a
      * refused new one, LoginLockedError
      */
-    async changePassword (user: { id: string, username: string }, currentPassword: string, newPassword: string, keepSessionId: string): Promise<void> {
+    async changePassword (user: { id: string, username: string }, currentPassword: string, newPassword: string, keepSessionId: string, context: EventContext = {}): Promise<void> {
       const stored = await reauthenticate(user.id, currentPassword)
       const passwordHash = await hashNewPassword(newPassword, user.username)
-      await setPassword(user.id, passwordHash, { reason: 'change', keepSessionId, context: { actor_id: user.id, session_id: keepSessionId } })
+      await setPassword(user.id, passwordHash, { reason: 'change', keepSessionId, context: { ...context, actor_id: user.id, session_id: keepSessionId } })
       if (stored.email !== null) await notify(stored.email, { kind: 'password-changed' })
     },
 

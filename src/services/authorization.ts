@@ -3,7 +3,7 @@ import { DomainError, InvalidGrantError, InvalidRequestError } from '../errors.j
 import { hashToken } from '../identifiers.js'
 import type { AuthorizationRequestRecord, AuthorizationStore, UserStore } from '../stores/auth-store.js'
 import type { UserRecord } from '../schemas/user.js'
-import type { LoginPipeline, LoginResult } from './login.js'
+import { parseAmr, type LoginPipeline, type LoginResult } from './login.js'
 import type { ClientRegistry, RegisteredClient } from './oauth-clients.js'
 import { grantScopes, parseScope, type ScopeRegistry } from './scopes.js'
 import type { SessionService } from './sessions.js'
@@ -106,7 +106,7 @@ export function createAuthorizationService (deps: {
   }
 
   /** Takes the request (single use) and answers the client with a new code. */
-  async function issueCode (record: AuthorizationRequestRecord, userId: string, granted: string[]): Promise<AuthorizationStep> {
+  async function issueCode (record: AuthorizationRequestRecord, userId: string, granted: string[], amr: string[]): Promise<AuthorizationStep> {
     if (await store.takeRequest(record.id_hash) === undefined) throw new AuthorizationPageError('This login page was used already. Go back to the application and start again.')
     const code = randomBytes(32).toString('base64url')
     const now = Date.now()
@@ -121,7 +121,8 @@ export function createAuthorizationService (deps: {
       expires_at: now + CODE_TTL_MS,
       used_at: null,
       reused_at: null,
-      session_id: null
+      session_id: null,
+      amr: JSON.stringify(amr)
     })
     return { kind: 'redirect', location: withParams(record.redirect_uri, { code, state: record.state, iss: issuer }) }
   }
@@ -158,6 +159,7 @@ export function createAuthorizationService (deps: {
         state: state ?? null,
         code_challenge: query.code_challenge,
         user_id: null,
+        amr: null,
         created_at: now,
         expires_at: now + REQUEST_TTL_MS
       })
@@ -177,14 +179,14 @@ export function createAuthorizationService (deps: {
      */
     async login (requestId: string | undefined, browser: string | undefined, credentials: { username: string, password: string, form: Record<string, string | undefined>, userAgent?: string, ip?: string }): Promise<AuthorizationStep> {
       const { record, client } = await pending(requestId, browser)
-      const user = await login.authenticate({ ...credentials, scope: record.scope ?? undefined, clientId: client.client_id })
+      const { user, amr } = await login.authenticate({ ...credentials, scope: record.scope ?? undefined, clientId: client.client_id })
       const granted = scopesFor(client, record.scope, user)
       if (granted === undefined) {
         await store.takeRequest(record.id_hash)
         return errorRedirect(record.redirect_uri, record.state, 'invalid_scope', 'a requested scope is not available to this user')
       }
-      if (client.first_party) return await issueCode(record, user.id, granted)
-      if (!await store.setRequestUser(record.id_hash, user.id)) throw new AuthorizationPageError('This login page has expired. Go back to the application and start again.')
+      if (client.first_party) return await issueCode(record, user.id, granted, amr)
+      if (!await store.setRequestUser(record.id_hash, user.id, JSON.stringify(amr))) throw new AuthorizationPageError('This login page has expired. Go back to the application and start again.')
       return { kind: 'consent', requestId: requestId!, client, scopes: granted }
     },
 
@@ -202,7 +204,7 @@ export function createAuthorizationService (deps: {
         await store.takeRequest(record.id_hash)
         return errorRedirect(record.redirect_uri, record.state, 'access_denied', 'the user cannot grant this request')
       }
-      return await issueCode(record, record.user_id, granted)
+      return await issueCode(record, record.user_id, granted, parseAmr(record.amr))
     },
 
     /**
@@ -228,7 +230,8 @@ export function createAuthorizationService (deps: {
       if (!bound || !pkceMatches(input.verifier, code.code_challenge)) throw new InvalidGrantError('authorization_code')
       const user = await users.findById(code.user_id)
       if (user === undefined || user.disabled) throw new InvalidGrantError('authorization_code')
-      const result = await login.startSession(user, { scope: code.scope, clientId: code.client_id, userAgent: input.userAgent, ip: input.ip }, 'authorization_code')
+      // The session's `amr` is the login page's (`pwd`, and `otp` when a second factor's check accepted one).
+      const result = await login.startSession(user, { scope: code.scope, clientId: code.client_id, userAgent: input.userAgent, ip: input.ip, amr: parseAmr(code.amr) }, 'authorization_code')
       // A second use that came while this session started could not end it: it is ended here.
       const recorded = await store.setCodeSession(codeHash, result.session.id)
       if (recorded === undefined || recorded.reused_at !== null) {

@@ -41,7 +41,7 @@ export function createLoginThrottle (deps: { store: LoginFailureStore, limit: nu
       const { failures, windowEnds } = await store.add(key, now, windowMs)
       if (failures !== limit) return
       log.warn({ event: 'login-lock', key: key.slice(0, 80), failures, lockedForSeconds: retryAfter(windowEnds, now) }, 'account locked after failed logins')
-      events?.emit({ type: 'account.locked', user_id: userOf(key), data: { failures, locked_for_seconds: retryAfter(windowEnds, now) } })
+      await events?.record({ type: 'account.locked', user_id: userOf(key), data: { failures, locked_for_seconds: retryAfter(windowEnds, now) } })
     },
 
     /** A successful login: the earlier failures no longer count. */
@@ -54,7 +54,7 @@ export function createLoginThrottle (deps: { store: LoginFailureStore, limit: nu
     async unlock (key: string): Promise<boolean> {
       const cleared = await store.clear(key)
       log.info({ event: 'login-unlock', key: key.slice(0, 80), cleared }, 'login failures cleared')
-      events?.emit({ type: 'account.unlocked', user_id: userOf(key), data: { cleared } })
+      await events?.record({ type: 'account.unlocked', user_id: userOf(key), data: { cleared } })
       return cleared
     },
 

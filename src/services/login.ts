@@ -1,6 +1,6 @@
 import type { AuthEvents, EventContext } from '../core/events.js'
 import { extraClaims, type AuthHooks } from '../core/hooks.js'
-import { InvalidGrantError } from '../errors.js'
+import { InvalidGrantError, MfaRequiredError } from '../errors.js'
 import { identityKey, newId } from '../identifiers.js'
 import type { TokenResponse } from '../schemas/token.js'
 import type { UserRecord } from '../schemas/user.js'
@@ -14,6 +14,12 @@ import type { IssuedSession, SessionService } from './sessions.js'
 import type { UserView } from './user-view.js'
 
 /** What a login or a refresh resolves: the token response, its user and its session. */
+/** A user who passed the password and every login check, and the methods the login proved (RFC 8176 `amr`). */
+export interface Authenticated {
+  user: UserRecord
+  amr: string[]
+}
+
 export interface LoginResult {
   tokens: TokenResponse
   user: UserRecord
@@ -27,6 +33,13 @@ export interface LoginAttempt {
   form: Readonly<Record<string, string | undefined>>
   clientId: string | undefined
   scope: string | undefined
+  /**
+   * The authentication methods so far (RFC 8176 values: `pwd`); a second factor's check that
+   * accepted a code adds its own (`otp`). The session keeps them; access tokens carry them as `amr`.
+   */
+  amr: string[]
+  /** the request's side of the events (client address, user agent) */
+  context: EventContext
 }
 
 /**
@@ -37,14 +50,35 @@ export interface LoginAttempt {
 export interface LoginCheck {
   name: string
   check (attempt: LoginAttempt): unknown
+  /**
+   * A second factor (issue 21): runs after every other check, and is not run again when its own
+   * grant finishes the login (`finishSecondFactor`). Its refusals (MfaRequiredError, a wrong code)
+   * keep the account's failed-login count: a correct password does not clear wrong codes.
+   */
+  secondFactor?: boolean
 }
+
+/** The authentication methods a session stored (JSON text), as an array; ["pwd"] for sessions from before. */
+export function parseAmr (stored: string | null | undefined): string[] {
+  if (stored == null) return ['pwd']
+  try {
+    const value: unknown = JSON.parse(stored)
+    return Array.isArray(value) && value.every(v => typeof v === 'string') ? value as string[] : ['pwd']
+  } catch {
+    return ['pwd']
+  }
+}
+
+/** Refusals of a second factor: they do not clear the account's failed-login count. */
+const keepsFailures = (error: unknown) => error instanceof MfaRequiredError || (error instanceof InvalidGrantError && error.grant === 'mfa')
 
 /**
  * The login pipeline (issue 19), free of Fastify:
- *   verifyPassword (throttle, hash, disabled, rehash) → the login checks, in order → start the
- *   session → issueTokens (claims hook, signature).
- * Grants call the steps they need: the password grant all of them, the refresh grant the last.
- * Emits `login.succeeded` and `login.failed` (data.reason).
+ *   verifyPassword (throttle, hash, disabled, rehash) → the login checks, in order, second
+ *   factors last → start the session (with `amr`) → issueTokens (claims hook, signature).
+ * Grants call the steps they need: the password grant all of them, the refresh grant the last,
+ * the two-factor grants `finishSecondFactor` (issue 21). Emits `login.succeeded` and
+ * `login.failed` (data.reason).
  */
 export function createLoginPipeline (deps: {
   store: AuthStore
@@ -62,13 +96,44 @@ export function createLoginPipeline (deps: {
   const { store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign } = deps
   const checks: LoginCheck[] = []
 
-  const failed = (reason: string, userId: string | null, context: EventContext) => {
-    events.emit({ ...context, type: 'login.failed', user_id: userId, data: { reason } })
+  /**
+   * Stores `login.failed` (in a write of its own: the failure count may live in Redis) and makes
+   * the error. Without the name tried: people type their password into the username field.
+   */
+  const failed = async (reason: string, userId: string | null, context: EventContext) => {
+    await events.record({ ...context, type: 'login.failed', user_id: userId, data: { reason } })
     return new InvalidGrantError()
   }
   /** The request's side of a login's events. */
   const contextOf = (input: { clientId?: string, userAgent?: string, ip?: string }): EventContext =>
     ({ client_id: input.clientId ?? null, user_agent: input.userAgent ?? null, ip: input.ip ?? null })
+
+  /** Step 1's check: the user and their throttle key, when the password is right (the count not cleared yet). */
+  async function checkPassword (username: string, password: string, context: EventContext): Promise<{ user: UserRecord, key: string, rehash: boolean }> {
+    // Text no account can have (NUL, lone surrogates): refused before any lookup or count.
+    if (stringProblem(username) !== undefined) throw await failed('invalid_credentials', null, context)
+    const user = await store.users.findByLogin(username)
+    const key = throttleKey(user, identityKey(username))
+    try {
+      await throttle.check(key)
+    } catch (error) {
+      await events.record({ ...context, type: 'login.failed', user_id: user?.id ?? null, data: { reason: 'locked' } })
+      throw error
+    }
+    const { ok, rehash } = await passwords.verify(user?.password_hash, password)
+    if (user === undefined || !ok) {
+      await throttle.failed(key)
+      throw await failed('invalid_credentials', user?.id ?? null, context)
+    }
+    return { user, key, rehash }
+  }
+
+  /** After a correct password: a disabled user fails as a wrong password would; an old hash is upgraded. */
+  async function admit (user: UserRecord, password: string, rehash: boolean, context: EventContext): Promise<UserRecord> {
+    if (user.disabled) throw await failed('disabled', user.id, context)
+    if (rehash) accounts.upgradePasswordHash(user, password)
+    return user
+  }
 
   /**
    * Step 1: the user whose password this is. An unknown user, a wrong password and a disabled
@@ -77,32 +142,30 @@ export function createLoginPipeline (deps: {
    * @throws InvalidGrantError, LoginLockedError, OverloadedError
    */
   async function verifyPassword (username: string, password: string, context: EventContext = {}): Promise<UserRecord> {
-    // Text no account can have (NUL, lone surrogates): refused before any lookup or count.
-    if (stringProblem(username) !== undefined) throw failed('invalid_credentials', null, context)
-    const user = await store.users.findByLogin(username)
-    const key = throttleKey(user, identityKey(username))
-    try {
-      await throttle.check(key)
-    } catch (error) {
-      events.emit({ ...context, type: 'login.failed', user_id: user?.id ?? null, data: { reason: 'locked' } })
-      throw error
-    }
-    const { ok, rehash } = await passwords.verify(user?.password_hash, password)
-    if (user === undefined || !ok) {
-      await throttle.failed(key)
-      throw failed('invalid_credentials', user?.id ?? null, context)
-    }
+    const { user, key, rehash } = await checkPassword(username, password, context)
     await throttle.succeeded(key)
-    if (user.disabled) throw failed('disabled', user.id, context)
-    if (rehash) accounts.upgradePasswordHash(user, password)
-    return user
+    return await admit(user, password, rehash, context)
+  }
+
+  /** Runs the login checks (second factors last, or not at all); emits login.failed for a refusal. */
+  async function runChecks (attempt: LoginAttempt, secondFactors: boolean): Promise<void> {
+    const ordered = [...checks.filter(c => c.secondFactor !== true), ...(secondFactors ? checks.filter(c => c.secondFactor === true) : [])]
+    for (const { name, check } of ordered) {
+      try {
+        await check(attempt)
+      } catch (error) {
+        // A challenge is no failure: the second factor's check emits mfa.challenged.
+        if (!(error instanceof MfaRequiredError)) await events.record({ ...attempt.context, type: 'login.failed', user_id: attempt.user.id, data: { reason: name } })
+        throw error
+      }
+    }
   }
 
   /** Step 4: the token response for a session just started or rotated (RFC 6749 §5.1). */
   async function issueTokens ({ session, user, granted, refreshToken }: IssuedSession): Promise<TokenResponse> {
     const scope = granted.join(' ')
     const extra = await extraClaims(hooks, { user: view(user), session: { id: session.id, client_id: session.client_id }, scopes: granted })
-    const claims = { ...extra, sub: user.id, jti: newId(), scope, sid: session.id, client_id: session.client_id }
+    const claims = { ...extra, sub: user.id, jti: newId(), scope, sid: session.id, client_id: session.client_id, amr: parseAmr(session.amr) }
     return {
       access_token: sign(claims),
       token_type: 'bearer',
@@ -130,31 +193,59 @@ export function createLoginPipeline (deps: {
      * redeemed). `form` is what a check reads (a second factor's `otp`).
      * @throws InvalidGrantError, LoginLockedError, OverloadedError, a check's error
      */
-    async authenticate (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<UserRecord> {
+    async authenticate (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<Authenticated> {
       const context = contextOf(input)
-      const user = await verifyPassword(input.username, input.password, context)
-      const attempt: LoginAttempt = { user, form: input.form ?? {}, clientId: input.clientId, scope: input.scope }
-      for (const { name, check } of checks) {
-        try {
-          await check(attempt)
-        } catch (error) {
-          events.emit({ ...context, type: 'login.failed', user_id: user.id, data: { reason: name } })
-          throw error
-        }
+      const { user, key, rehash } = await checkPassword(input.username, input.password, context)
+      // The count is cleared once the password is right, unless a second factor is still owed
+      // (then its wrong codes and this password's success must not cancel each other out).
+      let keep = false
+      const attempt: LoginAttempt = { user, form: input.form ?? {}, clientId: input.clientId, scope: input.scope, amr: ['pwd'], context }
+      try {
+        await admit(user, input.password, rehash, context)
+        await runChecks(attempt, true)
+      } catch (error) {
+        keep = keepsFailures(error)
+        throw error
+      } finally {
+        if (!keep) await throttle.succeeded(key)
       }
-      return user
+      return { user, amr: attempt.amr }
     },
 
     /**
-     * Steps 3 and 4 for a user who passed every check: the session, the token response, and
-     * `login.succeeded` with `data.method` (`password`, `authorization_code`).
+     * Steps 3 and 4 for a user who passed every check: the session (with `amr`: the methods the
+     * login proved, `["pwd"]` when not given), the token response, and `login.succeeded` with
+     * `data.method` (`password`, `authorization_code`) and `data.amr`, stored in the transaction
+     * that starts the session.
      * @throws InvalidScopeError
      */
-    async startSession (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string, ip?: string }, method: string): Promise<LoginResult> {
-      const started = await sessions.start(user, input)
+    async startSession (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string, ip?: string, amr?: string[] }, method: string): Promise<LoginResult> {
+      const context = contextOf(input)
+      const amr = input.amr ?? ['pwd']
+      const started = await sessions.start(user, { ...input, amr }, session => ({ ...context, type: 'login.succeeded', user_id: user.id, session_id: session.id, client_id: session.client_id, data: { method, amr } }))
       const tokens = await issueTokens(started)
-      events.emit({ ...contextOf(input), type: 'login.succeeded', user_id: user.id, session_id: started.session.id, client_id: started.session.client_id, data: { method } })
       return { tokens, user, session: started.session }
+    },
+
+    /**
+     * Finishes a login whose second factor was just proven (the two-factor grants): the user as
+     * stored now (disabled meanwhile: refused), the other checks again, then the session with `amr`.
+     * @throws InvalidGrantError ('mfa'), InvalidScopeError, a check's error
+     */
+    async finishSecondFactor (input: { userId: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, amr: string[], method: string }): Promise<LoginResult> {
+      const context = contextOf(input)
+      const user = await store.users.findById(input.userId)
+      if (user === undefined || user.disabled) {
+        await events.record({ ...context, type: 'login.failed', user_id: input.userId, data: { reason: user === undefined ? 'deleted' : 'disabled' } })
+        throw new InvalidGrantError('mfa')
+      }
+      try {
+        await runChecks({ user, form: {}, clientId: input.clientId, scope: input.scope, amr: input.amr, context }, false)
+      } catch (error) {
+        // One message per grant: a check's refusal reads as the two-factor grants' invalid_grant.
+        throw error instanceof InvalidGrantError ? new InvalidGrantError('mfa') : error
+      }
+      return await pipeline.startSession(user, { ...input, amr: input.amr }, input.method)
     },
 
     /**
@@ -162,18 +253,17 @@ export function createLoginPipeline (deps: {
      * @throws InvalidGrantError, InvalidScopeError, LoginLockedError, OverloadedError, a check's error
      */
     async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<LoginResult> {
-      const user = await pipeline.authenticate(input)
-      return await pipeline.startSession(user, input, 'password')
+      const { user, amr } = await pipeline.authenticate(input)
+      return await pipeline.startSession(user, { ...input, amr }, 'password')
     },
 
     /**
      * grant_type=refresh_token: the rotation (or a replay within the reuse interval), then the
-     * last step. @throws InvalidGrantError, InvalidScopeError
+     * last step. `token.refreshed` is stored with the rotation. @throws InvalidGrantError, InvalidScopeError
      */
     async refresh (input: { refreshToken: string, scope?: string, clientId?: string, userAgent?: string, ip?: string }): Promise<LoginResult> {
-      const rotated = await sessions.rotate(input)
+      const rotated = await sessions.rotate(input, contextOf(input))
       const tokens = await issueTokens(rotated)
-      events.emit({ ...contextOf(input), type: 'token.refreshed', user_id: rotated.user.id, session_id: rotated.session.id, client_id: rotated.session.client_id, ...(rotated.replayed ? { data: { replay: true } } : {}) })
       return { tokens, user: rotated.user, session: rotated.session }
     }
   }

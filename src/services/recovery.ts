@@ -3,7 +3,7 @@ import { hashToken, identityKey, newId, newRefreshToken } from '../identifiers.j
 import { accountNoticeMessage, resetPasswordMessage, verifyEmailMessage, type AccountNotice } from '../mail/templates.js'
 import type { UserPublic, UserRecord } from '../schemas/user.js'
 import type { EmailTokenOwner, EmailTokenPurpose, IssueTokenInput, MailStore, ResolvedRequest } from '../stores/mail-store.js'
-import type { AuthEvents } from '../core/events.js'
+import type { AuthEvents, EventContext } from '../core/events.js'
 import type { AccountService } from './accounts.js'
 
 /** A reset or verification token that is unknown, used, replaced by a newer one, or expired: one message for all. */
@@ -136,7 +136,7 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
      * address counts as verified, the login lock ends). A refused password leaves the token usable.
      * @throws InvalidEmailTokenError, PolicyError
      */
-    async resetPassword (token: string, password: string): Promise<UserPublic> {
+    async resetPassword (token: string, password: string, context: EventContext = {}): Promise<UserPublic> {
       const tokenHash = hashToken(token)
       const user = await ownerOf(await store.tokens.findLive(tokenHash, 'reset', Date.now()))
       if (user === undefined) throw new InvalidEmailTokenError()
@@ -144,14 +144,14 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
       // Used meanwhile by a racing request, or the account changed since: refused.
       const owner = await ownerOf(await store.tokens.consume(tokenHash, 'reset', Date.now()))
       if (owner === undefined) throw new InvalidEmailTokenError()
-      return accounts.toPublic(await accounts.setPassword(owner.id, passwordHash, { reason: 'reset' }))
+      return accounts.toPublic(await accounts.setPassword(owner.id, passwordHash, { reason: 'reset', context }))
     },
 
     /** POST /verify: marks the address the token was sent to verified. @throws InvalidEmailTokenError */
-    async verifyEmail (token: string): Promise<UserPublic> {
+    async verifyEmail (token: string, context: EventContext = {}): Promise<UserPublic> {
       const owner = await ownerOf(await store.tokens.consume(hashToken(token), 'verify', Date.now()), { disabled: true })
       if (owner === undefined) throw new InvalidEmailTokenError()
-      return accounts.markEmailVerified(owner.id)
+      return accounts.markEmailVerified(owner.id, context)
     }
   }
 }

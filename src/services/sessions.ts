@@ -1,5 +1,5 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import type { AuthEvents } from '../core/events.js'
+import type { AuthEvents, EventContext, EventInput } from '../core/events.js'
 import { InvalidGrantError, InvalidScopeError, NotFoundError } from '../errors.js'
 import { hashToken, newId, newRefreshToken, newRotationKey, successorRefreshToken } from '../identifiers.js'
 import { AccessTokenClaims } from '../schemas/token.js'
@@ -17,7 +17,7 @@ const claimsCheck = TypeCompiler.Compile(AccessTokenClaims)
 const TOUCH_INTERVAL_MS = 60_000
 
 /** Why sessions end (the `session.ended` event's `data.reason`). */
-export type EndReason = 'logout' | 'revoked' | 'password' | 'admin' | 'disabled' | 'reused' | 'user'
+export type EndReason = 'logout' | 'revoked' | 'password' | 'admin' | 'disabled' | 'reused' | 'user' | 'mfa'
 
 export interface SessionSettings {
   accessTokenTtlSeconds: number
@@ -28,6 +28,8 @@ export interface SessionSettings {
   maxSessionsPerUser: number
   /** how long after its first use a refresh token may be presented again for the same successor (0: strict) */
   refreshReuseIntervalSeconds: number
+  /** a secret outside the database that joins each session's rotation key (JWT_SECRET, when set) */
+  rotationPepper?: string
 }
 
 /** A session just started or rotated: what the login pipeline's last step turns into tokens. */
@@ -70,16 +72,15 @@ export function createSessionService (deps: {
    * The one door that ends sessions: one (`sessionId`), or every one of a user but `except`.
    * Emits `session.ended` (data.reason) for what it ended; resolves how many.
    */
-  async function end (which: { sessionId: string, userId?: string } | { userId: string, except?: string }, reason: EndReason): Promise<number> {
+  async function end (which: { sessionId: string, userId?: string } | { userId: string, except?: string }, reason: EndReason, context: EventContext = {}): Promise<number> {
     const now = Date.now()
     if ('sessionId' in which) {
-      if (!await store.sessions.end(which.sessionId, now)) return 0
-      events.emit({ type: 'session.ended', user_id: which.userId ?? null, session_id: which.sessionId, data: { reason } })
-      return 1
+      const ended = await events.within(tx => tx.sessions.end(which.sessionId, now),
+        ended => ended ? { ...context, type: 'session.ended', user_id: which.userId ?? null, session_id: which.sessionId, data: { reason } } : undefined)
+      return ended ? 1 : 0
     }
-    const ended = await store.sessions.endAllForUser(which.userId, now, which.except)
-    if (ended > 0) events.emit({ type: 'session.ended', user_id: which.userId, data: { reason, sessions: ended, ...(which.except === undefined ? {} : { kept: which.except }) } })
-    return ended
+    return events.within(tx => tx.sessions.endAllForUser(which.userId, now, which.except),
+      ended => ended > 0 ? { ...context, type: 'session.ended', user_id: which.userId, session_id: null, data: { reason, sessions: ended, ...(which.except === undefined ? {} : { kept: which.except }) } } : undefined)
   }
 
   /** A page of the user's active sessions, newest first (the store pages; the filter holds for any store). */
@@ -94,10 +95,12 @@ export function createSessionService (deps: {
 
     /**
      * Starts a session for a user whose login passed every check, with the scopes asked for (all
-     * the user may have when none); the oldest sessions beyond maxSessionsPerUser end.
+     * the user may have when none), and the login's authentication methods (`amr`, default ["pwd"]);
+     * the oldest sessions beyond maxSessionsPerUser end. `event` (the login's, e.g.
+     * `login.succeeded`) is stored in the session's transaction.
      * @throws InvalidScopeError
      */
-    async start (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string }): Promise<IssuedSession> {
+    async start (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string, amr?: string[] }, event?: (session: SessionRecord) => EventInput): Promise<IssuedSession> {
       const granted = grantScopes(parseScope(input.scope), scopes.allowedFor(user))
       if (granted === undefined) throw new InvalidScopeError('The requested scope is not available to this user')
       const now = Date.now()
@@ -112,10 +115,12 @@ export function createSessionService (deps: {
         last_used_at: now,
         expires_at: now + settings.refreshTokenTtlSeconds * 1000,
         ended_at: null,
-        rotation_key: newRotationKey()
+        rotation_key: newRotationKey(),
+        // The login's methods (issue 21), kept for every refresh of the session.
+        amr: JSON.stringify(input.amr ?? ['pwd'])
       }
       const refreshToken = newRefreshToken()
-      await store.sessions.create(session, hashToken(refreshToken), settings.maxSessionsPerUser)
+      await events.within(tx => tx.sessions.create(session, hashToken(refreshToken), settings.maxSessionsPerUser), () => event?.(session))
       return { session, user, granted, refreshToken }
     },
 
@@ -125,14 +130,16 @@ export function createSessionService (deps: {
      * for the same client and no wider scope, while its successor is unused: then it gets that
      * same successor again (CONTRACT "Concurrent refresh": tabs refreshing at once converge).
      * Resolves the session with its successor token; the login pipeline issues the tokens.
+     * `token.refreshed` is stored in the rotation's transaction (a replay with `data.replay`), with
+     * `context` (the request's address and user agent).
      * @throws InvalidGrantError (`sessionEnded` when the session is over), InvalidScopeError
      */
-    async rotate (input: { refreshToken: string, scope?: string, clientId?: string }): Promise<IssuedSession & { replayed: boolean }> {
+    async rotate (input: { refreshToken: string, scope?: string, clientId?: string }, context: EventContext = {}): Promise<IssuedSession & { replayed: boolean }> {
       const presented = hashToken(input.refreshToken)
       // The successor is derived from the token with the session's key: one more indexed read.
       const owner = await store.sessions.findByRefreshToken(presented)
       if (owner === undefined) throw new InvalidGrantError('refresh_token', true)
-      const successor = owner.rotation_key == null ? newRefreshToken() : successorRefreshToken(owner.rotation_key, input.refreshToken)
+      const successor = owner.rotation_key == null ? newRefreshToken() : successorRefreshToken(owner.rotation_key, input.refreshToken, settings.rotationPepper)
       const now = Date.now()
       let granted: string[] = []
       /** The scopes this request may have, from those `available`; throws to refuse. */
@@ -158,10 +165,13 @@ export function createSessionService (deps: {
             }
           }
         : undefined
-      const result = await store.sessions.rotateRefreshToken(presented, hashToken(successor), now, approve, reuse)
+      const result = await events.within(tx => tx.sessions.rotateRefreshToken(presented, hashToken(successor), now, approve, reuse),
+        result => result.status === 'rotated' || result.status === 'replayed'
+          ? { ...context, type: 'token.refreshed', user_id: result.user.id, session_id: result.session.id, client_id: result.session.client_id, ...(result.status === 'replayed' ? { data: { replay: true } } : {}) }
+          : undefined)
       if (result.status === 'reused') {
         await end({ sessionId: result.session.id, userId: result.session.user_id }, 'reused')
-        events.emit({ type: 'refresh.reused', user_id: result.session.user_id, session_id: result.session.id, client_id: result.session.client_id })
+        await events.record({ ...context, type: 'refresh.reused', user_id: result.session.user_id, session_id: result.session.id, client_id: result.session.client_id })
         throw new InvalidGrantError('refresh_token', true)
       }
       if (result.status === 'unknown') throw new InvalidGrantError('refresh_token', true)
@@ -188,16 +198,19 @@ export function createSessionService (deps: {
 
     /**
      * RFC 7009: ends the session of a refresh or access token. Unknown, invalid or foreign
-     * tokens are ignored (the caller answers 200 all the same); a forged JWT ends nothing.
+     * tokens are ignored (the caller answers 200 all the same); a forged JWT ends nothing, and
+     * neither does a token issued to another client than `clientId`, when the request names one
+     * (RFC 7009 §2.1; found from outside: a foreign client could log the user out).
      */
-    async revoke (token: string, hint?: string): Promise<boolean> {
+    async revoke (token: string, hint?: string, clientId?: string): Promise<boolean> {
+      const ours = (sessionClient: unknown) => clientId === undefined || clientId === sessionClient
       const asRefresh = async () => {
         const session = await store.sessions.findByRefreshToken(hashToken(token))
-        return session !== undefined && await end({ sessionId: session.id, userId: session.user_id }, 'revoked') > 0
+        return session !== undefined && ours(session.client_id) && await end({ sessionId: session.id, userId: session.user_id }, 'revoked') > 0
       }
       const asAccess = async () => {
         const claims = await verifyAccessToken(token).catch(() => undefined)
-        return claimsCheck.Check(claims) && await end({ sessionId: claims.sid, userId: claims.sub }, 'revoked') > 0
+        return claimsCheck.Check(claims) && ours(claims.client_id) && await end({ sessionId: claims.sid, userId: claims.sub }, 'revoked') > 0
       }
       const looksLikeJwt = token.split('.').length === 3
       const order = hint === 'access_token' || (hint !== 'refresh_token' && looksLikeJwt) ? [asAccess, asRefresh] : [asRefresh, asAccess]
@@ -206,17 +219,17 @@ export function createSessionService (deps: {
     },
 
     /** Ends one session of this user (logout, or one row of their list). @throws NotFoundError */
-    async endOwn (userId: string, sessionId: string, reason: EndReason = 'user'): Promise<void> {
+    async endOwn (userId: string, sessionId: string, reason: EndReason = 'user', context: EventContext = {}): Promise<void> {
       const found = await store.sessions.findWithUser(sessionId)
       if (found === undefined || found.session.user_id !== userId || !isActive(found.session, Date.now())) throw new NotFoundError('Session')
-      await end({ sessionId, userId }, reason)
+      await end({ sessionId, userId }, reason, context)
     },
 
     /** Ends a session by id (the command line, as an admin); false if it was not active. */
     endById: async (sessionId: string) => await end({ sessionId }, 'admin') > 0,
 
-    /** Ends every session of a user but `exceptSessionId`; the number ended. */
-    endAll: (userId: string, exceptSessionId?: string, reason: EndReason = 'user') => end({ userId, except: exceptSessionId }, reason),
+    /** Ends every session of a user but `exceptSessionId`; the number ended. `context`: who and where, for `session.ended`. */
+    endAll: (userId: string, exceptSessionId?: string, reason: EndReason = 'user', context: EventContext = {}) => end({ userId, except: exceptSessionId }, reason, context),
 
     /**
      * A page of the user's active sessions, newest first (default: the first 50; there are at most

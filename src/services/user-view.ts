@@ -16,7 +16,8 @@ export function createUserView (scopes: ScopeRegistry, options: { metadata: bool
       disabled: user.disabled,
       is_admin: user.is_admin,
       scopes: scopes.allowedFor(user),
-      created_at: user.created_at
+      created_at: user.created_at,
+      mfa_enabled: user.mfa_enabled === true
     }
     if (options.metadata) view.metadata = user.metadata ?? {}
     return view

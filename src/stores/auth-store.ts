@@ -1,12 +1,14 @@
 import type { Selectable } from 'kysely'
-import type { SessionsTable, SigningKeysTable } from '../db/tables.js'
+import type { AuthEvent } from '../core/events.js'
+import type { SessionsTable, SigningKeysTable, WebhookDeliveriesTable } from '../db/tables.js'
 import type { UserRecord } from '../schemas/user.js'
 
 /*
  * The storage the auth plugin needs, as interfaces: the services call these and nothing else.
  * The SQL implementation (createSqlStore) is the default; an app can bring its own.
  */
-export type SessionRecord = Selectable<SessionsTable>
+/** `amr` is optional: stores written before it (issue 21) return sessions without it, read as ["pwd"]. */
+export type SessionRecord = Omit<Selectable<SessionsTable>, 'amr'> & { amr?: string | null }
 export type SigningKeyRecord = Selectable<SigningKeysTable>
 
 export interface NewUser {
@@ -112,6 +114,127 @@ export interface LoginFailureStore {
   purge (before: number): Promise<number>
 }
 
+/** One event to store (issue 22), and what goes with it in the same transaction. */
+export interface AuditEntry {
+  event: AuthEvent
+  /**
+   * Set for failed logins of names that belong to no account: one row per key (client address
+   * and minute), its `count` raised by each further one, so a flood cannot grow the table.
+   */
+  aggregateKey?: string
+  /** the webhook body (JSON text) to queue under the event's id; for an aggregated entry, only with its first row */
+  webhook?: string
+}
+
+/** A stored event; `count` > 1 only for an aggregated row. */
+export type StoredEvent = AuthEvent & { count: number }
+
+/** Where a page of events starts: strictly before (newest first) or after (oldest first) this event. */
+export interface AuditCursor { at: number, id: string }
+
+/** A query of the audit log; times in epoch ms, `since` inclusive, `until` exclusive. */
+export interface AuditQuery {
+  type?: string
+  /** only these types (the security events of a user) */
+  types?: readonly string[]
+  userId?: string
+  since?: number
+  until?: number
+  limit: number
+  /** newest first from before this event (default order), or oldest first after it */
+  before?: AuditCursor
+  after?: AuditCursor
+  order?: 'desc' | 'asc'
+}
+
+export interface AuditStore {
+  /** Stores the entries (and their webhook deliveries) in the transaction of the store it belongs to. */
+  record (entries: AuditEntry[]): Promise<void>
+  list (query: AuditQuery): Promise<StoredEvent[]>
+  /** Deletes events older than `before` (epoch ms); the number deleted. */
+  purge (before: number): Promise<number>
+}
+
+export type WebhookDeliveryRecord = Selectable<WebhookDeliveriesTable>
+/** A delivery without its body, for listings. */
+export type WebhookDeliverySummary = Omit<WebhookDeliveryRecord, 'payload'>
+
+/**
+ * The webhook outbox: rows written by AuditStore.record, claimed and marked as the mail outbox's
+ * are (src/db/claim-queue.ts). `sent`'s outcome and `failed`'s cause may carry the receiver's
+ * `status`, which is recorded.
+ */
+export interface WebhookDeliveryStore {
+  claim (claimId: string, now: number, leaseMs: number, limit: number): Promise<WebhookDeliveryRecord[]>
+  sent (id: string, claimId: string, now: number, outcome?: unknown): Promise<boolean>
+  failed (id: string, claimId: string, error: string, retryAt: number | null, now: number, cause?: unknown): Promise<boolean>
+  /** The newest deliveries first, without their bodies. */
+  list (limit: number): Promise<WebhookDeliverySummary[]>
+  /** Queues a delivery again now (given up or already sent); false for an unknown id. */
+  retry (id: string, now: number): Promise<boolean>
+  /** Deletes deliveries sent or given up before `before`. */
+  purge (before: number): Promise<number>
+}
+
+/** A user's TOTP as stored: the secret still encrypted. */
+export interface TotpRecord {
+  user_id: string
+  secret: string
+  state: 'pending' | 'on'
+  /** the last accepted time step (-1: none) */
+  last_step: number
+  created_at: number
+}
+
+/** An `mfa_token` as stored (only its hash). */
+export interface MfaChallengeRecord {
+  token_hash: string
+  user_id: string
+  client_id: string
+  scope: string | null
+  failures: number
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+
+/**
+ * Two-factor authentication (issue 21). Optional in AuthStore: a store without it has no MFA (the
+ * routes answer 404, logins never ask for a code). Every "at most once" step is a compare-and-set
+ * in the store, so racing requests (even on two instances) get one success.
+ */
+export interface MfaStore {
+  getTotp (userId: string): Promise<TotpRecord | undefined>
+  /** Stores a pending secret, replacing a pending one; false (nothing stored) when TOTP is on. */
+  putPendingTotp (userId: string, secret: string, now: number): Promise<boolean>
+  /**
+   * Turns a pending TOTP on with `step` as its last accepted step, only if it is still pending and
+   * `step` > last_step (compare-and-set), and stores these recovery code hashes (replacing any),
+   * in one transaction; sets the user's mfa_enabled. True if this call turned it on.
+   */
+  activateTotp (userId: string, step: number, codeHashes: string[], now: number): Promise<boolean>
+  /** Advances last_step to `step` only if TOTP is on and last_step < step (compare-and-set); true if it did. */
+  advanceStep (userId: string, step: number): Promise<boolean>
+  /** Deletes the TOTP and every recovery code, clears mfa_enabled; true if TOTP was on or pending. */
+  deleteTotp (userId: string): Promise<boolean>
+  /** Replaces every recovery code of the user with these hashes (one transaction). */
+  replaceRecoveryCodes (userId: string, codeHashes: string[], now: number): Promise<void>
+  /** Marks this unused code of the user used (compare-and-set); true if this call used it. */
+  useRecoveryCode (userId: string, codeHash: string, now: number): Promise<boolean>
+  /** The user's unused recovery codes. */
+  countRecoveryCodes (userId: string): Promise<number>
+  /** Whether any user has TOTP on or pending (production refuses to start without DATA_ENCRYPTION_KEY then). */
+  anyTotp (): Promise<boolean>
+  createChallenge (challenge: Omit<MfaChallengeRecord, 'failures' | 'used_at'>): Promise<void>
+  findChallenge (tokenHash: string): Promise<MfaChallengeRecord | undefined>
+  /** Counts a wrong code; at `maxFailures` the challenge is used up. Resolves the new count. */
+  failChallenge (tokenHash: string, maxFailures: number, now: number): Promise<number>
+  /** Marks it used if unused, unexpired and under `maxFailures` (compare-and-set); true if this call did. */
+  consumeChallenge (tokenHash: string, now: number, maxFailures: number): Promise<boolean>
+  /** Deletes challenges that expired before `before`. */
+  purgeChallenges (before: number): Promise<number>
+}
+
 /** A client of the authorization-code flow registered in the store (`clients add`); times in epoch ms. */
 export interface OAuthClientRecord {
   client_id: string
@@ -139,6 +262,8 @@ export interface AuthorizationRequestRecord {
   state: string | null
   code_challenge: string
   user_id: string | null
+  /** the authentication methods of that login (RFC 8176, JSON array text), set with `user_id` */
+  amr: string | null
   created_at: number
   expires_at: number
 }
@@ -159,6 +284,8 @@ export interface AuthorizationCodeRecord {
   reused_at: number | null
   /** the session its (first) use started: ended when the code comes back */
   session_id: string | null
+  /** the authentication methods of the login that issued it (RFC 8176, JSON array text): the session's `amr` */
+  amr: string | null
 }
 
 /**
@@ -174,8 +301,8 @@ export interface AuthorizationStore {
   deleteClient (clientId: string): Promise<boolean>
   createRequest (request: AuthorizationRequestRecord): Promise<void>
   findRequest (idHash: string): Promise<AuthorizationRequestRecord | undefined>
-  /** Records who logged in for a request waiting for consent; false when it is gone. */
-  setRequestUser (idHash: string, userId: string): Promise<boolean>
+  /** Records who logged in for a request waiting for consent, and how (`amr`, JSON array text); false when it is gone. */
+  setRequestUser (idHash: string, userId: string, amr: string): Promise<boolean>
   /** Deletes the request and resolves it, atomically: of two racing takes, one gets it (single use). */
   takeRequest (idHash: string): Promise<AuthorizationRequestRecord | undefined>
   createCode (code: AuthorizationCodeRecord): Promise<void>
@@ -195,14 +322,33 @@ export interface AuthStore {
   sessions: SessionStore
   keys: KeyStore
   loginFailures: LoginFailureStore
-  /** the authorization-code flow's storage; optional (see AuthorizationStore) */
+  /** The audit log (issue 22). Optional for stores written before it: without it nothing is stored. */
+  audit?: AuditStore
+  /** The webhook outbox (issue 22). Optional: without it no webhook is delivered. */
+  webhooks?: WebhookDeliveryStore
+  /**
+   * Runs `work` with a store whose every part writes in one transaction, committed when `work`
+   * resolves, rolled back when it throws: an event is stored with the change it records. Optional:
+   * without it the event is stored in its own write right after the change. `work` must use only
+   * the store it is given (on SQLite any other query waits for the transaction to end).
+   */
+  transaction?<T> (work: (store: AuthStore) => Promise<T>): Promise<T>
+  /** optional (issue 21): without it, no two-factor authentication */
+  mfa?: MfaStore
+  /** the authorization-code flow's storage (issue 23); optional (see AuthorizationStore) */
   authorization?: AuthorizationStore
 }
 
 /** The methods an AuthStore must have: the auth plugin checks a given store against them at register. */
-export const AUTH_STORE_METHODS: { [K in Exclude<keyof AuthStore, 'authorization'>]: ReadonlyArray<keyof AuthStore[K]> } = {
+export const AUTH_STORE_METHODS: { [K in keyof AuthStore]: ReadonlyArray<keyof NonNullable<AuthStore[K]>> } = {
   users: ['create', 'findByLogin', 'findById', 'update', 'delete', 'list', 'createMany', 'takenKeys', 'replacePasswordHash', 'foreignHashSamples'],
   sessions: ['create', 'findWithUser', 'findByRefreshToken', 'touch', 'rotateRefreshToken', 'end', 'endAllForUser', 'listForUser', 'purge'],
   keys: ['list', 'insert', 'retire', 'deleteRetiredBefore'],
   loginFailures: ['get', 'add', 'clear', 'purge']
 }
+
+/** The methods of the optional `mfa` part: a store that has the part must have them all. */
+export const MFA_STORE_METHODS: ReadonlyArray<keyof MfaStore> = [
+  'getTotp', 'putPendingTotp', 'activateTotp', 'advanceStep', 'deleteTotp', 'replaceRecoveryCodes', 'useRecoveryCode',
+  'countRecoveryCodes', 'anyTotp', 'createChallenge', 'findChallenge', 'failChallenge', 'consumeChallenge', 'purgeChallenges'
+]

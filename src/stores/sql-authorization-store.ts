@@ -81,8 +81,8 @@ export function createSqlAuthorizationStore (db: Kysely<Database>): Authorizatio
       const row = await db.selectFrom('authorization_requests').selectAll().where('id_hash', '=', idHash).executeTakeFirst()
       return row && toRequest(row)
     },
-    async setRequestUser (idHash, userId) {
-      const result = await db.updateTable('authorization_requests').set({ user_id: userId }).where('id_hash', '=', idHash).executeTakeFirst()
+    async setRequestUser (idHash, userId, amr) {
+      const result = await db.updateTable('authorization_requests').set({ user_id: userId, amr }).where('id_hash', '=', idHash).executeTakeFirst()
       return result.numUpdatedRows > 0n
     },
     async takeRequest (idHash) {
@@ -130,10 +130,11 @@ export function createMemoryAuthorizationStore (): AuthorizationStore {
     deleteClient: async (clientId) => clients.delete(clientId),
     async createRequest (request) { requests.set(request.id_hash, { ...request }) },
     findRequest: async (idHash) => { const found = requests.get(idHash); return found && { ...found } },
-    async setRequestUser (idHash, userId) {
+    async setRequestUser (idHash, userId, amr) {
       const found = requests.get(idHash)
       if (found === undefined) return false
       found.user_id = userId
+      found.amr = amr
       return true
     },
     async takeRequest (idHash) {

@@ -1,6 +1,7 @@
 import { PostgresAdapter, type Kysely } from 'kysely'
+import { createClaimQueue } from '../db/claim-queue.js'
 import type { Database } from '../db/tables.js'
-import type { EmailTokenPurpose, EmailTokenStore, IssueTokenInput, MailRequestStore, MailStore, OutboxStore } from './mail-store.js'
+import type { EmailTokenPurpose, EmailTokenStore, IssueTokenInput, MailRequestStore, MailStore, OutboxRecord, OutboxStore } from './mail-store.js'
 
 /**
  * The active account with this address (for verification, one whose address is not verified yet)
@@ -122,13 +123,10 @@ function requestStore (db: Kysely<Database>): MailRequestStore {
 }
 
 function outboxStore (db: Kysely<Database>): OutboxStore {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
-
-  /** Unsent, not given up, its next attempt reached, and no live claim on it. */
-  const due = (trx: Kysely<Database>, now: number, limit: number) => trx.selectFrom('mail_outbox').select('mail_outbox.id')
-    .where('sent_at', 'is', null).where('failed_at', 'is', null).where('next_attempt_at', '<=', now)
-    .where(eb => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]))
-    .orderBy('next_attempt_at').limit(limit)
+  // The claim machinery is shared with the webhook outbox (../db/claim-queue.ts).
+  const queue = createClaimQueue<OutboxRecord>(db, 'mail_outbox')
+  /** The body carries a token: erased once the message is sent or given up. */
+  const erased = { text: '', html: null }
 
   return {
     async enqueue ({ id, recipient, message, now, expiresAt }) {
@@ -137,53 +135,15 @@ function outboxStore (db: Kysely<Database>): OutboxStore {
       }).execute()
     },
 
-    async claim (claimId, now, leaseMs, limit) {
-      const claimRows = (trx: Kysely<Database>, ids: string[] | ReturnType<typeof due>) => trx.updateTable('mail_outbox')
-        .set(eb => ({ claimed_by: claimId, claimed_until: now + leaseMs, attempts: eb('attempts', '+', 1) }))
-        .where('id', 'in', ids)
-        .returningAll()
-        .execute()
-      if (postgres) {
-        // Rows another instance is claiming are skipped, not waited for; the claim commits with the lease.
-        return db.transaction().execute(async trx => {
-          const ids = (await due(trx, now, limit).forUpdate().skipLocked().execute()).map(row => row.id)
-          return ids.length === 0 ? [] : claimRows(trx, ids)
-        })
-      }
-      // SQLite has one writer at a time: a single conditional UPDATE is atomic. A read first, so an
-      // idle poll writes nothing (a write would also empty the session cache: sql-store.ts).
-      if (await due(db, now, 1).executeTakeFirst() === undefined) return []
-      return claimRows(db, due(db, now, limit))
-    },
-
-    async sent (id, claimId, now) {
-      const result = await db.updateTable('mail_outbox')
-        .set({ sent_at: now, text: '', html: null, claimed_until: null, last_error: null })
-        .where('id', '=', id).where('claimed_by', '=', claimId).where('sent_at', 'is', null)
-        .executeTakeFirst()
-      return result.numUpdatedRows > 0n
-    },
-
-    async failed (id, claimId, error, retryAt, now) {
-      const values = retryAt === null
-        ? { failed_at: now, text: '', html: null, claimed_until: null, last_error: error }
-        : { next_attempt_at: retryAt, claimed_until: null, last_error: error }
-      const result = await db.updateTable('mail_outbox').set(values)
-        .where('id', '=', id).where('claimed_by', '=', claimId).where('sent_at', 'is', null)
-        .executeTakeFirst()
-      return result.numUpdatedRows > 0n
-    },
+    claim: (claimId, now, leaseMs, limit) => queue.claim(claimId, now, leaseMs, limit),
+    sent: (id, claimId, now) => queue.sent(id, claimId, now, erased),
+    failed: (id, claimId, error, retryAt, now) => queue.failed(id, claimId, error, retryAt, now, retryAt === null ? erased : undefined),
 
     list: (limit) => db.selectFrom('mail_outbox')
       .select(['id', 'recipient', 'subject', 'created_at', 'expires_at', 'attempts', 'next_attempt_at', 'claimed_until', 'claimed_by', 'sent_at', 'failed_at', 'last_error'])
       .orderBy('created_at', 'desc').orderBy('id').limit(limit).execute(),
 
-    async purge (before) {
-      const result = await db.deleteFrom('mail_outbox')
-        .where(eb => eb.or([eb('sent_at', '<', before), eb('failed_at', '<', before)]))
-        .executeTakeFirst()
-      return Number(result.numDeletedRows)
-    }
+    purge: before => queue.purge(before)
   }
 }
 

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely'
+import { sql, type Kysely, type Selectable, type Updateable } from 'kysely'
 import { compileOnce } from '../db/compile-once.js'
 import { createDatabase } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrations.js'
@@ -9,14 +9,22 @@ import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
 import { identityKey, newId } from '../identifiers.js'
 import { createSqlAuthorizationStore } from './sql-authorization-store.js'
-import type { AuthStore, KeyStore, LoginFailureStore, NewUser, SessionStore, UserStore } from './auth-store.js'
+import type { AuthStore, KeyStore, LoginFailureStore, MfaStore, NewUser, SessionStore, UserStore } from './auth-store.js'
+import { createSqlAuditStore, createSqlWebhookStore } from './sql-audit-store.js'
+
+/**
+ * `work` in a transaction of its own, or in the one `db` already is (a store made for a
+ * transaction, AuthStore.transaction): Kysely does not nest transactions.
+ */
+const atomically = <T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> =>
+  db.isTransaction ? work(db) : db.transaction().execute(work)
 
 /** The columns a UserRecord is made of. */
 const USER_COLUMNS = [
   'users.id', 'users.username', 'users.email', 'users.email_verified', 'users.full_name',
-  'users.password_hash', 'users.disabled', 'users.is_admin', 'users.created_at', 'users.metadata'
+  'users.password_hash', 'users.disabled', 'users.is_admin', 'users.created_at', 'users.metadata', 'users.mfa_enabled'
 ] as const
-type UserRow = Pick<Selectable<UsersTable>, 'id' | 'username' | 'email' | 'email_verified' | 'full_name' | 'password_hash' | 'disabled' | 'is_admin' | 'created_at' | 'metadata'>
+type UserRow = Pick<Selectable<UsersTable>, 'id' | 'username' | 'email' | 'email_verified' | 'full_name' | 'password_hash' | 'disabled' | 'is_admin' | 'created_at' | 'metadata'> & { mfa_enabled?: number }
 
 /** Stored metadata as an object; anything else stored (by hand, or damaged) reads as none rather than stopping a request. */
 function parseMetadata (text: string | null): Record<string, unknown> | null {
@@ -39,7 +47,8 @@ const toUser = (row: UserRow): UserRecord => ({
   is_admin: row.is_admin === 1,
   created_at: new Date(row.created_at).toISOString(),
   password_hash: row.password_hash,
-  metadata: parseMetadata(row.metadata)
+  metadata: parseMetadata(row.metadata),
+  mfa_enabled: row.mfa_enabled === 1
 })
 
 /** A unique violation as the store's DuplicateUserError; any other error as it is. */
@@ -175,7 +184,7 @@ function userStore (db: Kysely<Database>): UserStore {
         query = query.set(eb => ({ email_verified: eb.case().when('email_key', '=', values.email_key ?? null).then(eb.ref('email_verified')).else(0).end() }))
       }
       try {
-        const updated = await db.transaction().execute(async trx => {
+        const updated = await atomically(db, async trx => {
           const result = await trx.executeQuery(query.compile())
           if (result.numAffectedRows === 0n) return false
           // A new password makes every reset link sent before it dead (fastapi-users binds them to
@@ -210,7 +219,7 @@ function userStore (db: Kysely<Database>): UserStore {
  * or after `since`, and its successor is in the same session and has not been used itself.
  * Resolves the scope its first use granted, or undefined when it may not.
  */
-async function withinReuse (trx: Transaction<Database>, tokenHash: string, successorHash: string, sessionId: string, since: number): Promise<{ usedScope: string | null } | undefined> {
+async function withinReuse (trx: Kysely<Database>, tokenHash: string, successorHash: string, sessionId: string, since: number): Promise<{ usedScope: string | null } | undefined> {
   const rows = await trx.selectFrom('refresh_tokens').select(['token_hash', 'used_at', 'used_scope'])
     .where('session_id', '=', sessionId).where('token_hash', 'in', [tokenHash, successorHash]).execute()
   const parent = rows.find(r => r.token_hash === tokenHash)
@@ -225,12 +234,12 @@ function sessionStore (db: Kysely<Database>): SessionStore {
     .selectAll('sessions')
     .select([
       'users.username', 'users.email', 'users.email_verified', 'users.full_name', 'users.password_hash',
-      'users.disabled', 'users.is_admin', 'users.created_at as user_created_at', 'users.metadata'
+      'users.disabled', 'users.is_admin', 'users.created_at as user_created_at', 'users.metadata', 'users.mfa_enabled'
     ])
   type Joined = Awaited<ReturnType<ReturnType<typeof withUser>['executeTakeFirstOrThrow']>>
   const split = (row: Joined) => {
-    const { username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, user_created_at: userCreatedAt, metadata, ...session } = row
-    const user = toUser({ id: session.user_id, username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, created_at: userCreatedAt, metadata })
+    const { username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, user_created_at: userCreatedAt, metadata, mfa_enabled: mfaEnabled, ...session } = row
+    const user = toUser({ id: session.user_id, username, email, email_verified: emailVerified, full_name: fullName, password_hash: passwordHash, disabled, is_admin: isAdmin, created_at: userCreatedAt, metadata, mfa_enabled: mfaEnabled })
     return { session, user }
   }
 
@@ -239,7 +248,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
 
   return {
     async create (session, refreshTokenHash, keepNewest) {
-      await db.transaction().execute(async trx => {
+      await atomically(db, async trx => {
         await trx.insertInto('sessions').values(session).execute()
         await trx.insertInto('refresh_tokens')
           .values({ token_hash: refreshTokenHash, session_id: session.id, created_at: session.created_at, used_at: null, used_scope: null })
@@ -269,7 +278,7 @@ function sessionStore (db: Kysely<Database>): SessionStore {
       await db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', sessionId).execute()
     },
     async rotateRefreshToken (tokenHash, successorHash, now, approve, reuse) {
-      return db.transaction().execute(async trx => {
+      return atomically(db, async trx => {
         // The conditional update is the atomic step: of two racing refreshes only one matches
         // used_at IS NULL (PostgreSQL: the other waits for the row, then sees it used, and its
         // next statements see the committed successor; SQLite: transactions begin IMMEDIATE).
@@ -377,6 +386,93 @@ function loginFailureStore (db: Kysely<Database>): LoginFailureStore {
   }
 }
 
+function mfaStore (db: Kysely<Database>): MfaStore {
+  const insertCodes = async (trx: Kysely<Database>, userId: string, codeHashes: string[], now: number) => {
+    await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute()
+    if (codeHashes.length > 0) await trx.insertInto('recovery_codes').values(codeHashes.map(hash => ({ code_hash: hash, user_id: userId, created_at: now, used_at: null }))).execute()
+  }
+  return {
+    getTotp: (userId) => db.selectFrom('user_totp').selectAll().where('user_id', '=', userId).executeTakeFirst(),
+    async putPendingTotp (userId, secret, now) {
+      const result = await db.insertInto('user_totp')
+        .values({ user_id: userId, secret, state: 'pending', last_step: -1, created_at: now })
+        .onConflict(oc => oc.column('user_id').doUpdateSet({ secret, state: 'pending', last_step: -1, created_at: now }).where('user_totp.state', '=', 'pending'))
+        .executeTakeFirst()
+      return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0
+    },
+    async activateTotp (userId, step, codeHashes, now) {
+      return db.transaction().execute(async trx => {
+        const result = await trx.updateTable('user_totp').set({ state: 'on', last_step: step })
+          .where('user_id', '=', userId).where('state', '=', 'pending').where('last_step', '<', step)
+          .executeTakeFirst()
+        if (result.numUpdatedRows === 0n) return false
+        await insertCodes(trx, userId, codeHashes, now)
+        await trx.updateTable('users').set({ mfa_enabled: 1, updated_at: now }).where('id', '=', userId).execute()
+        return true
+      })
+    },
+    async advanceStep (userId, step) {
+      // The compare-and-set that makes a code single use: of two racing uses of one step, one matches.
+      const result = await db.updateTable('user_totp').set({ last_step: step })
+        .where('user_id', '=', userId).where('state', '=', 'on').where('last_step', '<', step)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+    async deleteTotp (userId) {
+      return db.transaction().execute(async trx => {
+        const result = await trx.deleteFrom('user_totp').where('user_id', '=', userId).executeTakeFirst()
+        await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute()
+        await trx.updateTable('users').set({ mfa_enabled: 0, updated_at: Date.now() }).where('id', '=', userId).execute()
+        return result.numDeletedRows > 0n
+      })
+    },
+    async replaceRecoveryCodes (userId, codeHashes, now) {
+      await db.transaction().execute(trx => insertCodes(trx, userId, codeHashes, now))
+    },
+    async useRecoveryCode (userId, codeHash, now) {
+      const result = await db.updateTable('recovery_codes').set({ used_at: now })
+        .where('code_hash', '=', codeHash).where('user_id', '=', userId).where('used_at', 'is', null)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+    async countRecoveryCodes (userId) {
+      const row = await db.selectFrom('recovery_codes').select(eb => eb.fn.countAll<number>().as('left'))
+        .where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirstOrThrow()
+      return Number(row.left)
+    },
+    async anyTotp () {
+      return (await db.selectFrom('user_totp').select('user_id').limit(1).executeTakeFirst()) !== undefined
+    },
+    async createChallenge (challenge) {
+      await db.insertInto('mfa_challenges').values({ ...challenge, failures: 0, used_at: null }).execute()
+    },
+    findChallenge: (tokenHash) => db.selectFrom('mfa_challenges').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst(),
+    async failChallenge (tokenHash, maxFailures, now) {
+      // One statement: concurrent wrong codes each count; the last one allowed uses the challenge up.
+      const row = await db.updateTable('mfa_challenges')
+        .set(eb => ({
+          failures: eb('failures', '+', 1),
+          used_at: sql`case when failures + 1 >= ${maxFailures} then coalesce(used_at, ${now}) else used_at end`
+        }))
+        .where('token_hash', '=', tokenHash)
+        .returning('failures')
+        .executeTakeFirst()
+      return row === undefined ? maxFailures : Number(row.failures)
+    },
+    async consumeChallenge (tokenHash, now, maxFailures) {
+      const result = await db.updateTable('mfa_challenges').set({ used_at: now })
+        .where('token_hash', '=', tokenHash).where('used_at', 'is', null)
+        .where('expires_at', '>', now).where('failures', '<', maxFailures)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+    async purgeChallenges (before) {
+      const result = await db.deleteFrom('mfa_challenges').where('expires_at', '<', before).executeTakeFirst()
+      return Number(result.numDeletedRows)
+    }
+  }
+}
+
 /**
  * Serves the per-request lookup (session and user) from memory while the database has not
  * changed: `changeCounter` (SQLite: this connection's writes and PRAGMA data_version, which moves
@@ -419,7 +515,19 @@ export function createSqlStore (db: Kysely<Database>, options: { sessionCache?: 
   const sessions = sessionStore(db)
   const cache = options.sessionCache
   if (cache !== undefined) sessions.findWithUser = cachedLookup(sessions.findWithUser, cache.changeCounter, cache.size ?? 10_000)
-  return { users: userStore(db), sessions, keys: keyStore(db), loginFailures: loginFailureStore(db), authorization: createSqlAuthorizationStore(db) }
+  return {
+    users: userStore(db),
+    sessions,
+    keys: keyStore(db),
+    loginFailures: loginFailureStore(db),
+    audit: createSqlAuditStore(db),
+    webhooks: createSqlWebhookStore(db),
+    mfa: mfaStore(db),
+    authorization: createSqlAuthorizationStore(db),
+    // Every part on the transaction: an event commits with its change (issue 22). No session
+    // cache inside: its change counter sees the transaction's writes all the same.
+    transaction: work => atomically(db, trx => work(createSqlStore(trx)))
+  }
 }
 
 /** The SQL store on a migrated in-memory SQLite database: the auth plugin's default (tests, demos). */

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
+import * as OTPAuth from 'otpauth'
 import { chromium, type Page } from 'playwright-core'
 import app, { fastifyOptions } from '../../src/app.js'
 import { PASSWORD, testConfig, uniqueName } from '../helper.js'
@@ -77,6 +78,26 @@ async function tryItOut (page: Page, method: string, path: string, fill: (op: Re
   const body = await row.locator('.response-col_description pre').first().textContent() ?? ''
   const headers = await row.locator('.response-col_description').textContent() ?? ''
   return { op, status, body, headers }
+}
+
+/** Turns TOTP on for the user over HTTP (issue 21), as an authenticator app would read the QR code: the TOTP. */
+async function enrolTotp (origin: string, username: string) {
+  const post = async (path: string, body: object, token?: string) => {
+    const res = await fetch(`${origin}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+      body: path === '/token' ? undefined : JSON.stringify(body)
+    })
+    return { status: res.status, body: await res.json() as Record<string, string> }
+  }
+  const login = await fetch(`${origin}/token`, { method: 'POST', body: new URLSearchParams({ username, password: PASSWORD }) })
+  const { access_token: token } = await login.json() as { access_token: string }
+  const start = await post('/users/me/mfa/totp', { password: PASSWORD }, token)
+  assert.equal(start.status, 200)
+  const totp = OTPAuth.URI.parse(start.body.otpauth_uri!) as OTPAuth.TOTP
+  const confirm = await post('/users/me/mfa/totp/confirm', { code: totp.generate({ timestamp: Date.now() - 30_000 }) }, token)
+  assert.equal(confirm.status, 200)
+  return totp
 }
 
 /** Logs in through the Authorize dialog's password flow, granting exactly `scopes`. */
@@ -208,5 +229,51 @@ describe('Swagger UI at /docs', { skip }, () => {
     await screenshot(page, 'users-me-authorization-code')
     assert.equal(me.status, '200', me.body)
     assert.match(me.body, new RegExp(`"username": "${username}"`))
+  })
+
+  it('an account with TOTP: Authorize says what to do; "Try it out" on POST /token with otp gives tokens; pasted as bearerAuth, they work', { timeout: 120_000 }, async (t) => {
+    const origin = await serve(t)
+    const username = uniqueName('swaggermfa')
+    await registerUser(origin, username)
+    const totp = await enrolTotp(origin, username)
+    const page = await openDocs(t, origin)
+
+    // 1. The Authorize dialog's password flow cannot send a code: its error says what to do.
+    await page.click('.auth-wrapper button.authorize')
+    const flow = page.locator('.modal-ux .auth-container').first()
+    await flow.locator('#oauth_username').fill(username)
+    await flow.locator('#oauth_password').fill(PASSWORD)
+    await flow.locator('.auth-btn-wrapper button.authorize').click()
+    const error = page.locator('.modal-ux .errors').first()
+    await error.waitFor()
+    const message = await error.textContent() ?? ''
+    const dialogShot = await screenshot(page, 'mfa-authorize-error')
+    assert.match(message, /mfa_required/)
+    assert.match(message, /Try it out/)
+    assert.match(message, /otp/)
+    assert.match(message, /bearerAuth/)
+    await page.locator('.modal-ux button.close-modal').first().click()
+
+    // 2. "Try it out" on POST /token with username, password and otp.
+    const token = await tryItOut(page, 'post', '/token', async (op) => {
+      await op.locator('tr[data-property-name="username"] input[type="text"]').fill(username)
+      await op.locator('tr[data-property-name="password"] input[type="text"]').fill(PASSWORD)
+      await op.locator('tr[data-property-name="otp"] input[type="text"]').fill(totp.generate())
+    })
+    const tokenShot = await screenshot(page, 'mfa-token-try-it-out')
+    assert.equal(token.status, '200', token.body)
+    const accessToken = (JSON.parse(token.body) as { access_token: string }).access_token
+
+    // 3. The access token pasted into Authorize › bearerAuth: GET /users/me works and shows mfa_enabled.
+    await page.click('.auth-wrapper button.authorize')
+    const bearer = page.locator('.modal-ux .auth-container').last() // bearerAuth, listed last
+    await bearer.locator('input').first().fill(accessToken)
+    await bearer.locator('button.authorize').click()
+    await page.locator('.modal-ux button', { hasText: 'Close' }).first().click()
+    const me = await tryItOut(page, 'get', '/users/me')
+    const meShot = await screenshot(page, 'mfa-users-me')
+    assert.equal(me.status, '200', me.body)
+    assert.match(me.body, /"mfa_enabled": true/)
+    t.diagnostic(`screenshots: ${dialogShot}, ${tokenShot}, ${meShot}`)
   })
 })

@@ -297,7 +297,7 @@ describe('authenticate: scopes and account state', () => {
     assert.equal(res.statusCode, 200)
     assert.equal(res.headers['www-authenticate'], undefined)
     assert.deepEqual(res.json(), user)
-    assert.deepEqual(Object.keys(res.json()).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'scopes', 'username'])
+    assert.deepEqual(Object.keys(res.json()).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'mfa_enabled', 'scopes', 'username'])
   })
 
   it('sets request.user with the user, the token scopes, session and client', async (t) => {

@@ -6,7 +6,7 @@ import type { TokenResponse } from '../../src/schemas/token.js'
 import type { UserPublic } from '../../src/schemas/user.js'
 import { adminLogin, bearer, build, login, PASSWORD, passwordGrant, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
 
-const PUBLIC_USER_KEYS = ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'scopes', 'username']
+const PUBLIC_USER_KEYS = ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'mfa_enabled', 'scopes', 'username']
 
 function assertNoSecrets (res: LightMyRequestResponse) {
   assert.ok(!res.body.includes('password_hash'), res.body)

@@ -7,6 +7,7 @@ import {
   APP, authorizeRequest, buildWithClients, CLIENTS, clientsFile, CONFIDENTIAL, cookieOf, exchange, locationOf,
   obtainCode, OTHER, pkce, postLogin, requestIdOf, THIRD, validParams
 } from '../authorization-helpers.js'
+import { amrOf, codeAt, mfaUser } from './mfa-helpers.js'
 import { assertConfigRefused, assertNoStore, assertSessionEnded, eventually, FORM, form, getMe, PASSWORD, registerUser } from '../helper.js'
 
 const ISSUER = 'http://127.0.0.1:3000' // the test config's default issuer
@@ -67,7 +68,7 @@ describe('GET /authorize and the code flow', () => {
     assert.equal((await getMe(app, body.access_token)).statusCode, 200)
     await eventually(async () => events.length, n => n > 0)
     assert.equal(events.length, 1)
-    assert.deepEqual(events[0]?.data, { method: 'authorization_code' })
+    assert.deepEqual(events[0]?.data, { method: 'authorization_code', amr: ['pwd'] })
     assert.equal(events[0]?.client_id, APP.client_id)
   })
 
@@ -130,6 +131,37 @@ describe('GET /authorize and the code flow', () => {
     const res = await postLogin(app, { request: requestIdOf(page.body), username: user.username, password: PASSWORD }, { cookie: cookieOf(page) })
     assertPage(res, 403)
     assert.match(res.body, /needs a login step that this page does not offer yet/)
+  })
+
+  it('an account with TOTP (issue 21): refused on the page without a code; with a valid otp in the form, the code\'s session carries amr pwd and otp, after consent too', async (t) => {
+    const app = await buildWithClients(t)
+    const { user, totp } = await mfaUser(app)
+    const page = await authorizeRequest(app, validParams(APP, pkce().challenge))
+    const refused = await postLogin(app, { request: requestIdOf(page.body), username: user.username, password: PASSWORD }, { cookie: cookieOf(page) })
+    assertPage(refused, 403)
+    assert.match(refused.body, /needs a login step that this page does not offer yet/)
+
+    // First-party: the code at once.
+    const { verifier, challenge } = pkce()
+    const first = await authorizeRequest(app, validParams(APP, challenge))
+    const res = await postLogin(app, { request: requestIdOf(first.body), username: user.username, password: PASSWORD, otp: codeAt(totp, 0) }, { cookie: cookieOf(first) })
+    const code = locationOf(res).searchParams.get('code')!
+    const tokens = await exchange(app, { code, redirect_uri: APP.redirect, client_id: APP.client_id, code_verifier: verifier })
+    assert.equal(tokens.statusCode, 200, tokens.body)
+    assert.deepEqual(amrOf(tokens.json().access_token), ['pwd', 'otp'])
+
+    // Not first-party: the methods are kept with the pending request until consent.
+    const third = pkce()
+    const consentPage = await authorizeRequest(app, validParams(THIRD, third.challenge, { scope: 'me' }))
+    const cookie = cookieOf(consentPage)
+    const request = requestIdOf(consentPage.body)
+    const login = await postLogin(app, { request, username: user.username, password: PASSWORD, otp: codeAt(totp, 1) }, { cookie })
+    assertPage(login, 200)
+    const allow = await app.inject({ method: 'POST', url: '/authorize/consent', headers: { ...FORM, cookie }, payload: form({ request, decision: 'allow' }) })
+    const thirdCode = locationOf(allow).searchParams.get('code')!
+    const thirdTokens = await exchange(app, { code: thirdCode, redirect_uri: THIRD.redirect, client_id: THIRD.client_id, code_verifier: third.verifier })
+    assert.equal(thirdTokens.statusCode, 200, thirdTokens.body)
+    assert.deepEqual(amrOf(thirdTokens.json().access_token), ['pwd', 'otp'])
   })
 })
 

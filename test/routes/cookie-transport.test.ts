@@ -172,10 +172,22 @@ describe('CSRF: who may read or set the cookies', () => {
     assert.equal((await cookieRefresh(app, cookie.value, { origin: APP_ORIGIN })).statusCode, 200)
   })
 
-  it('accepts the server\'s own origin (PUBLIC_URL\'s, or the request\'s own) and the CORS_ORIGINS ones', async (t) => {
+  it('accepts the server\'s own origin (PUBLIC_URL\'s) and the CORS_ORIGINS ones; with PUBLIC_URL set, not the origin the Host header names', async (t) => {
     const { app, user } = await appWithUser(t, { PUBLIC_URL: 'https://auth.example.com/base' })
-    for (const origin of ['https://auth.example.com', 'http://localhost:80', APP_ORIGIN]) {
+    for (const origin of ['https://auth.example.com', APP_ORIGIN]) {
       await cookieLogin(app, user.username, { origin }, '__Host-refresh_token')
+    }
+    // Found from outside: behind TLS the request looks like http, and `Origin: http://<host>` passed.
+    for (const [host, origin] of [['auth.example.com', 'http://auth.example.com'], ['localhost:80', 'http://localhost:80'], ['evil.example.net', 'http://evil.example.net']]) {
+      const res = await tokenRequest(app, { grant_type: 'password', username: user.username, password: PASSWORD }, { ...COOKIE, host: host!, origin: origin! })
+      assert.equal(res.statusCode, 403, `${host} ${origin}`)
+    }
+  })
+
+  it('accepts, in plain-http development without PUBLIC_URL, the origin the request names in Host (localhost and 127.0.0.1 alike)', async (t) => {
+    const { app, user } = await appWithUser(t)
+    for (const host of ['localhost:3000', '127.0.0.1:3000']) {
+      await cookieLogin(app, user.username, { host, origin: `http://${host}` })
     }
   })
 
@@ -193,6 +205,37 @@ describe('CSRF: who may read or set the cookies', () => {
   })
 })
 
+describe('cookie tossing (found from outside): a cookie name sent twice', () => {
+  it('refuses a refresh when the refresh cookie comes twice, in either order, and clears nothing: the real one keeps working', async (t) => {
+    const { app, user } = await appWithUser(t)
+    const { cookie } = await cookieLogin(app, user.username)
+    const attacker = await registerUser(app)
+    const theirs = await cookieLogin(app, attacker.user.username)
+    for (const jar of [`refresh_token=garbage; refresh_token=${cookie.value}`, `refresh_token=${cookie.value}; refresh_token=garbage`, `refresh_token=${theirs.cookie.value}; refresh_token=${cookie.value}`, `other=1;  refresh_token=${theirs.cookie.value};refresh_token=${cookie.value}`]) {
+      const res = await tokenRequest(app, { grant_type: 'refresh_token' }, { ...COOKIE, cookie: jar })
+      assert.equal(res.statusCode, 400, jar)
+      assert.equal(res.json().error, 'invalid_request')
+      assert.match(res.json().error_description, /more than once/)
+      assert.equal(res.headers['set-cookie'], undefined, 'nothing cleared or set')
+      const revoke = await app.inject({ method: 'POST', url: '/token/revoke', headers: { ...FORM, ...COOKIE, cookie: jar }, payload: '' })
+      assert.equal(revoke.statusCode, 400)
+    }
+    // Neither session was touched: no fixation into the attacker's, no logout of the victim's.
+    assert.equal((await cookieRefresh(app, cookie.value)).statusCode, 200)
+    assert.equal((await cookieRefresh(app, theirs.cookie.value)).statusCode, 200)
+  })
+
+  it('treats an access cookie sent twice as malformed credentials (401), never as the first one\'s user', async (t) => {
+    const { app, user } = await appWithUser(t, { ACCESS_TOKEN_COOKIE: 'true' })
+    const mine = cookieOf((await cookieLogin(app, user.username)).res, 'access_token')
+    const attacker = await registerUser(app)
+    const theirs = cookieOf((await cookieLogin(app, attacker.user.username)).res, 'access_token')
+    const res = await app.inject({ url: '/users/me', headers: { cookie: `access_token=${theirs.value}; access_token=${mine.value}` } })
+    assert.equal(res.statusCode, 401)
+    assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"')
+  })
+})
+
 describe('logout and revocation in cookie mode', () => {
   it('POST /logout with the header ends the session and clears the cookie', async (t) => {
     const { app, user } = await appWithUser(t)
@@ -204,6 +247,22 @@ describe('logout and revocation in cookie mode', () => {
     assert.equal(cleared.path, '/')
     assert.equal((await getMe(app, body.access_token as string)).statusCode, 401)
     assert.equal((await cookieRefresh(app, cookie.value)).statusCode, 400)
+  })
+
+  it('POST /token/revoke ends nothing for a token issued to another client (RFC 7009 §2.1; found from outside)', async (t) => {
+    const { app, user } = await appWithUser(t)
+    const login = await tokenRequest(app, { grant_type: 'password', username: user.username, password: PASSWORD, client_id: 'app-one' })
+    const tokens = login.json<{ access_token: string, refresh_token: string }>()
+    for (const token of [tokens.refresh_token, tokens.access_token]) {
+      const foreign = await app.inject({ method: 'POST', url: '/token/revoke', headers: FORM, payload: form({ token, client_id: 'app-two' }) })
+      assert.equal(foreign.statusCode, 200)
+      const basic = await app.inject({ method: 'POST', url: '/token/revoke', headers: { ...FORM, authorization: `Basic ${Buffer.from('app-two:').toString('base64')}` }, payload: form({ token }) })
+      assert.equal(basic.statusCode, 200)
+    }
+    assert.equal((await getMe(app, tokens.access_token)).statusCode, 200, 'the session lives on')
+    const own = await app.inject({ method: 'POST', url: '/token/revoke', headers: FORM, payload: form({ token: tokens.refresh_token, client_id: 'app-one' }) })
+    assert.equal(own.statusCode, 200)
+    assert.equal((await getMe(app, tokens.access_token)).statusCode, 401)
   })
 
   it('POST /token/revoke with the header and no token revokes the cookie\'s refresh token and clears it', async (t) => {

@@ -263,7 +263,7 @@ describe('e-mail verification', () => {
     const res = await postJson(app, '/verify', { token: verification.token! })
     assert.equal(res.statusCode, 200, res.body)
     assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/)
-    assert.deepEqual(Object.keys(res.json()).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'scopes', 'username'])
+    assert.deepEqual(Object.keys(res.json()).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'mfa_enabled', 'scopes', 'username'])
     assert.deepEqual({ id: res.json().id, email: res.json().email, email_verified: res.json().email_verified }, { id: user.id, email, email_verified: true })
     assert.equal((await app.inject({ url: '/users/me', headers: bearer(accessToken) })).json().email_verified, true)
     assertHttpError(await postJson(app, '/verify', { token: verification.token! }), 400, 'Bad Request')

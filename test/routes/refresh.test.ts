@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { decodeJwt } from 'jose'
+import { successorRefreshToken } from '../../src/identifiers.js'
 import type { TokenResponse } from '../../src/schemas/token.js'
 import { buildMailApp } from '../mail/helpers.js'
 import { adminLogin, assertNoStore, assertSessionEnded, bearer, build, eventually, getMe, listening, login, PASSWORD, postToken, refresh, registerAndLogin, registerUser, storeOf } from '../helper.js'
@@ -318,6 +319,19 @@ describe('the reuse interval (REFRESH_REUSE_INTERVAL_SECONDS, default 10)', () =
     const next = (await refresh(app, tokens.refresh_token)).json<TokenResponse>()
     assert.equal((await refresh(app, tokens.refresh_token)).statusCode, 400)
     await assertSessionEnded(app, next)
+  })
+
+  it('derives successors with JWT_SECRET joined to the stored key: a copy of the database and an old token do not give the live one (found from outside)', async (t) => {
+    for (const secret of [undefined, 'a-secret-of-at-least-thirty-two-bytes!!']) {
+      const app = await build(t, secret === undefined ? {} : { JWT_SECRET: secret })
+      const { tokens } = await registerAndLogin(app)
+      const next = (await refresh(app, tokens.refresh_token)).json<TokenResponse>()
+      const { rotation_key: key } = await app.db.selectFrom('sessions').select('rotation_key').where('id', '=', decodeJwt(tokens.access_token).sid as string).executeTakeFirstOrThrow()
+      const fromDatabaseAlone = successorRefreshToken(key!, tokens.refresh_token)
+      // Without JWT_SECRET the signing keys are in the same database: a copy of it is total anyway.
+      if (secret === undefined) assert.equal(fromDatabaseAlone, next.refresh_token)
+      else assert.notEqual(fromDatabaseAlone, next.refresh_token)
+    }
   })
 
   it('stores no refresh token in clear: the successor is found only as its SHA-256', async (t) => {

@@ -19,7 +19,7 @@ describe('POST /register', () => {
     assert.equal(res.statusCode, 201, res.body)
     assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/)
     const body = res.json()
-    assert.deepEqual(Object.keys(body).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'scopes', 'username'])
+    assert.deepEqual(Object.keys(body).sort(), ['created_at', 'disabled', 'email', 'email_verified', 'full_name', 'id', 'is_admin', 'mfa_enabled', 'scopes', 'username'])
     assert.match(body.id, UUID)
     assert.equal(body.username, username)
     assert.equal(body.email, `${username}@example.com`)

@@ -1,0 +1,73 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import textSafety from '../plugins/text-safety.js'
+import validation from '../plugins/validation.js'
+import { PolicyError } from '../src/errors.js'
+import { errorHandler } from '../src/http/error-handler.js'
+import { AuditEventPublic, AuditListQuery, AuditPage, SecurityEventsQuery } from '../src/schemas/audit.js'
+import { HttpError } from '../src/schemas/common.js'
+import type { AuditCursor, StoredEvent } from '../src/stores/auth-store.js'
+
+/** The opaque cursor of a page: the last event's time and id, base64url. */
+export const encodeCursor = (event: StoredEvent): string => Buffer.from(JSON.stringify([Date.parse(event.at), event.id])).toString('base64url')
+
+/** @throws PolicyError (400) for a cursor this server did not hand out */
+export function decodeCursor (cursor: string): AuditCursor {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && value[1].length <= 64) return { at: value[0], id: value[1] }
+  } catch {}
+  throw new PolicyError('cursor: not a cursor this server handed out', 'cursor')
+}
+
+/**
+ * The audit log, read (issue 22): `GET /admin/audit` (scope `admin`) with filters and cursor
+ * paging, newest first, and `GET /users/me/security-events` (scope `me`), the caller's own recent
+ * logins, failures, password, MFA and session events. Nothing here writes or deletes an event.
+ */
+const auditRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.setErrorHandler(errorHandler) // mounted apps: domain errors as 4xx, whatever the app's handler
+  await fastify.register(textSafety)
+  await fastify.register(validation)
+  const audit = fastify.authCore.audit
+  fastify.addSchema(AuditEventPublic)
+  fastify.addSchema(AuditPage)
+
+  fastify.get('/admin/audit', {
+    config: { scopes: ['admin'] },
+    schema: {
+      tags: ['users'],
+      operationId: 'listAuditEvents',
+      summary: 'The audit log: every login, failure and change, newest first',
+      description: 'Filters combine; `next_cursor` pages to older events. Failed logins of names that belong to no account are one row per client address and minute, with `count`.',
+      querystring: AuditListQuery,
+      response: { 200: Type.Ref(AuditPage), 400: Type.Ref(HttpError) }
+    }
+  }, async (request) => {
+    const { type, user_id: userId, since, until, cursor } = request.query
+    const limit = request.query.limit ?? 50
+    const items = await audit.list({
+      type,
+      userId,
+      since: since === undefined ? undefined : Date.parse(since),
+      until: until === undefined ? undefined : Date.parse(until),
+      before: cursor === undefined ? undefined : decodeCursor(cursor),
+      limit: limit + 1
+    })
+    const page = items.slice(0, limit)
+    return { items: page, next_cursor: items.length > limit ? encodeCursor(page[page.length - 1]!) : null }
+  })
+
+  fastify.get('/users/me/security-events', {
+    config: { scopes: ['me'] },
+    schema: {
+      tags: ['users'],
+      operationId: 'listSecurityEventsMe',
+      summary: 'Your recent security events: logins, failures, password, MFA and session events',
+      querystring: SecurityEventsQuery,
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref(AuditEventPublic)) }) }
+    }
+  }, async (request) => ({ items: await audit.securityEvents(request.user.id, request.query.limit ?? 20) }))
+}
+
+export default auditRoutes
