@@ -20,6 +20,9 @@ export function defaultOperationId (method: string, url: string): string {
 }
 
 type OpenApiDocument = Record<string, any>
+/** Where Swagger UI is served, and its client of the authorization-code flow. */
+const DOCS_PREFIX = '/docs'
+export const DOCS_CLIENT_ID = 'swagger-ui'
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 
 /**
@@ -124,10 +127,19 @@ const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
 
+  // The Authorize dialog's authorization-code flow: the built-in public client `swagger-ui`, whose
+  // one redirect URI is Swagger UI's own oauth2-redirect page (@fastify/swagger-ui serves it at
+  // <routePrefix>/static/oauth2-redirect.html and names it as `oauth2RedirectUrl`), on the server's
+  // public origin (PUBLIC_URL, else the issuer). PKCE (S256) is Swagger UI's `usePkceWithAuthorizationCodeGrant`.
+  const ownOrigin = fastify.authCookies.settings.ownOrigin
+  if (ownOrigin !== undefined) {
+    fastify.authCore.clients.addBuiltIn({ client_id: DOCS_CLIENT_ID, public: true, first_party: true, redirect_uris: [`${ownOrigin}${DOCS_PREFIX}/static/oauth2-redirect.html`] })
+  }
+
   await fastify.register(swaggerUi, {
-    routePrefix: '/docs',
+    routePrefix: DOCS_PREFIX,
     uiConfig: { persistAuthorization: true, docExpansion: 'list', deepLinking: true, plugins: [downloadUrl, passwordFlowFocused] },
-    initOAuth: { scopes: Object.keys(scopes).filter(name => scopes[name]?.adminOnly !== true) }
+    initOAuth: { clientId: DOCS_CLIENT_ID, usePkceWithAuthorizationCodeGrant: true, scopes: Object.keys(scopes).filter(name => scopes[name]?.adminOnly !== true) }
   })
 
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())

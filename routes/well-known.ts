@@ -34,14 +34,19 @@ const wellKnown: FastifyPluginAsyncTypebox<WellKnownRoutesOptions> = async (fast
     const base = origin + fastify.authEndpoints.prefix
     return {
       issuer,
+      authorization_endpoint: `${base}/authorize`,
       token_endpoint: `${base}/token`,
       revocation_endpoint: `${base}/token/revoke`,
       jwks_uri: origin + jwksPath,
       grant_types_supported: fastify.authGrants.types(),
-      response_types_supported: [],
+      response_types_supported: ['code'],
+      code_challenge_methods_supported: ['S256'],
+      // RFC 9207: the authorization response carries `iss`.
+      authorization_response_iss_parameter_supported: true,
       scopes_supported: fastify.authScopes.names,
-      token_endpoint_auth_methods_supported: ['none'],
-      revocation_endpoint_auth_methods_supported: ['none'],
+      // Public clients send none; registered confidential clients use HTTP Basic or the form.
+      token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
       service_documentation: `${origin}/docs`
     }
   }

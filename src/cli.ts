@@ -32,6 +32,12 @@ const USAGE = `Usage: fastify-auth <command> [options]   (npm run cli -- <comman
   keys rotate                    new signing key: published at once, signs once every verifier
                                  can know it; old keys verify until their tokens expire
   keys list
+  clients add <client-id> --redirect-uri <uri> [--redirect-uri <uri> ...] [--confidential]
+                [--scope S ...] [--first-party]
+                                 registers a client of the authorization-code flow; with
+                                 --confidential prints its secret once (only a hash is stored)
+  clients list                   the registered clients (OAUTH_CLIENTS_FILE, built-in, added)
+  clients remove <client-id>     removes a client added with clients add
   mail list                      the e-mails written as .eml files (without SMTP_URL) to ./data/outbox
   mail show <id> [--raw]         one of them: From, To, Subject, Date and the decoded text
                                  (its links work when copied); --raw: the message as written
@@ -141,6 +147,10 @@ async function main (argv: string[]): Promise<number> {
       'full-name': { type: 'string' },
       limit: { type: 'string', default: '50' },
       offset: { type: 'string', default: '0' },
+      'redirect-uri': { type: 'string', multiple: true },
+      scope: { type: 'string', multiple: true },
+      confidential: { type: 'boolean', default: false },
+      'first-party': { type: 'boolean', default: false },
       follow: { type: 'boolean', default: false },
       since: { type: 'string' },
       until: { type: 'string' },
@@ -225,6 +235,26 @@ async function main (argv: string[]): Promise<number> {
       }
       case 'keys list':
         out(await keys.list())
+        return 0
+      case 'clients add': {
+        if (arg === undefined) throw new ConfigError('clients add needs a client id: clients add <id> --redirect-uri <uri> [--confidential]')
+        const { client, secret } = await fastify.authCore.clients.create({
+          client_id: arg,
+          redirect_uris: values['redirect-uri'] ?? [],
+          confidential: values.confidential,
+          scopes: values.scope,
+          first_party: values['first-party']
+        })
+        out(secret === undefined ? client : { ...client, client_secret: secret })
+        if (secret !== undefined) console.error('Keep client_secret now: it is shown this once, and only its hash is stored.')
+        return 0
+      }
+      case 'clients list':
+        out(await fastify.authCore.clients.list())
+        return 0
+      case 'clients remove':
+        if (arg === undefined) throw new ConfigError('clients remove needs a client id')
+        out({ client_id: arg, removed: await fastify.authCore.clients.remove(arg) })
         return 0
       case 'mail list': {
         const dir = config.mail.outboxDir ?? DEFAULT_OUTBOX

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { AuthSettings, defaultHashConcurrency } from './schemas/auth-options.js'
+import { clientConfigProblems } from './services/oauth-clients.js'
 import { parseOrThrow } from './schemas/parse.js'
 import { defaultMailFrom, defaultPublicUrl, type MailOptions } from './schemas/mail-options.js'
 import { WEBHOOK_SECRET_PATTERN, webhookEventsProblem, webhookSecretProblem, webhookUrlProblem, type WebhookOptions } from './schemas/webhook-options.js'
@@ -54,6 +56,7 @@ export const EnvSchema = Type.Object({
   WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: WEBHOOK_SECRET_PATTERN, description: 'whsec_ and the base64 of at least 24 random bytes: whsec_$(openssl rand -base64 32)' })),
   WEBHOOK_EVENTS: Type.Optional(Type.String({ pattern: '^[a-z_.]+(,\\s*[a-z_.]+)*$', description: 'comma-separated event types, e.g. user.created,password.changed (default: every type)' })),
   DATA_ENCRYPTION_KEY: Type.Optional(Type.String({ description: '32 random bytes in base64 (openssl rand -base64 32): encrypts TOTP secrets at rest' })),
+  OAUTH_CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'a JSON file: an array of {client_id, client_secret_hash? | public: true, redirect_uris, scopes?, first_party?}' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
 type Env = Static<typeof EnvSchema>
@@ -75,7 +78,8 @@ const AUTH_VARIABLES: Record<string, [keyof Env, number]> = {
   passwordHashQueueLimit: ['PASSWORD_HASH_QUEUE_LIMIT', 1],
   passwordHashMaxWaitSeconds: ['PASSWORD_HASH_MAX_WAIT_SECONDS', 1],
   loginFailureLimit: ['LOGIN_USERNAME_RATE_LIMIT', 1],
-  auditRetentionDays: ['AUDIT_RETENTION_DAYS', 1]
+  auditRetentionDays: ['AUDIT_RETENTION_DAYS', 1],
+  oauthClients: ['OAUTH_CLIENTS_FILE', 1]
 }
 
 export class ConfigError extends Error {
@@ -95,6 +99,28 @@ const corsOrigins = (env: Env): string[] => env.CORS_ORIGINS === undefined ? [] 
 function publicUrlOf (env: Env, issuer: string): string {
   const origin = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`
   return (env.PUBLIC_URL ?? defaultPublicUrl(issuer, origin) ?? origin).replace(/\/+$/, '')
+}
+
+/**
+ * OAUTH_CLIENTS_FILE's clients, as read (checked with the other auth settings, then for what the
+ * schema cannot say). @throws ConfigError naming the variable: unreadable file, not JSON
+ */
+function oauthClientsOf (env: Env): unknown {
+  if (env.OAUTH_CLIENTS_FILE === undefined) return undefined
+  let text: string
+  try {
+    text = readFileSync(env.OAUTH_CLIENTS_FILE, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`OAUTH_CLIENTS_FILE: cannot read ${env.OAUTH_CLIENTS_FILE} (${(error as { code?: string }).code ?? 'error'})`)
+  }
+  let clients: unknown
+  try {
+    clients = JSON.parse(text)
+  } catch {
+    throw new ConfigError(`OAUTH_CLIENTS_FILE: ${env.OAUTH_CLIENTS_FILE} is not JSON`)
+  }
+  if (!Array.isArray(clients)) throw new ConfigError(`OAUTH_CLIENTS_FILE: ${env.OAUTH_CLIENTS_FILE} must hold a JSON array of clients`)
+  return clients
 }
 
 /** The auth plugin's options from the environment, checked against the plugin's own schema. */
@@ -117,14 +143,18 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
     loginFailureLimit: env.LOGIN_USERNAME_RATE_LIMIT,
     refreshReuseIntervalSeconds: env.REFRESH_REUSE_INTERVAL_SECONDS,
     cookies: { publicUrl: env.PUBLIC_URL, trustedOrigins: corsOrigins(env), accessToken: env.ACCESS_TOKEN_COOKIE },
-    auditRetentionDays: env.AUDIT_RETENTION_DAYS
+    auditRetentionDays: env.AUDIT_RETENTION_DAYS,
+    oauthClients: oauthClientsOf(env)
   }
   // Omitted settings take the schema's defaults; JSON drops the undefined ones.
   const settings = parseOrThrow(AuthSettings, JSON.parse(JSON.stringify(options)), problems => invalid(problems.map(problem => {
     const [path = '', message = ''] = problem.split(': ')
-    const [variable, unit] = AUTH_VARIABLES[path] ?? [path, 1]
+    // A client of the file by its index: `OAUTH_CLIENTS_FILE[0].redirect_uris.1`.
+    const [variable, unit] = AUTH_VARIABLES[path] ?? (path.startsWith('oauthClients.') ? [`OAUTH_CLIENTS_FILE[${path.slice(13).replace('.', '].')}`, 1] : [path, 1])
     return `${variable}: ${message}${unit === 1 ? '' : ` (in seconds: ${variable} × ${unit})`}`
   })))
+  const clientProblems = clientConfigProblems(settings.oauthClients)
+  if (clientProblems.length > 0) throw invalid(clientProblems.map(problem => `OAUTH_CLIENTS_FILE: ${problem}`))
   return { ...settings, passwordHashConcurrency: options.passwordHashConcurrency }
 }
 

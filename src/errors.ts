@@ -35,6 +35,29 @@ export class DuplicateUserError extends DomainError {
   }
 }
 
+/** A client id is registered already (`clients add`). */
+export class DuplicateClientError extends DomainError {
+  override name = 'DuplicateClientError'
+  override readonly code = 'AUTH_DUPLICATE_CLIENT'
+  override readonly statusCode = 409
+  constructor (readonly clientId: string) {
+    super(`client ${clientId} is registered already`)
+  }
+}
+
+/**
+ * Client authentication failed (RFC 6749 §5.2 invalid_client): an unknown client, a wrong
+ * secret, or a confidential client that sent none. The token endpoint answers 401.
+ */
+export class InvalidClientError extends DomainError {
+  override name = 'InvalidClientError'
+  override readonly code = 'AUTH_INVALID_CLIENT'
+  override readonly statusCode = 401
+  constructor (message = 'Client authentication failed') {
+    super(message)
+  }
+}
+
 /**
  * A rule refused the input: the password policy, a wrong current password, an admin demoting
  * themself, an app's `beforeUserCreated` hook.
@@ -52,6 +75,7 @@ export class PolicyError extends DomainError {
 export const INVALID_GRANT_MESSAGES = {
   password: 'Incorrect username or password',
   refresh_token: 'Invalid refresh token',
+  authorization_code: 'Invalid authorization code',
   /** the two-factor grants, and a wrong `otp` in the password grant: code or mfa_token, wrong, used or expired */
   mfa: 'Invalid, used or expired code or mfa_token'
 } as const

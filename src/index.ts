@@ -31,9 +31,14 @@ export type { TokenSource } from './http/token-sources.js'
 export { CookieCsrfError, TRANSPORT_HEADER, type CookieTransport } from './http/cookie-transport.js'
 export { createSqlStore, createMemoryStore } from './stores/sql-store.js'
 export { createSqlMailStore } from './stores/sql-mail-store.js'
+export { createSqlAuthorizationStore, createMemoryAuthorizationStore } from './stores/sql-authorization-store.js'
+export { default as authorizeRoutes, type AuthorizeRoutesOptions } from '../routes/auth/authorize.js'
+export { AuthorizationPageError, type AuthorizationQuery, type AuthorizationService } from './services/authorization.js'
+export { hashClientSecret, type ClientRegistry, type RegisteredClient } from './services/oauth-clients.js'
+export { OAuthClientConfig } from './schemas/oauth-client.js'
 export { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
 export {
-  DomainError, DuplicateUserError, InvalidGrantError, InvalidRequestError, InvalidScopeError, LoginLockedError,
+  DomainError, DuplicateClientError, DuplicateUserError, InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError, LoginLockedError,
   MfaRequiredError, MfaStateError, MfaUnavailableError, NotFoundError, OverloadedError, PolicyError
 } from './errors.js'
 export { InvalidEmailTokenError } from './services/recovery.js'
@@ -41,7 +46,8 @@ export type { ScopeDefinition } from './services/scopes.js'
 export type {
   AuthStore, UserStore, SessionStore, KeyStore, LoginFailureStore, SessionRecord, SigningKeyRecord, RotationResult, ReuseWindow, NewUser, UserPatch, SessionListing,
   AuditStore, AuditEntry, AuditQuery, AuditCursor, StoredEvent, WebhookDeliveryStore, WebhookDeliveryRecord, WebhookDeliverySummary,
-  MfaStore, TotpRecord, MfaChallengeRecord
+  MfaStore, TotpRecord, MfaChallengeRecord,
+  AuthorizationStore, AuthorizationCodeRecord, AuthorizationRequestRecord, OAuthClientRecord
 } from './stores/auth-store.js'
 export type { MailStore, EmailTokenStore, OutboxStore, MailRequestStore, EmailTokenOwner, EmailTokenPurpose } from './stores/mail-store.js'
 export * from './schemas/index.js'

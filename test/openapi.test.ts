@@ -14,7 +14,9 @@ const PUBLIC = new Set([
   'post /register', 'post /token', 'post /token/revoke', 'get /health',
   'get /.well-known/jwks.json', 'get /.well-known/oauth-authorization-server',
   // account recovery and e-mail verification (issue 13): the token of the e-mail is the credential
-  'post /forgot-password', 'post /reset-password', 'get /reset-password', 'post /request-verify-token', 'post /verify', 'get /verify'
+  'post /forgot-password', 'post /reset-password', 'get /reset-password', 'post /request-verify-token', 'post /verify', 'get /verify',
+  // the authorization endpoint (issue 23): the login page itself
+  'get /authorize', 'post /authorize', 'post /authorize/consent'
 ])
 
 async function openapi (t: TestContext) {
@@ -61,6 +63,10 @@ describe('GET /openapi.json', () => {
       assert.equal(typeof description, 'string', scope)
       assert.ok(description.length > 0, `scope ${scope} has a description`)
     }
+    // Beside it, in the same scheme: the authorization-code flow (PKCE in Swagger UI), same scopes.
+    assert.equal(oauth2.flows.authorizationCode.authorizationUrl, '/authorize')
+    assert.equal(oauth2.flows.authorizationCode.tokenUrl, '/token')
+    assert.deepEqual(oauth2.flows.authorizationCode.scopes, scopes)
     const http = schemes.find(s => s.type === 'http')
     assert.ok(http, 'an http security scheme')
     assert.equal(String(http.scheme).toLowerCase(), 'bearer')

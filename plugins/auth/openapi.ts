@@ -30,19 +30,24 @@ export const DEFAULT_RESPONSE_EXTENSION = 'x-auth-default-response'
 export const securityRequirement = (scopes: readonly string[]) =>
   [{ [SECURITY_SCHEMES.password]: [...scopes] }, { [SECURITY_SCHEMES.bearer]: [] }]
 
-/** The plugin's security schemes: the OAuth2 password flow against `tokenUrl`, and a pasted bearer token. */
-export function securitySchemes (tokenUrl: string, scopes: ScopeRegistry): Record<string, object> {
+/**
+ * The plugin's security schemes: OAuth2 against `tokenUrl` with two flows — the password flow
+ * (RFC 6749 §4.3) and, with `authorizationUrl`, the authorization-code flow (RFC 6749 §4.1; Swagger
+ * UI adds PKCE with `usePkceWithAuthorizationCodeGrant`) — and a pasted bearer token. Both flows
+ * sit in one scheme, so every operation's requirement names it once.
+ */
+export function securitySchemes (tokenUrl: string, scopes: ScopeRegistry, authorizationUrl?: string): Record<string, object> {
+  const scopeDescriptions = Object.fromEntries(Object.entries(scopes.definitions).map(([name, s]) => [name, s.description]))
   return {
     [SECURITY_SCHEMES.password]: {
       type: 'oauth2',
-      description: 'Log in with a username and password (RFC 6749 §4.3); leave client_id empty. An account with two-factor ' +
-        'authentication cannot log in here: "Try it out" on POST /token with username, password and otp, then paste the access_token into bearerAuth.',
+      description: (authorizationUrl === undefined
+        ? 'Log in with a username and password (RFC 6749 §4.3); leave client_id empty.'
+        : 'Log in with a username and password (RFC 6749 §4.3), or through the login page (authorization code with PKCE, client `swagger-ui`).') +
+        ' An account with two-factor authentication cannot log in here: "Try it out" on POST /token with username, password and otp, then paste the access_token into bearerAuth.',
       flows: {
-        password: {
-          tokenUrl,
-          refreshUrl: tokenUrl,
-          scopes: Object.fromEntries(Object.entries(scopes.definitions).map(([name, s]) => [name, s.description]))
-        }
+        password: { tokenUrl, refreshUrl: tokenUrl, scopes: scopeDescriptions },
+        ...(authorizationUrl === undefined ? {} : { authorizationCode: { authorizationUrl, tokenUrl, refreshUrl: tokenUrl, scopes: scopeDescriptions } })
       }
     },
     [SECURITY_SCHEMES.bearer]: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Paste an access token' }
@@ -107,7 +112,8 @@ function toYaml (doc: unknown): string {
  * app is ready otherwise.
  */
 export function documentSecurity (fastify: FastifyInstance, scopes: ScopeRegistry): void {
-  const schemes = () => securitySchemes(`${fastify.authEndpoints.prefix}/token`, scopes)
+  // The authorization endpoint is served by authRoutes, as /token is (routes/auth/authorize.ts).
+  const schemes = () => securitySchemes(`${fastify.authEndpoints.prefix}/token`, scopes, `${fastify.authEndpoints.prefix}/authorize`)
 
   const wrap = () => {
     let owner: object | null = fastify

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { errorHandler } from '../../src/http/error-handler.js'
 import textSafety from '../../plugins/text-safety.js'
 import validation from '../../plugins/validation.js'
+import authorize from './authorize.js'
 import oauth from './oauth.js'
 import register from './register.js'
 import logout from './logout.js'
@@ -16,6 +17,7 @@ export interface AuthRoutesOptions {
 
 /**
  * The self-service auth endpoints, mountable under any prefix: POST /token, /token/revoke,
+ * GET/POST /authorize (authorization code with PKCE),
  * /register, /logout, and the account routes /users/me and below (two-factor authentication
  * included: /users/me/mfa). Needs the auth plugin
  * registered first. With the mail plugin (plugins/mail.ts) registered too, also account recovery
@@ -32,6 +34,8 @@ const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, option
   await fastify.register(validation)
   const rateLimit = options.rateLimit ?? 0
   await fastify.register(oauth, { rateLimit })
+  // The authorization endpoint of the authorization-code flow (issue 23): pages, not JSON.
+  await fastify.register(authorize, { rateLimit })
   await fastify.register(register, { rateLimit })
   await fastify.register(logout)
   await fastify.register(me)

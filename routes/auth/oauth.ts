@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
-import { InvalidGrantError, InvalidRequestError, InvalidScopeError, MfaRequiredError } from '../../src/errors.js'
+import { InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError, MfaRequiredError } from '../../src/errors.js'
 import { OAuthError } from '../../src/http/errors.js'
 import revocation from './revocation.js'
 import token, { type TokenEndpointOptions } from './token.js'
@@ -13,6 +13,7 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
 function asOAuthError (error: unknown): OAuthError | undefined {
   if (error instanceof OAuthError) return error
   if (error instanceof InvalidGrantError) return new OAuthError('invalid_grant', error.message)
+  if (error instanceof InvalidClientError) return new OAuthError('invalid_client', error.message)
   if (error instanceof InvalidRequestError) return new OAuthError('invalid_request', error.message)
   if (error instanceof InvalidScopeError) return new OAuthError('invalid_scope', error.message)
   return undefined

@@ -4,7 +4,7 @@
  * and without JavaScript. Forms post to a relative URL, so the pages work under a prefix.
  */
 
-const escapeHtml = (value: string) => value.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
+export const escapeHtml = (value: string) => value.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
 
 /** Headers of every page: the token is in the URL, so no Referer leaves it and nothing caches it. */
 export const PAGE_HEADERS = {
@@ -15,7 +15,8 @@ export const PAGE_HEADERS = {
   'content-security-policy': "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }
 
-function page (title: string, body: string): string {
+/** A whole page: `title` as its title and heading, `body` as it is (escape what goes into it). */
+export function page (title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { OAuthError } from '../../src/http/errors.js'
 import { requestContext } from '../../src/http/event-context.js'
 import { RevokeRequest } from '../../src/schemas/token.js'
-import { clientIdOf } from './client-auth.js'
+import { authenticateClient } from './client-auth.js'
 import { oauthErrors, perAddressLimit } from './token.js'
 
 /** POST /token/revoke: the revocation endpoint (RFC 7009). */
@@ -20,7 +20,9 @@ const revocation: FastifyPluginAsyncTypebox<{ rateLimit: number }> = async (fast
       response: { 200: Type.Object({}, { additionalProperties: false, description: 'Revoked, or nothing to revoke: `{}` (RFC 7009 clients ignore the body; JSON-only client libraries need one)' }), ...oauthErrors }
     }
   }, async (request, reply) => {
-    const clientId = clientIdOf(request.headers.authorization, request.body)
+    // RFC 7009 §2.1: a confidential client that presents its secret is authenticated; the client
+    // named (authenticated or public) is the only one whose tokens this request may end.
+    const { clientId } = await authenticateClient(request.headers.authorization, request.body, fastify.authCore.clients)
     const cookies = fastify.authCookies
     let token = request.body.token
     // Browser apps: with X-Token-Transport: cookie and no `token`, the refresh cookie's token, then the cookie cleared.

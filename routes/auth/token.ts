@@ -5,7 +5,7 @@ import { TRANSPORT_HEADER } from '../../src/http/cookie-transport.js'
 import { OAuthError } from '../../src/http/errors.js'
 import { HttpError } from '../../src/schemas/common.js'
 import { MfaRequiredResponse, OAuthErrorResponse, Param, TokenResponse } from '../../src/schemas/token.js'
-import { clientIdOf } from './client-auth.js'
+import { authenticateClient } from './client-auth.js'
 
 export interface TokenEndpointOptions {
   /** requests per minute per client address (0: off); failed logins per account are the auth plugin's */
@@ -24,11 +24,12 @@ export const oauthErrors = {
 export const perAddressLimit = (max: number) => max > 0 ? { max, timeWindow: '1 minute' } : false
 
 /** The log's `event` of a token request: `login` for the password grant, as the brute-force logs count them. */
-const eventOf = (grantType: string) => grantType === 'password' ? 'login' : grantType === 'refresh_token' ? 'refresh' : 'token'
+const eventOf = (grantType: string) => grantType === 'password' ? 'login' : grantType === 'refresh_token' ? 'refresh' : grantType === 'authorization_code' ? 'code' : 'token'
 
 /**
  * POST /token: the token endpoint (RFC 6749 §3.2). It dispatches on `grant_type` to the grant
- * registry (src/grants: `password` — the default, as FastAPI's form allows — and `refresh_token`,
+ * registry (src/grants: `password` — the default, as FastAPI's form allows — `refresh_token` and
+ * `authorization_code`,
  * plus any an app registers with `fastify.authGrants.register`); the form's schema, and so the
  * OpenAPI document, is made of the registered grants' parameters.
  */
@@ -51,8 +52,8 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
     schema: {
       tags: ['auth'],
       operationId: 'token',
-      summary: 'Get tokens: password login or refresh',
-      description: 'RFC 6749 §4.3 (password) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor (the same one again when presented anew within the reuse interval, as tabs refreshing at once do). ' +
+      summary: 'Get tokens: password login, authorization code or refresh',
+      description: 'RFC 6749 §4.3 (password), §4.1.3 with RFC 7636 PKCE (authorization_code: `code`, `redirect_uri`, `client_id`, `code_verifier`; a confidential client authenticates with HTTP Basic or `client_secret`) and §6 (refresh_token). `grant_type` defaults to `password`, as FastAPI\'s `OAuth2PasswordRequestForm` allows. A refresh token is single use: the response carries its successor (the same one again when presented anew within the reuse interval, as tabs refreshing at once do). ' +
         'An account with two-factor authentication answers 403 `mfa_required` with an `mfa_token` unless `otp` is sent with the password; ' +
         'the login then finishes with `grant_type=http://auth0.com/oauth/grant-type/mfa-otp` (`mfa_token`, `otp`) or `…/mfa-recovery-code` (`mfa_token`, `recovery_code`). ' +
         'Browser apps send `X-Token-Transport: cookie`: the refresh token then comes and goes in an HttpOnly cookie, never in the body.',
@@ -83,7 +84,8 @@ const token: FastifyPluginAsyncTypebox<TokenEndpointOptions> = async (fastify, o
       }
     }
     try {
-      const { tokens, userId, sessionExpiresAt } = await grant.handle({ form, clientId: clientIdOf(request.headers.authorization, form), userAgent: request.headers['user-agent'], ip: request.ip })
+      const { clientId, authenticated } = await authenticateClient(request.headers.authorization, form, fastify.authCore.clients)
+      const { tokens, userId, sessionExpiresAt } = await grant.handle({ form, clientId, clientAuthenticated: authenticated, userAgent: request.headers['user-agent'], ip: request.ip })
       request.log.info({ event: eventOf(grantType), grant: grantType, outcome: 'success', userId }, 'tokens issued')
       if (!cookieMode) return tokens
       cookies.set(reply, tokens, sessionExpiresAt === undefined ? sessionTtlSeconds : (sessionExpiresAt - Date.now()) / 1000)

@@ -1,6 +1,8 @@
 import type { TObject } from '@sinclair/typebox'
 import { AuthSettings, defaultHashConcurrency } from '../schemas/auth-options.js'
 import { createAccountService } from '../services/accounts.js'
+import { createAuthorizationService } from '../services/authorization.js'
+import { createClientRegistry } from '../services/oauth-clients.js'
 import { estimatedCostMs, hashProblem } from '../services/hash-formats.js'
 import { createLoginPipeline } from '../services/login.js'
 import { createLoginThrottle } from '../services/login-throttle.js'
@@ -12,6 +14,8 @@ import { createUserView } from '../services/user-view.js'
 import type { AuthStore } from '../stores/auth-store.js'
 import { createAccessTokens } from '../tokens/access-tokens.js'
 import { createHmacKeyRing, createStoredKeyRing, type KeyRing } from '../tokens/keys.js'
+import { createMemoryAuthorizationStore } from '../stores/sql-authorization-store.js'
+import { authorizationCodeGrant } from '../grants/authorization-code.js'
 import { mfaOtpGrant, mfaRecoveryCodeGrant } from '../grants/mfa.js'
 import { passwordGrant } from '../grants/password.js'
 import { refreshTokenGrant } from '../grants/refresh-token.js'
@@ -44,8 +48,9 @@ const hostnameOf = (issuer: string) => URL.canParse(issuer) && new URL(issuer).h
 
 /**
  * The auth core, built without Fastify: keys and access tokens, scopes, passwords, the login
- * throttle, events and hooks, accounts, sessions, the login pipeline and the grant registry (the
- * built-in grants registered as an app registers its own). The auth plugin (plugins/auth) is an
+ * throttle, events and hooks, accounts, sessions, the login pipeline, the grant registry (the
+ * built-in grants registered as an app registers its own), and the authorization-code flow
+ * (registered clients, the authorization service). The auth plugin (plugins/auth) is an
  * adapter over it; the CLI and unit tests use it as it is.
  *
  * Background work (the hourly purge, key reloads) starts with `start()` — the plugin calls it when
@@ -107,9 +112,14 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     settings: { ...settings.mfa, issuerName: settings.mfa.issuerName ?? hostnameOf(issuer), defaultClientId: settings.defaultClientId }
   })
   login.addCheck(mfa.loginCheck)
+  // The authorization-code flow (issue 23): a store without its part keeps requests and codes in memory.
+  const authorizationStore = store.authorization ?? createMemoryAuthorizationStore()
+  const clients = createClientRegistry(settings.oauthClients, authorizationStore)
+  const authorization = createAuthorizationService({ store: authorizationStore, users: store.users, clients, login, sessions, scopes, issuer })
   const grants = createGrantRegistry()
   grants.register(passwordGrant(login))
   grants.register(refreshTokenGrant(login))
+  grants.register(authorizationCodeGrant(authorization, clients))
   grants.register(mfaOtpGrant(login, mfa))
   grants.register(mfaRecoveryCodeGrant(login, mfa))
 
@@ -141,6 +151,9 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     login,
     grants,
     mfa,
+    /** registered clients of the authorization-code flow */
+    clients,
+    authorization,
 
     /** Rotates the signing key (the CLI's `keys rotate`): `key.rotated`, stored before this resolves. */
     async rotateKey () {
@@ -156,6 +169,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
       every(reloadIntervalMs, 'key reload', keys.reload)
       every(PURGE_INTERVAL_MS, 'audit purge', () => audit.purge())
       every(PURGE_INTERVAL_MS, 'mfa_token purge', mfa.purge)
+      every(PURGE_INTERVAL_MS, 'authorization purge', authorization.purge)
       sessions.purge().catch((err: unknown) => log.warn({ err }, 'session purge failed'))
       audit.purge().catch((err: unknown) => log.warn({ err }, 'audit purge failed'))
     },

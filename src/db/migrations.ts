@@ -223,6 +223,50 @@ const migrations: Record<string, Migration> = {
         .execute()
       await db.schema.createIndex('webhook_deliveries_next_attempt_idx').on('webhook_deliveries').column('next_attempt_at').execute()
     }
+  },
+  '0009_oauth_clients': {
+    async up (db: Kysely<any>) {
+      // The authorization-code flow (issue 23): clients added by the CLI (those of
+      // OAUTH_CLIENTS_FILE stay in the file), pending requests and codes, each stored by hash.
+      await db.schema.createTable('oauth_clients')
+        .addColumn('client_id', 'text', c => c.primaryKey())
+        .addColumn('secret_hash', 'text')
+        .addColumn('redirect_uris', 'text', c => c.notNull()) // JSON array
+        .addColumn('scopes', 'text') // JSON array, null: every scope
+        .addColumn('first_party', 'integer', c => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .execute()
+      await db.schema.createTable('authorization_requests')
+        .addColumn('id_hash', 'text', c => c.primaryKey())
+        .addColumn('browser_hash', 'text', c => c.notNull())
+        .addColumn('client_id', 'text', c => c.notNull())
+        .addColumn('redirect_uri', 'text', c => c.notNull())
+        .addColumn('scope', 'text')
+        .addColumn('state', 'text')
+        .addColumn('code_challenge', 'text', c => c.notNull())
+        .addColumn('user_id', 'text', c => c.references('users.id').onDelete('cascade'))
+        .addColumn('amr', 'text') // JSON array, set with user_id
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .execute()
+      await db.schema.createIndex('authorization_requests_expires_at_idx').on('authorization_requests').column('expires_at').execute()
+      await db.schema.createTable('authorization_codes')
+        .addColumn('code_hash', 'text', c => c.primaryKey())
+        .addColumn('client_id', 'text', c => c.notNull())
+        .addColumn('redirect_uri', 'text', c => c.notNull())
+        .addColumn('code_challenge', 'text', c => c.notNull())
+        .addColumn('user_id', 'text', c => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('scope', 'text', c => c.notNull())
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .addColumn('reused_at', 'bigint')
+        .addColumn('session_id', 'text')
+        // the authentication methods of the login that issued it (RFC 8176, JSON array text): the session's `amr`
+        .addColumn('amr', 'text')
+        .execute()
+      await db.schema.createIndex('authorization_codes_expires_at_idx').on('authorization_codes').column('expires_at').execute()
+    }
   }
 }
 

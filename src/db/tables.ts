@@ -211,6 +211,52 @@ export interface MfaChallengesTable {
   used_at: number | null
 }
 
+/** Clients of the authorization-code flow added by the CLI (issue 23). */
+export interface OAuthClientsTable {
+  client_id: string
+  secret_hash: string | null
+  /** JSON array of exact redirect URIs */
+  redirect_uris: string
+  /** JSON array, null: every scope */
+  scopes: string | null
+  first_party: Flag
+  created_at: number
+}
+
+/** Pending GET /authorize requests, by the hash of their random id. */
+export interface AuthorizationRequestsTable {
+  id_hash: string
+  browser_hash: string
+  client_id: string
+  redirect_uri: string
+  scope: string | null
+  state: string | null
+  code_challenge: string
+  user_id: string | null
+  /** the authentication methods of that login (JSON array text), with user_id */
+  amr: string | null
+  created_at: number
+  expires_at: number
+}
+
+/** Authorization codes, by hash; single use (used_at, reused_at), the session their use started (session_id). */
+export interface AuthorizationCodesTable {
+  code_hash: string
+  client_id: string
+  redirect_uri: string
+  code_challenge: string
+  user_id: string
+  scope: string
+  created_at: number
+  expires_at: number
+  used_at: number | null
+  /** when it was presented again after its first use */
+  reused_at: number | null
+  session_id: string | null
+  /** the authentication methods of the login that issued it (JSON array text) */
+  amr: string | null
+}
+
 export interface Database {
   users: UsersTable
   sessions: SessionsTable
@@ -226,4 +272,7 @@ export interface Database {
   user_totp: UserTotpTable
   recovery_codes: RecoveryCodesTable
   mfa_challenges: MfaChallengesTable
+  oauth_clients: OAuthClientsTable
+  authorization_requests: AuthorizationRequestsTable
+  authorization_codes: AuthorizationCodesTable
 }

@@ -7,6 +7,8 @@ export interface GrantRequest {
   form: Readonly<Record<string, string | undefined>>
   /** the client named by the form or by HTTP Basic credentials, if any */
   clientId: string | undefined
+  /** true when that client proved a registered secret (routes/auth/client-auth.ts); a confidential client's grant requires it */
+  clientAuthenticated?: boolean
   userAgent: string | undefined
   /** the client's address (Fastify's request.ip), for the events */
   ip?: string

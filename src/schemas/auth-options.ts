@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { Type, type Static } from '@sinclair/typebox'
+import { OAuthClientConfig } from './oauth-client.js'
 
 /**
  * The auth plugin's settings, declared once: their bounds and defaults. The environment
@@ -40,7 +41,8 @@ export const AuthSettings = Type.Object({
     encryptionKey: Type.Optional(Type.String({ minLength: 43, maxLength: 44, description: 'DATA_ENCRYPTION_KEY: 32 random bytes in base64 (openssl rand -base64 32); encrypts TOTP secrets at rest (AES-256-GCM)' })),
     issuerName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'the issuer shown by authenticator apps (otpauth URI); default: the hostname of jwt.issuer' })),
     requireEncryption: Type.Boolean({ default: false, description: 'refuse TOTP enrolment without encryptionKey (production)' })
-  }, { default: {}, description: 'two-factor authentication (TOTP and recovery codes)' })
+  }, { default: {}, description: 'two-factor authentication (TOTP and recovery codes)' }),
+  oauthClients: Type.Array(OAuthClientConfig, { default: [], maxItems: 1000, description: 'registered clients of the authorization-code flow (OAUTH_CLIENTS_FILE), beside those the store holds (`clients add`)' })
 })
 export type AuthSettings = Static<typeof AuthSettings>
 

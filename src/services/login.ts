@@ -14,6 +14,12 @@ import type { IssuedSession, SessionService } from './sessions.js'
 import type { UserView } from './user-view.js'
 
 /** What a login or a refresh resolves: the token response, its user and its session. */
+/** A user who passed the password and every login check, and the methods the login proved (RFC 8176 `amr`). */
+export interface Authenticated {
+  user: UserRecord
+  amr: string[]
+}
+
 export interface LoginResult {
   tokens: TokenResponse
   user: UserRecord
@@ -183,7 +189,7 @@ export function createLoginPipeline (deps: {
     }
   }
 
-  return {
+  const pipeline = {
     verifyPassword,
     issueTokens,
 
@@ -196,10 +202,12 @@ export function createLoginPipeline (deps: {
     checks: () => checks.map(check => check.name),
 
     /**
-     * The whole pipeline for a password: resolves the token response and the user.
-     * @throws InvalidGrantError, InvalidScopeError, LoginLockedError, OverloadedError, a check's error
+     * Steps 1 and 2: the password, then every login check, without starting a session (the
+     * authorization endpoint's login page runs these, and the session starts when its code is
+     * redeemed). `form` is what a check reads (a second factor's `otp`).
+     * @throws InvalidGrantError, LoginLockedError, OverloadedError, a check's error
      */
-    async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<LoginResult> {
+    async authenticate (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<Authenticated> {
       const context = contextOf(input)
       const { user, key, rehash, release } = await checkPassword(input.username, input.password, context)
       // The count is cleared once the password is right, unless a second factor is still owed
@@ -216,8 +224,20 @@ export function createLoginPipeline (deps: {
         if (!keep) await throttle.succeeded(key)
         await release()
       }
-      // login.succeeded is stored in the transaction that starts the session.
-      const started = await sessions.start(user, { ...input, amr: attempt.amr }, session => ({ ...context, type: 'login.succeeded', user_id: user.id, session_id: session.id, client_id: session.client_id, data: { method: 'password', amr: attempt.amr } }))
+      return { user, amr: attempt.amr }
+    },
+
+    /**
+     * Steps 3 and 4 for a user who passed every check: the session (with `amr`: the methods the
+     * login proved, `["pwd"]` when not given), the token response, and `login.succeeded` with
+     * `data.method` (`password`, `authorization_code`) and `data.amr`, stored in the transaction
+     * that starts the session.
+     * @throws InvalidScopeError
+     */
+    async startSession (user: UserRecord, input: { scope?: string, clientId?: string, userAgent?: string, ip?: string, amr?: string[] }, method: string): Promise<LoginResult> {
+      const context = contextOf(input)
+      const amr = input.amr ?? ['pwd']
+      const started = await sessions.start(user, { ...input, amr }, session => ({ ...context, type: 'login.succeeded', user_id: user.id, session_id: session.id, client_id: session.client_id, data: { method, amr } }))
       const tokens = await issueTokens(started)
       return { tokens, user, session: started.session }
     },
@@ -240,9 +260,16 @@ export function createLoginPipeline (deps: {
         // One message per grant: a check's refusal reads as the two-factor grants' invalid_grant.
         throw error instanceof InvalidGrantError ? new InvalidGrantError('mfa') : error
       }
-      const started = await sessions.start(user, { ...input, amr: input.amr }, session => ({ ...context, type: 'login.succeeded', user_id: user.id, session_id: session.id, client_id: session.client_id, data: { method: input.method, amr: input.amr } }))
-      const tokens = await issueTokens(started)
-      return { tokens, user, session: started.session }
+      return await pipeline.startSession(user, { ...input, amr: input.amr }, input.method)
+    },
+
+    /**
+     * The whole pipeline for a password: resolves the token response and the user.
+     * @throws InvalidGrantError, InvalidScopeError, LoginLockedError, OverloadedError, a check's error
+     */
+    async passwordLogin (input: { username: string, password: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, form?: Record<string, string | undefined> }): Promise<LoginResult> {
+      const { user, amr } = await pipeline.authenticate(input)
+      return await pipeline.startSession(user, { ...input, amr }, 'password')
     },
 
     /**
@@ -255,5 +282,6 @@ export function createLoginPipeline (deps: {
       return { tokens, user: rotated.user, session: rotated.session }
     }
   }
+  return pipeline
 }
 export type LoginPipeline = ReturnType<typeof createLoginPipeline>

@@ -245,6 +245,88 @@ export interface MfaStore {
   deleteChallenges (userId: string): Promise<number>
 }
 
+/** A client of the authorization-code flow registered in the store (`clients add`); times in epoch ms. */
+export interface OAuthClientRecord {
+  client_id: string
+  /** `sha256:<hex>` or an argon2id PHC string; null for a public client */
+  secret_hash: string | null
+  redirect_uris: string[]
+  /** what it may request; null: every scope */
+  scopes: string[] | null
+  first_party: boolean
+  created_at: number
+}
+
+/**
+ * A pending authorization request (GET /authorize), kept server-side under the hash of a random
+ * id that the login form carries, bound to the browser by the hash of a cookie's value.
+ * `user_id` is set once the user logged in and the request waits for consent.
+ */
+export interface AuthorizationRequestRecord {
+  id_hash: string
+  browser_hash: string
+  client_id: string
+  redirect_uri: string
+  /** the requested scope (space-separated), null when none was asked for */
+  scope: string | null
+  state: string | null
+  code_challenge: string
+  user_id: string | null
+  /** the authentication methods of that login (RFC 8176, JSON array text), set with `user_id` */
+  amr: string | null
+  created_at: number
+  expires_at: number
+}
+
+/** An authorization code, stored only as its hash, bound to all it was issued for (RFC 6749 §4.1.2). */
+export interface AuthorizationCodeRecord {
+  code_hash: string
+  client_id: string
+  redirect_uri: string
+  code_challenge: string
+  user_id: string
+  /** the granted scope (space-separated) */
+  scope: string
+  created_at: number
+  expires_at: number
+  used_at: number | null
+  /** when it was presented again after its first use (the first use's session must end) */
+  reused_at: number | null
+  /** the session its (first) use started: ended when the code comes back */
+  session_id: string | null
+  /** the authentication methods of the login that issued it (RFC 8176, JSON array text): the session's `amr` */
+  amr: string | null
+}
+
+/**
+ * Storage of the authorization-code flow (issue 23): registered clients, pending requests and
+ * codes. Optional in an AuthStore: without it the auth core keeps requests and codes in memory
+ * (one instance only) and knows the clients of its options only.
+ */
+export interface AuthorizationStore {
+  findClient (clientId: string): Promise<OAuthClientRecord | undefined>
+  /** @throws DuplicateClientError when the id is taken */
+  insertClient (client: OAuthClientRecord): Promise<void>
+  listClients (): Promise<OAuthClientRecord[]>
+  deleteClient (clientId: string): Promise<boolean>
+  createRequest (request: AuthorizationRequestRecord): Promise<void>
+  findRequest (idHash: string): Promise<AuthorizationRequestRecord | undefined>
+  /** Records who logged in for a request waiting for consent, and how (`amr`, JSON array text); false when it is gone. */
+  setRequestUser (idHash: string, userId: string, amr: string): Promise<boolean>
+  /** Deletes the request and resolves it, atomically: of two racing takes, one gets it (single use). */
+  takeRequest (idHash: string): Promise<AuthorizationRequestRecord | undefined>
+  createCode (code: AuthorizationCodeRecord): Promise<void>
+  /**
+   * Marks the code used at `now` atomically and resolves it with `first: true`; a code already
+   * used is marked reused (`reused_at`) and resolves with `first: false`; an unknown one undefined.
+   */
+  useCode (codeHash: string, now: number): Promise<{ first: boolean, code: AuthorizationCodeRecord } | undefined>
+  /** Records the session the code's first use started; resolves the code as it is then (a `reused_at` set meanwhile shows a reuse raced it). */
+  setCodeSession (codeHash: string, sessionId: string): Promise<AuthorizationCodeRecord | undefined>
+  /** Deletes requests and codes that expired before `before` (used codes are kept until then too). */
+  purge (before: number): Promise<number>
+}
+
 export interface AuthStore {
   users: UserStore
   sessions: SessionStore
@@ -263,6 +345,8 @@ export interface AuthStore {
   transaction?<T> (work: (store: AuthStore) => Promise<T>): Promise<T>
   /** optional (issue 21): without it, no two-factor authentication */
   mfa?: MfaStore
+  /** the authorization-code flow's storage (issue 23); optional (see AuthorizationStore) */
+  authorization?: AuthorizationStore
 }
 
 /** The methods an AuthStore must have: the auth plugin checks a given store against them at register. */

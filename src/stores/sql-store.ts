@@ -8,6 +8,7 @@ import type { Database, UsersTable } from '../db/tables.js'
 import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
 import { identityKey, newId } from '../identifiers.js'
+import { createSqlAuthorizationStore } from './sql-authorization-store.js'
 import type { AuthStore, KeyStore, LoginFailureStore, MfaStore, NewUser, SessionStore, UserStore } from './auth-store.js'
 import { createSqlAuditStore, createSqlWebhookStore } from './sql-audit-store.js'
 
@@ -530,6 +531,7 @@ export function createSqlStore (db: Kysely<Database>, options: { sessionCache?: 
     audit: createSqlAuditStore(db),
     webhooks: createSqlWebhookStore(db),
     mfa: mfaStore(db),
+    authorization: createSqlAuthorizationStore(db),
     // Every part on the transaction: an event commits with its change (issue 22). No session
     // cache inside: its change counter sees the transaction's writes all the same.
     transaction: work => atomically(db, trx => work(createSqlStore(trx)))

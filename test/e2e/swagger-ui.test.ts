@@ -187,6 +187,49 @@ describe('Swagger UI at /docs', { skip }, () => {
     await screenshot(page, 'users-me-after-reload')
     assert.equal(again.status, '200', again.body)
   })
+  it('Authorize through the authorization-code flow with PKCE: the login page in a popup, then GET /users/me 200', { timeout: 120_000 }, async (t) => {
+    const origin = await serve(t)
+    const username = uniqueName('swaggercode')
+    await registerUser(origin, username)
+    const page = await openDocs(t, origin)
+
+    await page.click('.auth-wrapper button.authorize')
+    const flow = page.locator('.modal-ux .auth-container', { has: page.locator('h4', { hasText: 'authorizationCode' }) })
+    await flow.getByText('select none').click()
+    await flow.locator('label[for^="me-"]').first().click()
+    await screenshot(page, 'authorization-code-dialog')
+    // Swagger UI opens /authorize (client swagger-ui, S256 challenge, state) in a popup.
+    const [popup] = await Promise.all([page.waitForEvent('popup'), flow.locator('.auth-btn-wrapper button.authorize').click()])
+    await popup.locator('#username').waitFor()
+    const authorizeUrl = new URL(popup.url())
+    assert.equal(authorizeUrl.pathname, '/authorize')
+    assert.equal(authorizeUrl.searchParams.get('client_id'), 'swagger-ui')
+    assert.equal(authorizeUrl.searchParams.get('code_challenge_method'), 'S256')
+    assert.equal(authorizeUrl.searchParams.get('redirect_uri'), `${origin}/docs/static/oauth2-redirect.html`)
+    await popup.locator('#username').fill(username)
+    await popup.locator('#password').fill(PASSWORD)
+    mkdirSync(ARTIFACTS, { recursive: true })
+    const loginShot = join(ARTIFACTS, 'swagger-ui-authorization-code-login-page.png')
+    await popup.screenshot({ path: loginShot, fullPage: true })
+    t.diagnostic(`screenshot of the login page: ${loginShot}`)
+    // The form posts, the server redirects to oauth2-redirect.html with code, state and iss, which
+    // hands them to Swagger UI and closes; Swagger UI then redeems the code with its verifier.
+    const responses: string[] = []
+    popup.on('response', r => { responses.push(`${r.status()} ${r.url()} ${r.headers().location ?? ''}`) })
+    popup.on('console', m => { responses.push(`console ${m.text()}`) })
+    try {
+      await Promise.all([popup.waitForEvent('close', { timeout: 8000 }), popup.locator('button[type="submit"]').click()])
+    } catch (error) {
+      throw new Error(`${String(error)} ${responses.join('\n')} ${popup.isClosed() ? '' : popup.url()} ${popup.isClosed() ? '' : await popup.content()}`)
+    }
+    await flow.locator('button', { hasText: 'Logout' }).waitFor()
+    await page.locator('.modal-ux button.btn-done, .modal-ux button', { hasText: 'Close' }).first().click()
+
+    const me = await tryItOut(page, 'get', '/users/me')
+    await screenshot(page, 'users-me-authorization-code')
+    assert.equal(me.status, '200', me.body)
+    assert.match(me.body, new RegExp(`"username": "${username}"`))
+  })
 
   it('an account with TOTP: Authorize says what to do; "Try it out" on POST /token with otp gives tokens; pasted as bearerAuth, they work', { timeout: 120_000 }, async (t) => {
     const origin = await serve(t)

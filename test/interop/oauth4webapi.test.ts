@@ -67,7 +67,7 @@ describe('oauth4webapi', () => {
     assert.equal(as.token_endpoint, `${base}/token`)
     assert.equal(as.revocation_endpoint, `${base}/token/revoke`)
     assert.equal(as.jwks_uri, `${base}/.well-known/jwks.json`)
-    assert.deepEqual([...as.grant_types_supported ?? []].sort(), ['http://auth0.com/oauth/grant-type/mfa-otp', 'http://auth0.com/oauth/grant-type/mfa-recovery-code', 'password', 'refresh_token'])
+    assert.deepEqual([...as.grant_types_supported ?? []].sort(), ['authorization_code', 'http://auth0.com/oauth/grant-type/mfa-otp', 'http://auth0.com/oauth/grant-type/mfa-recovery-code', 'password', 'refresh_token'])
     for (const scope of ['me', 'items', 'admin']) assert.ok(as.scopes_supported?.includes(scope), `scopes_supported has ${scope}`)
     assert.ok(as.token_endpoint_auth_methods_supported?.includes('none'))
   })

@@ -189,7 +189,7 @@ describe('the grant registry, login checks and token sources', () => {
     assert.equal((await token(app, { grant_type: 'urn:example:grant:magic', magic_word: 'no' })).json().error, 'invalid_grant')
     assert.equal((await token(app, { grant_type: 'urn:example:grant:magic' })).json().error, 'invalid_request')
     assert.equal((await token(app, { grant_type: 'urn:example:unknown' })).json().error, 'unsupported_grant_type')
-    assert.deepEqual(app.authGrants.types(), ['password', 'refresh_token', 'http://auth0.com/oauth/grant-type/mfa-otp', 'http://auth0.com/oauth/grant-type/mfa-recovery-code', 'urn:example:grant:magic'])
+    assert.deepEqual(app.authGrants.types(), ['password', 'refresh_token', 'authorization_code', 'http://auth0.com/oauth/grant-type/mfa-otp', 'http://auth0.com/oauth/grant-type/mfa-recovery-code', 'urn:example:grant:magic'])
   })
 
   it('runs an app\'s login check after the password, and its refusal answers as a wrong password', async (t) => {

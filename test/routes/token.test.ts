@@ -141,7 +141,7 @@ describe('POST /token', () => {
     it('answers unsupported_grant_type for grants it does not offer', async (t) => {
       const app = await build(t)
       const { user } = await registerUser(app)
-      for (const grantType of ['client_credentials', 'authorization_code', 'implicit', 'PASSWORD', 'urn:ietf:params:oauth:grant-type:jwt-bearer']) {
+      for (const grantType of ['client_credentials', 'AUTHORIZATION_CODE', 'implicit', 'PASSWORD', 'urn:ietf:params:oauth:grant-type:jwt-bearer']) {
         const res = await postToken(app, { grant_type: grantType, username: user.username, password: PASSWORD })
         assertOAuthError(res, 400, 'unsupported_grant_type')
       }

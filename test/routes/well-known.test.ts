@@ -85,9 +85,13 @@ describe('GET /.well-known/oauth-authorization-server', () => {
     assert.equal(metadata.token_endpoint, `${issuer}/token`)
     assert.equal(metadata.revocation_endpoint, `${issuer}/token/revoke`)
     assert.equal(metadata.jwks_uri, `${issuer}/.well-known/jwks.json`)
-    assert.deepEqual(metadata.grant_types_supported, ['password', 'refresh_token', 'http://auth0.com/oauth/grant-type/mfa-otp', 'http://auth0.com/oauth/grant-type/mfa-recovery-code'])
+    assert.deepEqual(metadata.grant_types_supported, ['password', 'refresh_token', 'authorization_code', 'http://auth0.com/oauth/grant-type/mfa-otp', 'http://auth0.com/oauth/grant-type/mfa-recovery-code'])
     for (const scope of ['me', 'items', 'admin']) assert.ok(metadata.scopes_supported.includes(scope), scope)
-    assert.ok(!('authorization_endpoint' in metadata) || metadata.authorization_endpoint === undefined, 'no authorization endpoint exists')
+    // The authorization-code flow (issue 23): its endpoint, code only, S256 only, iss in the response.
+    assert.equal(metadata.authorization_endpoint, `${issuer}/authorize`)
+    assert.deepEqual(metadata.response_types_supported, ['code'])
+    assert.deepEqual(metadata.code_challenge_methods_supported, ['S256'])
+    assert.equal(metadata.authorization_response_iss_parameter_supported, true)
   })
 
   it('uses the default issuer, the one tokens carry', async (t) => {

@@ -1,0 +1,60 @@
+import { escapeHtml, page, PAGE_HEADERS } from './recovery-pages.js'
+
+/*
+ * The pages of the authorization endpoint (GET and POST /authorize): the recovery pages' shell
+ * (no script, no style, nothing inline), their headers, and a CSP whose `form-action` also names
+ * where the form's answer redirects (the client's redirect URI): browsers apply `form-action` to
+ * the redirect that follows a form's submission. Forms post to relative URLs, so the pages work
+ * under a prefix.
+ */
+
+/** A scope as the consent page lists it. */
+export interface ScopeLine { name: string, description: string }
+
+/** The CSP source of a redirect URI: its origin (http, https) or its scheme (a native app's `com.example.app:`). */
+function sourceOf (redirectUri: string): string {
+  const url = new URL(redirectUri)
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol
+}
+
+/** Headers of a page whose form may end in a redirect to one of `redirectUris` (none: only 'self'); never framed (frame-ancestors 'none'). */
+export function pageHeaders (redirectUris: readonly string[] = []): Record<string, string> {
+  const formAction = ["'self'", ...new Set(redirectUris.map(sourceOf))].join(' ')
+  return { ...PAGE_HEADERS, 'content-security-policy': `default-src 'none'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'` }
+}
+
+const scopeList = (scopes: ScopeLine[]) => scopes.length === 0
+  ? ''
+  : `<ul>\n${scopes.map(s => `<li><strong>${escapeHtml(s.name)}</strong>: ${escapeHtml(s.description)}</li>`).join('\n')}\n</ul>`
+
+/**
+ * The login page of GET /authorize: username (or e-mail) and password, posted with the pending
+ * request's id. `message` is the last attempt's refusal. `extra` is a seam for later steps (the
+ * second factor's field, social buttons): trusted HTML.
+ */
+export function loginPage (input: { requestId: string, clientId: string, scopes: ScopeLine[], message?: string, username?: string, extra?: string }): string {
+  return page(`Log in to continue to ${input.clientId}`, `${input.message === undefined ? '' : `<p role="alert"><strong>${escapeHtml(input.message)}</strong></p>\n`}<p>The application <strong>${escapeHtml(input.clientId)}</strong> asks to use your account.</p>
+${scopeList(input.scopes)}
+<form method="post" action="authorize">
+<input type="hidden" name="request" value="${escapeHtml(input.requestId)}">
+<p><label for="username">Username or e-mail</label><br>
+<input id="username" name="username" autocomplete="username" required maxlength="254" value="${escapeHtml(input.username ?? '')}"></p>
+<p><label for="password">Password</label><br>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"></p>
+${input.extra ?? ''}<p><button type="submit">Log in</button></p>
+</form>`)
+}
+
+/** The consent page: the client and the scopes it asks for, allow or deny. */
+export function consentPage (input: { requestId: string, clientId: string, scopes: ScopeLine[] }): string {
+  return page(`Allow ${input.clientId} to use your account?`, `<p>The application <strong>${escapeHtml(input.clientId)}</strong> asks for:</p>
+${scopeList(input.scopes)}
+<form method="post" action="authorize/consent">
+<input type="hidden" name="request" value="${escapeHtml(input.requestId)}">
+<p><button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button></p>
+</form>`)
+}
+
+/** An error that is not sent back to the application (RFC 6749 §4.1.2.1): shown here, with what to do. */
+export const authorizationErrorPage = (message: string) => page('This login cannot continue', `<p>${escapeHtml(message)}</p>`)
