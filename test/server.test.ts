@@ -61,7 +61,8 @@ function loginOnOwnConnection (base: string, username: string): Promise<number |
 describe('graceful shutdown (SIGTERM)', () => {
   it('lets in-flight logins finish, then stops taking requests and exits 0', async (t) => {
     // One argon2 computation at a time, so twenty logins are still queued when the signal comes.
-    const server = await startServerProcess(t, { DATABASE_URL: sqliteFile(t), PASSWORD_HASH_CONCURRENCY: '1' })
+    // The account's lock off: it lets at most 10 checks of one account be in flight (brute force).
+    const server = await startServerProcess(t, { DATABASE_URL: sqliteFile(t), PASSWORD_HASH_CONCURRENCY: '1', LOGIN_USERNAME_RATE_LIMIT: '0' })
     const username = 'shutdown'
     await registerUser(server.base, username)
 
