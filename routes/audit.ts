@@ -75,9 +75,9 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'listSecurityEventsMe',
       summary: 'Your recent security events: logins, failures, password, MFA and session events',
       querystring: SecurityEventsQuery,
-      response: { 200: Type.Object({ items: Type.Array(Type.Ref(AuditEventPublic)) }) }
+      response: { 200: Type.Array(Type.Ref(AuditEventPublic), { description: 'Your last events, newest first' }) }
     }
-  }, async (request) => ({ items: await audit.securityEvents(request.user.id, request.query.limit ?? 20) }))
+  }, async (request) => audit.securityEvents(request.user.id, request.query.limit ?? 20))
 }
 
 export default auditRoutes

@@ -112,7 +112,7 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
       for (let i = 0; i < limit; i++) {
         const resolved = await store.requests.resolveNext(({ purpose }) => tokenAndMessage(purpose, true))
         if (resolved === undefined) break
-        if (resolved.userId !== undefined && resolved.purpose === 'verify') events.emit({ type: 'email.verification_sent', user_id: resolved.userId })
+        if (resolved.userId !== undefined && resolved.purpose === 'verify') await events.record({ type: 'email.verification_sent', user_id: resolved.userId })
         done.push(resolved)
       }
       return done
@@ -122,7 +122,7 @@ export function createRecoveryService (deps: { store: MailStore, accounts: Accou
     async sendVerification (user: UserRecord): Promise<void> {
       if (user.email === null) return
       const issued = await store.tokens.issue({ emailKey: identityKey(user.email), purpose: 'verify', ...tokenAndMessage('verify', false) })
-      if (issued !== undefined) events.emit({ type: 'email.verification_sent', user_id: issued })
+      if (issued !== undefined) await events.record({ type: 'email.verification_sent', user_id: issued })
     },
 
     /** Whether a token is live (for the page its link opens); consumes nothing. */

@@ -196,7 +196,7 @@ describe('GET /users/me/security-events', () => {
     await passwordGrant(app, bob.user.username, 'wrong')
     const res = await app.inject({ url: '/users/me/security-events', headers: bearer(alice.tokens.access_token) })
     assert.equal(res.statusCode, 200)
-    const items: Array<{ type: string, user_id: string }> = res.json().items
+    const items: Array<{ type: string, user_id: string }> = res.json()
     assert.deepEqual(items.map(e => e.type), ['login.failed', 'login.succeeded'])
     assert.ok(items.every(e => e.user_id === alice.user.id))
     assert.equal((await app.inject({ url: '/users/me/security-events' })).statusCode, 401)

@@ -173,6 +173,22 @@ describe('webhooks', () => {
     assert.deepEqual(receiver.received.map(r => (r.payload!.data.data as { username: string }).username).sort(), [...names].sort())
   })
 
+  it('an instance that dies holding a claim: the claim lapses and another worker sends the delivery', async (t) => {
+    const secret = newSecret()
+    const receiver = await startReceiver(t, secret)
+    const app = await webhookApp(t, { url: receiver.url, secret, start: false, worker: { leaseMs: 400, sendTimeoutMs: 300 } })
+    await registerUser(app)
+    // A worker of a dead instance claimed it (for 400 ms) and never marked it.
+    const claimed = await app.authCore.store.webhooks!.claim('dead-instance:1', Date.now(), 400, 10)
+    assert.equal(claimed.length, 1)
+    app.webhookOutbox.start()
+    const [row] = await allSent(app)
+    assert.equal(row!.attempts, 2, 'the dead claim counted as an attempt')
+    assert.notEqual(row!.claimed_by, 'dead-instance:1')
+    assert.ok(row!.sent_at! - claimed[0]!.claimed_until! >= 0, 'sent only once the claim had lapsed')
+    assert.equal(tally(receiver.received).delivered, 1)
+  })
+
   it('WEBHOOK_EVENTS filters: only the listed types are queued (every event is still stored)', async (t) => {
     const secret = newSecret()
     const receiver = await startReceiver(t, secret)
