@@ -96,25 +96,13 @@ export interface EmailTokensTable {
   used_at: number | null
 }
 
-export interface MailOutboxTable {
-  id: string
+/** A queued e-mail: the outbox's claim columns (QueueColumns) and the message. */
+export interface MailOutboxTable extends QueueColumns {
   recipient: string
   subject: string
   /** the body, erased once the message is sent or given up (it carries a token) */
   text: string
   html: string | null
-  created_at: number
-  /** not sent after this (the link in it has expired) */
-  expires_at: number | null
-  attempts: number
-  next_attempt_at: number
-  /** a worker's claim: others leave the message alone until then */
-  claimed_until: number | null
-  claimed_by: string | null
-  sent_at: number | null
-  /** given up: refused by the mail server, expired, or out of attempts */
-  failed_at: number | null
-  last_error: string | null
 }
 
 /**

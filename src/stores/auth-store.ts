@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely'
 import type { AuthEvent } from '../core/events.js'
-import type { SessionsTable, SigningKeysTable, WebhookDeliveriesTable } from '../db/tables.js'
+import type { AuthorizationCodesTable, SessionsTable, SigningKeysTable, WebhookDeliveriesTable } from '../db/tables.js'
 import type { UserRecord } from '../schemas/user.js'
 
 /*
@@ -278,25 +278,8 @@ export interface AuthorizationRequestRecord {
   expires_at: number
 }
 
-/** An authorization code, stored only as its hash, bound to all it was issued for (RFC 6749 §4.1.2). */
-export interface AuthorizationCodeRecord {
-  code_hash: string
-  client_id: string
-  redirect_uri: string
-  code_challenge: string
-  user_id: string
-  /** the granted scope (space-separated) */
-  scope: string
-  created_at: number
-  expires_at: number
-  used_at: number | null
-  /** when it was presented again after its first use (the first use's session must end) */
-  reused_at: number | null
-  /** the session its (first) use started: ended when the code comes back */
-  session_id: string | null
-  /** the authentication methods of the login that issued it (RFC 8176, JSON array text): the session's `amr` */
-  amr: string | null
-}
+/** An authorization code, stored only as its hash, bound to all it was issued for (RFC 6749 §4.1.2): a row of its table. */
+export type AuthorizationCodeRecord = Selectable<AuthorizationCodesTable>
 
 /**
  * Storage of the authorization-code flow (issue 23): registered clients, pending requests and
