@@ -32,13 +32,15 @@ export function testOutboxDir (): string {
 }
 
 /**
- * Test defaults: an in-memory database (or TEST_DATABASE_URL), quiet logs and an outbox in a
- * temporary directory. Protections stay as shipped (rate limits, login locks): a test that needs
- * one off says so in its `env`.
+ * Test defaults: an in-memory SQLite database, quiet logs and an outbox in a temporary directory.
+ * Protections stay as shipped (rate limits, login locks): a test that needs one off says so in
+ * its `env`. Never TEST_DATABASE_URL itself: apps started side by side on one PostgreSQL schema
+ * claim each other's outbox rows (a mail sent through another test's transport); a test that
+ * runs an app on PostgreSQL takes isolatedTestConfig.
  */
 export function testConfig (env: Record<string, string> = {}) {
   const config = loadConfig({
-    DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'sqlite::memory:',
+    DATABASE_URL: 'sqlite::memory:',
     LOG_LEVEL: 'silent',
     ...env
   })
@@ -83,6 +85,11 @@ export async function isolatedDatabaseUrl (): Promise<string> {
   await adminQuery(url.toString(), `create schema ${schema}`)
   url.searchParams.set('options', `-c search_path=${schema}`)
   return url.toString()
+}
+
+/** testConfig on a database of the test's own (isolatedDatabaseUrl): PostgreSQL when the suite runs on it. */
+export async function isolatedTestConfig (env: Record<string, string> = {}) {
+  return testConfig({ DATABASE_URL: await isolatedDatabaseUrl(), ...env })
 }
 
 /** A SQLite database file of the test's own (a `DATABASE_URL`), removed when the test ends. */

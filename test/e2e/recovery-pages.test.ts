@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import Fastify from 'fastify'
 import { chromium, type Page } from 'playwright-core'
 import app, { fastifyOptions } from '../../src/app.js'
-import { FORM, form, PASSWORD, testConfig, uniqueName } from '../helper.js'
+import { FORM, form, PASSWORD, isolatedTestConfig, uniqueName } from '../helper.js'
 import { FAST_WORKER } from '../mail/helpers.js'
 import { startSmtp } from '../mail/smtp.js'
 import { freePort } from '../server-process.js'
@@ -22,7 +22,7 @@ const NEW_PASSWORD = 'chosen in the browser, long enough'
 async function serve (t: TestContext) {
   const smtp = await startSmtp(t)
   const port = await freePort()
-  const config = testConfig({ PORT: String(port), SMTP_URL: smtp.url })
+  const config = await isolatedTestConfig({ PORT: String(port), SMTP_URL: smtp.url })
   const server = Fastify(fastifyOptions(config))
   await server.register(app, { config: { ...config, mail: { ...config.mail, worker: FAST_WORKER } } })
   const origin = await server.listen({ port, host: '127.0.0.1' })

@@ -7,7 +7,7 @@ import Fastify from 'fastify'
 import * as OTPAuth from 'otpauth'
 import { chromium, type Page } from 'playwright-core'
 import app, { fastifyOptions } from '../../src/app.js'
-import { PASSWORD, testConfig, uniqueName } from '../helper.js'
+import { PASSWORD, isolatedTestConfig, uniqueName } from '../helper.js'
 import { freePort } from '../server-process.js'
 
 /*
@@ -26,7 +26,7 @@ const ARTIFACTS = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../..
  */
 async function serve (t: TestContext) {
   const port = await freePort()
-  const config = testConfig({ PORT: String(port) })
+  const config = await isolatedTestConfig({ PORT: String(port) })
   const server = Fastify(fastifyOptions(config))
   await server.register(app, { config })
   const origin = await server.listen({ port, host: '127.0.0.1' })

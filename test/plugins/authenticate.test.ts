@@ -4,7 +4,7 @@ import { createHmac, createPublicKey, randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importPKCS8, SignJWT, type JWTPayload } from 'jose'
 import app from '../../src/app.js'
-import { bearer, build, registerAndLogin, registerUser, testConfig, storeOf } from '../helper.js'
+import { bearer, build, registerAndLogin, isolatedTestConfig, registerUser, storeOf } from '../helper.js'
 import type { UserPublic } from '../../src/schemas/user.js'
 
 /*
@@ -301,7 +301,7 @@ describe('authenticate: scopes and account state', () => {
   })
 
   it('sets request.user with the user, the token scopes, session and client', async (t) => {
-    const config = testConfig()
+    const config = await isolatedTestConfig()
     const fastify = Fastify({ logger: false })
     t.after(() => fastify.close())
     await fastify.register(app, { config })

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createApp } from '../../src/app.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
-import { PASSWORD, passwordGrant, testConfig } from '../helper.js'
+import { PASSWORD, isolatedTestConfig, passwordGrant, testConfig } from '../helper.js'
 import { mfaUser } from './mfa-helpers.js'
 
 /* DATA_ENCRYPTION_KEY (issue 21): read and checked in src/config.ts; required in production once TOTP is in use. */
@@ -49,7 +49,7 @@ describe('DATA_ENCRYPTION_KEY', () => {
   it('a development server without it warns when it listens', async (t) => {
     const lines: string[] = []
     const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
-    const app = await createApp(testConfig({ LOG_LEVEL: 'warn' }), { logger: { level: 'warn', stream } })
+    const app = await createApp(await isolatedTestConfig({ LOG_LEVEL: 'warn' }), { logger: { level: 'warn', stream } })
     t.after(() => app.close())
     assert.ok(!lines.some(line => line.includes('DATA_ENCRYPTION_KEY')), 'not before it listens (the CLI never does)')
     await app.listen({ port: 0, host: '127.0.0.1' })
