@@ -115,7 +115,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   // The authorization-code flow (issue 23): a store without its part keeps requests and codes in memory.
   const authorizationStore = store.authorization ?? createMemoryAuthorizationStore()
   const clients = createClientRegistry(settings.oauthClients, authorizationStore)
-  const authorization = createAuthorizationService({ store: authorizationStore, users: store.users, clients, login, sessions, scopes, issuer })
+  const authorization = createAuthorizationService({ store: authorizationStore, users: store.users, clients, login, mfa, sessions, scopes, issuer })
   const grants = createGrantRegistry()
   grants.register(passwordGrant(login))
   grants.register(refreshTokenGrant(login))
