@@ -95,7 +95,13 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   }
 
   const throttle = createLoginThrottle({ store: store.loginFailures, limit: settings.loginFailureLimit, windowSeconds: settings.loginFailureWindowSeconds, log, events })
-  const sessions = createSessionService({ store, passwords, scopes, view, throttle, events, settings: { ...settings, rotationPepper: settings.jwt.secret }, verifyAccessToken: token => tokens.verify(token) })
+  const authorizationStore = store.authorization ?? createMemoryAuthorizationStore()
+  const sessions = createSessionService({
+    ...{ store, passwords, scopes, view, throttle, events },
+    settings: { ...settings, rotationPepper: settings.jwt.secret },
+    verifyAccessToken: token => tokens.verify(token),
+    forgetPendingLogins: userId => authorizationStore.forgetUser(userId)
+  })
   const accounts = createAccountService({ store, passwords, view, throttle, sessions, events, hooks, log, settings })
   const login = createLoginPipeline({ store, passwords, throttle, accounts, sessions, view, events, hooks, settings, sign: claims => tokens.sign(claims) })
   // A used refresh token coming back is a theft signal (RFC 9700 §4.14): a warning, not an ordinary refusal.
@@ -113,7 +119,6 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   })
   login.addCheck(mfa.loginCheck)
   // The authorization-code flow (issue 23): a store without its part keeps requests and codes in memory.
-  const authorizationStore = store.authorization ?? createMemoryAuthorizationStore()
   const clients = createClientRegistry(settings.oauthClients, authorizationStore)
   const authorization = createAuthorizationService({ store: authorizationStore, users: store.users, clients, login, mfa, sessions, scopes, issuer })
   const grants = createGrantRegistry()

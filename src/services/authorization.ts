@@ -56,10 +56,16 @@ export function pkceMatches (verifier: string, challenge: string): boolean {
   return expected.length === actual.length && timingSafeEqual(expected, actual)
 }
 
-/** `redirect_uri` with `params` appended to its query (RFC 6749 §4.1.2: its own query is kept). */
+/**
+ * `redirect_uri` with `params` appended to its query (RFC 6749 §4.1.2: its own query is kept as
+ * registered, byte for byte: URLSearchParams would re-serialise it, `?a` becoming `?a=`).
+ */
 function withParams (redirectUri: string, params: Record<string, string | null | undefined>): string {
   const url = new URL(redirectUri)
-  for (const [name, value] of Object.entries(params)) if (value != null) url.searchParams.append(name, value)
+  const added = new URLSearchParams()
+  for (const [name, value] of Object.entries(params)) if (value != null) added.append(name, value)
+  const own = url.search.slice(1)
+  url.search = own === '' ? added.toString() : `${own}&${added.toString()}`
   return url.href
 }
 

@@ -22,6 +22,8 @@ export interface RegisteredClient {
 /** Schemes a redirect URI may never have: they run code or read files in the browser. */
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
+/** Parameters the authorization response adds (RFC 6749 §4.1.2, §4.1.2.1, RFC 9207): a registered query holding one would shadow the real one. */
+const ANSWER_PARAMETERS = new Set(['code', 'state', 'iss', 'error', 'error_description', 'error_uri'])
 
 // eslint-disable-next-line no-control-regex -- control characters are what this refuses
 const UNPRINTABLE = /[\s\u0000-\u001f\u007f]/
@@ -31,7 +33,8 @@ const shown = (uri: string) => UNPRINTABLE.test(uri) ? JSON.stringify(uri) : uri
 /**
  * Why a redirect URI cannot be registered, or undefined when it can: absolute, parseable, no
  * fragment (RFC 6749 §3.1.2), no userinfo, https (http for loopback hosts only, RFC 8252 §7.3),
- * or a custom scheme of a native app; never javascript:, data: or file:. It must also be in the
+ * or a native app's reversed-domain scheme (RFC 8252 §7.1); never javascript:, data: or file:;
+ * no response parameter (code, state, iss, error…) in its query. It must also be in the
  * WHATWG URL parser's normal form: /authorize compares the string exactly but redirects to its
  * parsed form, so a URI the parser rewrites (a newline dropped, `127.1` read as `127.0.0.1`, a
  * host's case) would send codes to an address that was never registered.
@@ -44,6 +47,11 @@ export function redirectUriProblem (uri: string): string | undefined {
   if (FORBIDDEN_SCHEMES.has(url.protocol)) return `scheme ${url.protocol} is not allowed`
   if (url.username !== '' || url.password !== '') return 'has userinfo'
   if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) return 'http is for loopback hosts only (127.0.0.1, [::1], localhost); use https'
+  // RFC 8252 §7.1: a native app's scheme is a reversed domain name it controls (com.example.app:);
+  // that also keeps out network schemes (ws:, ftp:) and the browser's own (intent:, view-source:).
+  if (url.protocol !== 'http:' && url.protocol !== 'https:' && !url.protocol.includes('.')) return `scheme ${url.protocol} is neither https nor a native app's reversed domain name (com.example.app:)`
+  const answerParameter = [...url.searchParams.keys()].find(name => ANSWER_PARAMETERS.has(name))
+  if (answerParameter !== undefined) return `has ${answerParameter} in its query, a parameter the answer adds`
   if (url.href !== uri) return `is not in its normal form: the URL parser reads it as ${url.href}; register that`
   return undefined
 }

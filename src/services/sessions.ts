@@ -58,8 +58,13 @@ export function createSessionService (deps: {
   settings: SessionSettings
   /** verifies an access token's signature and pinned claims; rejects when invalid */
   verifyAccessToken: (token: string) => Promise<unknown>
+  /**
+   * Ends the user's logins in progress (the authorization endpoint's requests waiting for consent
+   * and its codes not yet redeemed): sessions to be, which ending all sessions ends too.
+   */
+  forgetPendingLogins?: (userId: string) => Promise<unknown>
 }) {
-  const { store, passwords, scopes, view, throttle, events, settings, verifyAccessToken } = deps
+  const { store, passwords, scopes, view, throttle, events, settings, verifyAccessToken, forgetPendingLogins } = deps
 
   /** Not ended, within its absolute lifetime, and used recently enough. */
   const isActive = (session: SessionRecord, now: number) =>
@@ -79,6 +84,8 @@ export function createSessionService (deps: {
         ended => ended ? { ...context, type: 'session.ended', user_id: which.userId ?? null, session_id: which.sessionId, data: { reason } } : undefined)
       return ended ? 1 : 0
     }
+    // Logins in progress first: a code redeemed meanwhile then starts a session that the next line ends.
+    await forgetPendingLogins?.(which.userId)
     return events.within(tx => tx.sessions.endAllForUser(which.userId, now, which.except),
       ended => ended > 0 ? { ...context, type: 'session.ended', user_id: which.userId, session_id: null, data: { reason, sessions: ended, ...(which.except === undefined ? {} : { kept: which.except }) } } : undefined)
   }

@@ -306,6 +306,11 @@ export interface AuthorizationStore {
   useCode (codeHash: string, now: number): Promise<{ first: boolean, code: AuthorizationCodeRecord } | undefined>
   /** Records the session the code's first use started; resolves the code as it is then (a `reused_at` set meanwhile shows a reuse raced it). */
   setCodeSession (codeHash: string, sessionId: string): Promise<AuthorizationCodeRecord | undefined>
+  /**
+   * Deletes the user's logins in progress: requests where they logged in and wait for consent, and
+   * codes not yet redeemed (used ones stay, for reuse detection). Resolves how many went.
+   */
+  forgetUser (userId: string): Promise<number>
   /** Deletes requests and codes that expired before `before` (used codes are kept until then too). */
   purge (before: number): Promise<number>
 }

@@ -104,6 +104,11 @@ export function createSqlAuthorizationStore (db: Kysely<Database>): Authorizatio
       const row = await db.updateTable('authorization_codes').set({ session_id: sessionId }).where('code_hash', '=', codeHash).returningAll().executeTakeFirst()
       return row && toCode(row)
     },
+    async forgetUser (userId) {
+      const requests = await db.deleteFrom('authorization_requests').where('user_id', '=', userId).executeTakeFirst()
+      const codes = await db.deleteFrom('authorization_codes').where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst()
+      return Number(requests.numDeletedRows) + Number(codes.numDeletedRows)
+    },
     async purge (before) {
       const requests = await db.deleteFrom('authorization_requests').where('expires_at', '<', before).executeTakeFirst()
       const codes = await db.deleteFrom('authorization_codes').where('expires_at', '<', before).executeTakeFirst()
@@ -155,6 +160,12 @@ export function createMemoryAuthorizationStore (): AuthorizationStore {
       const found = codes.get(codeHash)
       if (found !== undefined) found.session_id = sessionId
       return found && { ...found }
+    },
+    async forgetUser (userId) {
+      let deleted = 0
+      for (const [key, request] of requests) if (request.user_id === userId && requests.delete(key)) deleted++
+      for (const [key, code] of codes) if (code.user_id === userId && code.used_at === null && codes.delete(key)) deleted++
+      return deleted
     },
     async purge (before) {
       let deleted = 0

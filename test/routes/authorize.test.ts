@@ -9,7 +9,7 @@ import {
 } from '../authorization-helpers.js'
 import { redirectUriProblem } from '../../src/services/oauth-clients.js'
 import { amrOf, codeAt, mfaUser } from './mfa-helpers.js'
-import { adminLogin, assertConfigRefused, assertNoStore, assertSessionEnded, eventually, FORM, form, getMe, PASSWORD, passwordGrant, registerUser, storeOf } from '../helper.js'
+import { adminLogin, assertConfigRefused, assertNoStore, assertSessionEnded, bearer, eventually, FORM, form, getMe, login, PASSWORD, passwordGrant, registerUser, storeOf } from '../helper.js'
 
 const ISSUER = 'http://127.0.0.1:3000' // the test config's default issuer
 
@@ -574,6 +574,38 @@ describe('consent for clients that are not first-party', () => {
     assert.equal(named.scope, 'me admin')
   })
 
+  it('a password change, "log out everywhere", TOTP turned on or the account disabled ends the logins in progress: the consent waiting and the code not yet redeemed', async (t) => {
+    const app = await buildWithClients(t)
+    const { user } = await registerUser(app)
+    const admin = await adminLogin(app)
+    const setDisabled = async (disabled: boolean) =>
+      assert.equal((await app.inject({ method: 'PATCH', url: `/users/${user.id}`, headers: bearer(admin.tokens.access_token), payload: { disabled } })).statusCode, 200)
+    let password = PASSWORD
+    const changes: Array<[string, () => Promise<unknown>]> = [
+      ['log out everywhere', async () => assert.equal((await app.inject({ method: 'DELETE', url: '/users/me/sessions', headers: bearer((await login(app, user.username, password)).access_token) })).statusCode, 204)],
+      ['disabled and enabled again', async () => { await setDisabled(true); await setDisabled(false) }],
+      ['password change', async () => {
+        const res = await app.inject({ method: 'PUT', url: '/users/me/password', headers: bearer((await login(app, user.username, password)).access_token), payload: { current_password: password, new_password: 'a new password, long enough' } })
+        assert.equal(res.statusCode, 204, res.body)
+        password = 'a new password, long enough'
+      }]
+    ]
+    for (const [change, apply] of changes) {
+      // A third-party client's request waiting for consent, and a first-party code not yet redeemed.
+      const waiting = await authorizeRequest(app, validParams(THIRD, pkce().challenge))
+      const cookie = cookieOf(waiting)
+      const consent = await postLogin(app, { request: requestIdOf(waiting.body), username: user.username, password: PASSWORD }, { cookie })
+      assertPage(consent, 200)
+      const issued = await obtainCode(app, user.username)
+      await apply()
+      const allow = await app.inject({ method: 'POST', url: '/authorize/consent', headers: { ...FORM, cookie }, payload: form({ request: requestIdOf(consent.body), decision: 'allow' }) })
+      assertPage(allow, 400)
+      const redeemed = await exchange(app, { code: issued.code, redirect_uri: APP.redirect, client_id: APP.client_id, code_verifier: issued.verifier })
+      assert.equal(redeemed.statusCode, 400, `${change}: ${redeemed.body}`)
+      assert.equal(redeemed.json().error, 'invalid_grant')
+    }
+  })
+
   it('does not take a consent before the login', async (t) => {
     const app = await buildWithClients(t)
     const page = await authorizeRequest(app, validParams(THIRD, pkce().challenge))
@@ -613,6 +645,17 @@ describe('authorization-code metadata and configuration', () => {
     }
   })
 
+  it('appends the answer to a registered query byte for byte', async (t) => {
+    const registered = ['https://q.example/cb?a', 'https://q.example/cb?a=b%20c&d=e+f', 'https://q.example/cb?', 'com.example.app:/cb?x=1']
+    const app = await buildWithClients(t, { OAUTH_CLIENTS_FILE: clientsFile([{ client_id: 'q', public: true, first_party: true, redirect_uris: registered }]) })
+    const { user } = await registerUser(app)
+    for (const redirect of registered) {
+      const { location } = await obtainCode(app, user.username, { client_id: 'q', redirect })
+      const answer = `code=${location.searchParams.get('code')}&state=state-123&iss=${encodeURIComponent(ISSUER)}`
+      assert.equal(location.href, redirect.endsWith('?') ? `${redirect}${answer}` : `${redirect}${redirect.includes('?') ? '&' : '?'}${answer}`)
+    }
+  })
+
   it('refuses a redirect URI the URL parser would rewrite, so a code never goes to an address that was not registered', () => {
     const refused: Array<[string, RegExp]> = [
       ['https://a.example/cb\nx', /whitespace or a control character/],
@@ -624,7 +667,14 @@ describe('authorization-code metadata and configuration', () => {
       ['https://a.example', /reads it as https:\/\/a\.example\//],
       ['https://a.example:443/cb', /reads it as https:\/\/a\.example\/cb/],
       ['https://a.example/a/../cb', /reads it as https:\/\/a\.example\/cb/],
-      ['https://a.example/é', /reads it as https:\/\/a\.example\/%C3%A9/]
+      ['https://a.example/é', /reads it as https:\/\/a\.example\/%C3%A9/],
+      ['wss://a.example/cb', /scheme wss: is neither https nor a native app's reversed domain name/],
+      ['ftp://a.example/cb', /scheme ftp: is neither/],
+      ['intent://cb', /scheme intent: is neither/],
+      ['view-source:https://a.example/', /scheme view-source: is neither/],
+      ['https://a.example/cb?code=evil', /has code in its query/],
+      ['https://a.example/cb?x=1&state=s', /has state in its query/],
+      ['com.example.app:/cb?iss=x', /has iss in its query/]
     ]
     for (const [uri, message] of refused) assert.match(redirectUriProblem(uri) ?? 'accepted', message, JSON.stringify(uri))
     for (const uri of ['https://a.example/cb', 'https://a.example/cb?x=1', 'http://127.0.0.1:8080/callback', 'http://[::1]/cb', 'com.example.app:/oauth2redirect', 'https://a.example/%C3%A9']) {
