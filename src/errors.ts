@@ -36,6 +36,16 @@ export class DuplicateUserError extends DomainError {
 }
 
 /** A client id is registered already (`clients add`). */
+/** Thrown by the identity store when (provider, subject) is linked already (two first sign-ins racing). */
+export class DuplicateIdentityError extends DomainError {
+  override name = 'DuplicateIdentityError'
+  override readonly code = 'AUTH_DUPLICATE_IDENTITY'
+  override readonly statusCode = 409
+  constructor () {
+    super('this identity is linked already')
+  }
+}
+
 export class DuplicateClientError extends DomainError {
   override name = 'DuplicateClientError'
   override readonly code = 'AUTH_DUPLICATE_CLIENT'

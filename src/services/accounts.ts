@@ -170,6 +170,9 @@ export function createAccountService (deps: {
     const slot = await throttle.attempt(key)
     try {
       const stored = await found(id)
+      // A user created by social login has no password to confirm: the way to one is the reset
+      // link sent to the account's address, never the access token alone (a thief would set one).
+      if (stored.password_hash === null) throw new PolicyError('This account has no password: set one with POST /forgot-password (a link to its e-mail address), then use it here', 'current_password')
       if (!(await passwords.verify(stored.password_hash, password)).ok) {
         await slot.failed()
         throw new PolicyError('Current password is incorrect', 'current_password')
@@ -376,9 +379,11 @@ export function createAccountService (deps: {
      * only if the stored hash is still the one that verified (a password changed meanwhile stays).
      */
     upgradePasswordHash (user: UserRecord, password: string): void {
+      const current = user.password_hash
+      if (current === null) return
       passwords.hash(password)
-        .then(next => store.users.replacePasswordHash(user.id, user.password_hash, next))
-        .then(replaced => log.info({ event: 'password-rehash', userId: user.id, replaced, from: user.password_hash.split('$')[1] }, 'password hash upgraded'),
+        .then(next => store.users.replacePasswordHash(user.id, current, next))
+        .then(replaced => log.info({ event: 'password-rehash', userId: user.id, replaced, from: current.split('$')[1] }, 'password hash upgraded'),
           err => log.warn({ event: 'password-rehash', userId: user.id, err }, 'password hash upgrade failed; kept the old hash'))
     }
   }

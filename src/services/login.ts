@@ -126,7 +126,9 @@ export function createLoginPipeline (deps: {
       throw error
     }
     try {
-      const { ok, rehash } = await passwords.verify(user?.password_hash, password)
+      // A user without a password (social login: null) is verified against the dummy hash, as an
+      // unknown user is: the same answer in the same time as a wrong password.
+      const { ok, rehash } = await passwords.verify(user?.password_hash ?? undefined, password)
       if (user === undefined || !ok) {
         await slot.failed()
         throw await failed('invalid_credentials', user?.id ?? null, context)
