@@ -130,10 +130,11 @@ const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
   // The Authorize dialog's authorization-code flow: the built-in public client `swagger-ui`, whose
   // one redirect URI is Swagger UI's own oauth2-redirect page (@fastify/swagger-ui serves it at
   // <routePrefix>/static/oauth2-redirect.html and names it as `oauth2RedirectUrl`), on the server's
-  // public origin (PUBLIC_URL, else the issuer). PKCE (S256) is Swagger UI's `usePkceWithAuthorizationCodeGrant`.
-  const ownOrigin = fastify.authCookies.settings.ownOrigin
-  if (ownOrigin !== undefined) {
-    fastify.authCore.clients.addBuiltIn({ client_id: DOCS_CLIENT_ID, public: true, first_party: true, redirect_uris: [`${ownOrigin}${DOCS_PREFIX}/static/oauth2-redirect.html`] })
+  // public URL (PUBLIC_URL with its path, as the browser computes it from /docs' own address, else
+  // the issuer). PKCE (S256) is Swagger UI's `usePkceWithAuthorizationCodeGrant`.
+  const publicBase = fastify.authCookies.settings.publicBase
+  if (publicBase !== undefined) {
+    fastify.authCore.clients.addBuiltIn({ client_id: DOCS_CLIENT_ID, public: true, first_party: true, redirect_uris: [`${publicBase}${DOCS_PREFIX}/static/oauth2-redirect.html`] })
   }
 
   await fastify.register(swaggerUi, {

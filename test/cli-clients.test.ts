@@ -39,6 +39,13 @@ describe('CLI: clients', () => {
     const refused = await cliRun('clients', 'add', 'bad', '--redirect-uri', 'http://evil.example/cb')
     assert.equal(refused.code, 1)
     assert.match(refused.err, /http is for loopback hosts only/)
+    // URIs the URL parser rewrites: refused in one line, nothing registered.
+    for (const [uri, message] of [['https://a.example/cb\nx', /whitespace or a control character/], ['http://127.1/cb', /reads it as http:\/\/127\.0\.0\.1\/cb/]] as const) {
+      const rewritten = await cliRun('clients', 'add', 'rewritten', '--redirect-uri', uri)
+      assert.equal(rewritten.code, 1, uri)
+      assert.match(rewritten.err, message)
+      assert.equal(rewritten.err.trim().split('\n').length, 1, rewritten.err)
+    }
     const listed = await cliRun('clients', 'list')
     const clients = JSON.parse(listed.out) as Array<{ client_id: string }>
     assert.deepEqual(clients.map(c => c.client_id).sort(), ['backend', 'swagger-ui'])

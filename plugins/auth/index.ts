@@ -48,11 +48,14 @@ export type AuthPluginOptions = Partial<Omit<AuthSettings, 'jwt' | 'cookies'>> &
  */
 function cookieSettings (settings: AuthSettings) {
   const base = settings.cookies.publicUrl ?? (/^https?:\/\//.test(settings.jwt.issuer) ? settings.jwt.issuer : undefined)
-  const ownOrigin = base === undefined || !URL.canParse(base) ? undefined : new URL(base).origin
+  const url = base === undefined || !URL.canParse(base) ? undefined : new URL(base)
+  const ownOrigin = url?.origin
   const secure = ownOrigin?.startsWith('https:') ?? false
   return {
     secure,
     ownOrigin,
+    // Behind a path (PUBLIC_URL=https://example.com/auth), the server's pages are under it.
+    publicBase: url === undefined ? undefined : `${url.origin}${url.pathname.replace(/\/+$/, '')}`,
     requestOriginIsOwn: settings.cookies.publicUrl === undefined && !secure,
     trustedOrigins: settings.cookies.trustedOrigins,
     accessToken: settings.cookies.accessToken,

@@ -67,11 +67,14 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
   const lines = (scopes: string[]): ScopeLine[] => scopes.map(name => ({ name, description: definitions[name]?.description ?? '' }))
   const page = (reply: FastifyReply, status: number, html: string, redirectUris?: readonly string[]) => reply.code(status).headers(pageHeaders(redirectUris)).send(html)
 
-  /** This browser's binding value: the cookie's, or a new one set now. */
+  /**
+   * This browser's binding value: the cookie's, or a new one; set again with each request it
+   * binds, so the cookie lives as long as the newest pending request (a request opened late in
+   * an older cookie's life would otherwise fail as "another browser").
+   */
   function browserOf (request: FastifyRequest, reply: FastifyReply): string {
     const existing = request.cookies[cookieName]
-    if (existing !== undefined && BROWSER_VALUE.test(existing)) return existing
-    const value = randomBytes(32).toString('base64url')
+    const value = existing !== undefined && BROWSER_VALUE.test(existing) ? existing : randomBytes(32).toString('base64url')
     reply.setCookie(cookieName, value, { httpOnly: true, secure, sameSite: 'lax', path: '/', maxAge: REQUEST_TTL_MS / 1000 })
     return value
   }

@@ -52,6 +52,8 @@ export interface CookieTransportSettings {
   secure: boolean
   /** the server's own origin (PUBLIC_URL's, else the issuer's) */
   ownOrigin: string | undefined
+  /** where browsers reach the server: that origin and PUBLIC_URL's path (no trailing slash) */
+  publicBase?: string | undefined
   /** whether the origin a request names in Host is the server's own too (plain-http development without PUBLIC_URL) */
   requestOriginIsOwn: boolean
   /** other origins whose pages may use the cookies (CORS_ORIGINS) */

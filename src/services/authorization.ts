@@ -88,11 +88,20 @@ export function createAuthorizationService (deps: {
   const errorRedirect = (redirectUri: string, state: string | null | undefined, error: string, description: string): AuthorizationStep =>
     ({ kind: 'redirect', location: withParams(redirectUri, { error, error_description: description, state, iss: issuer }) })
 
-  /** The scopes to grant: asked ones (default: all the client may ask), within the client's and the user's. */
+  /**
+   * The scopes to grant: asked ones, within the client's and the user's. Asking none means all the
+   * client may ask, except that a third-party client registered without `scopes` gets no
+   * admin-only scope unless it names one (shown on the consent page): an admin who approves an
+   * app's default request does not hand it `admin`.
+   */
   function scopesFor (client: RegisteredClient, requested: string | null, user?: UserRecord): string[] | undefined {
     const forClient = client.scopes ?? scopes.names
     const available = user === undefined ? forClient : scopes.allowedFor(user).filter(s => forClient.includes(s))
-    return grantScopes(parseScope(requested ?? undefined), available)
+    const asked = parseScope(requested ?? undefined)
+    if (asked.length === 0 && client.scopes == null && !client.first_party) {
+      return available.filter(s => scopes.definitions[s]?.adminOnly !== true)
+    }
+    return grantScopes(asked, available)
   }
 
   /** The pending request of this id, if this browser opened it. @throws AuthorizationPageError */

@@ -23,18 +23,28 @@ export interface RegisteredClient {
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
 
+// eslint-disable-next-line no-control-regex -- control characters are what this refuses
+const UNPRINTABLE = /[\s\u0000-\u001f\u007f]/
+/** A URI as a one-line message shows it: quoted as JSON when it holds whitespace or control characters. */
+const shown = (uri: string) => UNPRINTABLE.test(uri) ? JSON.stringify(uri) : uri
+
 /**
  * Why a redirect URI cannot be registered, or undefined when it can: absolute, parseable, no
  * fragment (RFC 6749 §3.1.2), no userinfo, https (http for loopback hosts only, RFC 8252 §7.3),
- * or a custom scheme of a native app; never javascript:, data: or file:.
+ * or a custom scheme of a native app; never javascript:, data: or file:. It must also be in the
+ * WHATWG URL parser's normal form: /authorize compares the string exactly but redirects to its
+ * parsed form, so a URI the parser rewrites (a newline dropped, `127.1` read as `127.0.0.1`, a
+ * host's case) would send codes to an address that was never registered.
  */
 export function redirectUriProblem (uri: string): string | undefined {
+  if (UNPRINTABLE.test(uri)) return 'has whitespace or a control character'
   if (!URL.canParse(uri)) return 'not an absolute URI'
   const url = new URL(uri)
   if (uri.includes('#')) return 'has a fragment'
   if (FORBIDDEN_SCHEMES.has(url.protocol)) return `scheme ${url.protocol} is not allowed`
   if (url.username !== '' || url.password !== '') return 'has userinfo'
   if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) return 'http is for loopback hosts only (127.0.0.1, [::1], localhost); use https'
+  if (url.href !== uri) return `is not in its normal form: the URL parser reads it as ${url.href}; register that`
   return undefined
 }
 
@@ -51,7 +61,7 @@ export function clientConfigProblems (clients: readonly OAuthClientConfig[]): st
     }
     for (const uri of client.redirect_uris) {
       const problem = redirectUriProblem(uri)
-      if (problem !== undefined) problems.push(`${name}: redirect_uri ${uri}: ${problem}`)
+      if (problem !== undefined) problems.push(`${name}: redirect_uri ${shown(uri)}: ${problem}`)
     }
   }
   return problems
@@ -147,7 +157,7 @@ export function createClientRegistry (configured: readonly OAuthClientConfig[], 
       if (input.redirect_uris.length === 0) throw new InvalidRequestError('at least one --redirect-uri')
       for (const uri of input.redirect_uris) {
         const problem = redirectUriProblem(uri)
-        if (problem !== undefined) throw new InvalidRequestError(`redirect_uri ${uri}: ${problem}`)
+        if (problem !== undefined) throw new InvalidRequestError(`redirect_uri ${shown(uri)}: ${problem}`)
       }
       if (fixed.has(input.client_id)) throw new InvalidRequestError(`client ${input.client_id} is registered by the configuration`)
       const secret = input.confidential ? newClientSecret() : undefined

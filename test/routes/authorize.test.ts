@@ -7,8 +7,9 @@ import {
   APP, authorizeRequest, buildWithClients, CLIENTS, clientsFile, CONFIDENTIAL, cookieOf, exchange, locationOf,
   obtainCode, OTHER, pkce, postLogin, requestIdOf, THIRD, validParams
 } from '../authorization-helpers.js'
+import { redirectUriProblem } from '../../src/services/oauth-clients.js'
 import { amrOf, codeAt, mfaUser } from './mfa-helpers.js'
-import { assertConfigRefused, assertNoStore, assertSessionEnded, eventually, FORM, form, getMe, PASSWORD, registerUser } from '../helper.js'
+import { adminLogin, assertConfigRefused, assertNoStore, assertSessionEnded, eventually, FORM, form, getMe, PASSWORD, registerUser } from '../helper.js'
 
 const ISSUER = 'http://127.0.0.1:3000' // the test config's default issuer
 
@@ -265,6 +266,21 @@ describe('POST /authorize: login CSRF', () => {
     assert.ok(locationOf(own).searchParams.get('code'))
   })
 
+  it('sets the browser cookie again with each request it binds, so it lives as long as the newest pending request', async (t) => {
+    const app = await buildWithClients(t)
+    const first = await authorizeRequest(app, validParams(APP, pkce().challenge))
+    const cookie = cookieOf(first)
+    const second = await authorizeRequest(app, validParams(APP, pkce().challenge), cookie)
+    assertPage(second, 200)
+    const renewed = String(second.headers['set-cookie'])
+    assert.equal(renewed.split(';')[0], cookie, 'the same value')
+    assert.match(renewed, /Max-Age=600/)
+    assert.match(renewed, /HttpOnly/)
+    // A value that is not one of ours is replaced, not renewed.
+    const forged = await authorizeRequest(app, validParams(APP, pkce().challenge), 'authorize=short')
+    assert.notEqual(cookieOf(forged), 'authorize=short')
+  })
+
   it('refuses the login form without the browser\'s cookie, or with another browser\'s (an attacker\'s request id posted in the victim\'s browser)', async (t) => {
     const app = await buildWithClients(t)
     const { user } = await registerUser(app)
@@ -437,6 +453,30 @@ describe('consent for clients that are not first-party', () => {
     assert.equal(tokens.json().scope, 'me')
   })
 
+  it('a third-party client registered without scopes asks admin-only scopes only by name: an admin approving its default request grants no admin', async (t) => {
+    const open = { client_id: 'open-third', redirect: 'https://open.example.com/cb' }
+    const app = await buildWithClients(t, { OAUTH_CLIENTS_FILE: clientsFile([...CLIENTS, { client_id: open.client_id, public: true, redirect_uris: [open.redirect] }]) })
+    const { username } = await adminLogin(app)
+    const approve = async (scope?: string) => {
+      const { verifier, challenge } = pkce()
+      const page = await authorizeRequest(app, validParams(open, challenge, { scope }))
+      const cookie = cookieOf(page)
+      const consent = await postLogin(app, { request: requestIdOf(page.body), username, password: PASSWORD }, { cookie })
+      assertPage(consent, 200)
+      const allow = await app.inject({ method: 'POST', url: '/authorize/consent', headers: { ...FORM, cookie }, payload: form({ request: requestIdOf(consent.body), decision: 'allow' }) })
+      const tokens = await exchange(app, { code: locationOf(allow).searchParams.get('code')!, redirect_uri: open.redirect, client_id: open.client_id, code_verifier: verifier })
+      assert.equal(tokens.statusCode, 200, tokens.body)
+      return { consent: consent.body, scope: tokens.json().scope as string }
+    }
+    const byDefault = await approve()
+    assert.doesNotMatch(byDefault.consent, /<strong>admin<\/strong>/)
+    assert.deepEqual(byDefault.scope.split(' ').sort(), ['items', 'me'])
+    // Named, it is shown on the consent page and granted when allowed.
+    const named = await approve('me admin')
+    assert.match(named.consent, /<strong>admin<\/strong>/)
+    assert.equal(named.scope, 'me admin')
+  })
+
   it('does not take a consent before the login', async (t) => {
     const app = await buildWithClients(t)
     const page = await authorizeRequest(app, validParams(THIRD, pkce().challenge))
@@ -466,6 +506,34 @@ describe('authorization-code metadata and configuration', () => {
     assertConfigRefused({ OAUTH_CLIENTS_FILE: clientsFile([{ ...good, public: undefined }]) }, /either client_secret_hash/)
     assertConfigRefused({ OAUTH_CLIENTS_FILE: clientsFile([good, good]) }, /listed twice/)
     assertConfigRefused({ OAUTH_CLIENTS_FILE: clientsFile([{ ...good, client_secret_hash: 'plaintext' }]) }, /OAUTH_CLIENTS_FILE\[0\]\.client_secret_hash: expected sha256:/)
+  })
+
+  it('registers swagger-ui\'s redirect URI under PUBLIC_URL\'s path, where the browser computes it from /docs\' own address', async (t) => {
+    for (const publicUrl of ['https://example.com/auth', 'https://example.com/auth/']) {
+      const app = await buildWithClients(t, { PUBLIC_URL: publicUrl })
+      const client = await app.authCore.clients.find('swagger-ui')
+      assert.deepEqual(client?.redirect_uris, ['https://example.com/auth/docs/static/oauth2-redirect.html'], publicUrl)
+    }
+  })
+
+  it('refuses a redirect URI the URL parser would rewrite, so a code never goes to an address that was not registered', () => {
+    const refused: Array<[string, RegExp]> = [
+      ['https://a.example/cb\nx', /whitespace or a control character/],
+      ['https://a.example/c b', /whitespace or a control character/],
+      ['https://a.example/cb\t', /whitespace or a control character/],
+      ['https://a.example/cb\u0000', /whitespace or a control character/],
+      ['http://127.1/cb', /normal form: the URL parser reads it as http:\/\/127\.0\.0\.1\/cb/],
+      ['https://A.example/cb', /reads it as https:\/\/a\.example\/cb/],
+      ['https://a.example', /reads it as https:\/\/a\.example\//],
+      ['https://a.example:443/cb', /reads it as https:\/\/a\.example\/cb/],
+      ['https://a.example/a/../cb', /reads it as https:\/\/a\.example\/cb/],
+      ['https://a.example/é', /reads it as https:\/\/a\.example\/%C3%A9/]
+    ]
+    for (const [uri, message] of refused) assert.match(redirectUriProblem(uri) ?? 'accepted', message, JSON.stringify(uri))
+    for (const uri of ['https://a.example/cb', 'https://a.example/cb?x=1', 'http://127.0.0.1:8080/callback', 'http://[::1]/cb', 'com.example.app:/oauth2redirect', 'https://a.example/%C3%A9']) {
+      assert.equal(redirectUriProblem(uri), undefined, uri)
+    }
+    assertConfigRefused({ OAUTH_CLIENTS_FILE: clientsFile([{ ...CLIENTS[0]!, redirect_uris: ['http://127.1/cb'] }]) }, /OAUTH_CLIENTS_FILE: client app: redirect_uri http:\/\/127\.1\/cb: is not in its normal form/)
   })
 
   it('registers the built-in swagger-ui client with /docs\' oauth2-redirect page as its one redirect URI', async (t) => {
