@@ -136,6 +136,18 @@ export function createAuthorizationService (deps: {
     return { kind: 'redirect', location: withParams(record.redirect_uri, { code, state: record.state, iss: issuer }) }
   }
 
+  /** After the user was authenticated (password, or a provider): a code for a first-party client, else the consent page. */
+  async function authenticated (requestId: string, record: AuthorizationRequestRecord, client: RegisteredClient, user: UserRecord, amr: string[]): Promise<AuthorizationStep> {
+    const granted = scopesFor(client, record.scope, user)
+    if (granted === undefined) {
+      await store.takeRequest(record.id_hash)
+      return errorRedirect(record.redirect_uri, record.state, 'invalid_scope', 'a requested scope is not available to this user')
+    }
+    if (client.first_party) return await issueCode(record, user.id, granted, amr)
+    if (!await store.setRequestUser(record.id_hash, user.id, JSON.stringify(amr))) throw new AuthorizationPageError('This login page has expired. Go back to the application and start again.')
+    return { kind: 'consent', requestId, client, scopes: granted }
+  }
+
   return {
     /**
      * GET /authorize: checks the request and keeps it (the login page's next step), or answers an
@@ -189,14 +201,19 @@ export function createAuthorizationService (deps: {
     async login (requestId: string | undefined, browser: string | undefined, credentials: { username: string, password: string, form: Record<string, string | undefined>, userAgent?: string, ip?: string }): Promise<AuthorizationStep> {
       const { record, client } = await pending(requestId, browser)
       const { user, amr } = await login.authenticate({ ...credentials, scope: record.scope ?? undefined, clientId: client.client_id })
-      const granted = scopesFor(client, record.scope, user)
-      if (granted === undefined) {
-        await store.takeRequest(record.id_hash)
-        return errorRedirect(record.redirect_uri, record.state, 'invalid_scope', 'a requested scope is not available to this user')
-      }
-      if (client.first_party) return await issueCode(record, user.id, granted, amr)
-      if (!await store.setRequestUser(record.id_hash, user.id, JSON.stringify(amr))) throw new AuthorizationPageError('This login page has expired. Go back to the application and start again.')
-      return { kind: 'consent', requestId: requestId!, client, scopes: granted }
+      return await authenticated(requestId!, record, client, user, amr)
+    },
+
+    /**
+     * The pending request completed for a user authenticated elsewhere (social login): the login
+     * checks that do not need the password (a disabled user refused; REQUIRE_VERIFIED_EMAIL), then
+     * the same path as `login` after the password: a code for a first-party client, else consent.
+     * @throws AuthorizationPageError, InvalidGrantError (disabled), a check's error
+     */
+    async completeExternal (requestId: string, browser: string | undefined, user: UserRecord, amr: string[], context: { userAgent?: string, ip?: string } = {}): Promise<AuthorizationStep> {
+      const { record, client } = await pending(requestId, browser)
+      await login.admitExternal({ user, amr, scope: record.scope ?? undefined, clientId: client.client_id, ...context })
+      return await authenticated(requestId, record, client, user, amr)
     },
 
     /** POST /authorize/consent: the user allows (a code) or denies (`access_denied`). @throws AuthorizationPageError */
