@@ -101,10 +101,8 @@ function oidcProvider (config: OidcProviderConfig): UpstreamProvider {
       const as = await server()
       if (as.authorization_endpoint === undefined) throw new SocialLoginError(`${name} has no authorization endpoint in its discovery document.`, 502)
       const url = new URL(as.authorization_endpoint)
-      url.search = new URLSearchParams({
-        response_type: 'code', client_id: config.client_id, redirect_uri: redirectUri, scope: 'openid email profile',
-        state, nonce, code_challenge: challenge, code_challenge_method: 'S256'
-      }).toString()
+      const query = { response_type: 'code', client_id: config.client_id, redirect_uri: redirectUri, scope: 'openid email profile', state, nonce, code_challenge: challenge, code_challenge_method: 'S256' }
+      url.search = new URLSearchParams(query).toString()
       return url
     },
     async identify ({ parameters, state, nonce, verifier, redirectUri }) {
@@ -164,10 +162,8 @@ function githubProvider (config: OidcProviderConfig): UpstreamProvider {
     name,
     async authorizationUrl ({ redirectUri, state, challenge }) {
       const url = new URL(endpoints.authorization_endpoint)
-      url.search = new URLSearchParams({
-        response_type: 'code', client_id: config.client_id, redirect_uri: redirectUri, scope: 'read:user user:email',
-        state, code_challenge: challenge, code_challenge_method: 'S256', allow_signup: 'true'
-      }).toString()
+      const query = { response_type: 'code', client_id: config.client_id, redirect_uri: redirectUri, scope: 'read:user user:email', state, code_challenge: challenge, code_challenge_method: 'S256', allow_signup: 'true' }
+      url.search = new URLSearchParams(query).toString()
       return url
     },
     async identify ({ parameters, state, verifier, redirectUri }) {

@@ -41,10 +41,11 @@ async function listen (t: TestContext, handler: (req: IncomingMessage, res: Serv
 export async function startOidcProvider (t: TestContext) {
   const accounts = new Map<string, UpstreamAccount>()
   let next: UpstreamAccount | undefined
-  let provider!: Provider
+  const holder: { provider?: Provider } = {}
   const { base } = await listen(t, (req, res) => {
     if (req.url?.startsWith('/interaction/') === true) {
-      void (async () => {
+      (async () => {
+        const provider = holder.provider!
         const details = await provider.interactionDetails(req, res)
         if (details.prompt.name === 'login') {
           assert.ok(next !== undefined, 'the test chose an account')
@@ -59,7 +60,7 @@ export async function startOidcProvider (t: TestContext) {
     }
     callback(req, res)
   })
-  provider = new Provider(base, {
+  const provider = new Provider(base, {
     clients: [{
       client_id: OIDC.client_id,
       client_secret: OIDC.client_secret,
@@ -78,6 +79,7 @@ export async function startOidcProvider (t: TestContext) {
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     cookies: { keys: ['test-cookie-key-0123456789'] }
   })
+  holder.provider = provider
   const callback = provider.callback()
   return {
     issuer: base,
