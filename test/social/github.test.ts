@@ -11,7 +11,7 @@ async function setup (t: import('node:test').TestContext) {
   return { github, app }
 }
 
-describe('social login: the GitHub preset', { concurrency: true }, () => {
+describe('social login: the GitHub preset', { concurrency: 3 }, () => {
   it('a new user from the primary verified address of /user/emails, the flow traced', async (t) => {
     const { github, app } = await setup(t)
     const login = uniqueName('octo')

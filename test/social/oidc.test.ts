@@ -19,7 +19,7 @@ async function setup (t: import('node:test').TestContext, env: Record<string, st
 const eventsOf = (app: import('fastify').FastifyInstance, userId: string) =>
   app.db.selectFrom('audit_events').select(['type', 'data']).where('user_id', '=', userId).orderBy('at').execute()
 
-describe('social login (OpenID Connect, oidc-provider upstream)', { concurrency: true }, () => {
+describe('social login (OpenID Connect, oidc-provider upstream)', { concurrency: 3 }, () => {
   it('a new user: the whole flow traced, a user without a password (user.created, identity.linked), then the same user again by subject, whatever its e-mail now', async (t) => {
     const { upstream, app } = await setup(t)
     const sub = uniqueName('sub')
