@@ -50,6 +50,22 @@ const socialButtons = (requestId: string, providers: ReadonlyArray<{ id: string,
   ? ''
   : `\n<p>Or:</p>\n<ul>\n${providers.map(p => `<li><a href="login/${encodeURIComponent(p.id)}?request=${encodeURIComponent(requestId)}">Log in with ${escapeHtml(p.name)}</a></li>`).join('\n')}\n</ul>`
 
+/**
+ * The second step of the login page for a user with TOTP: the code of the authenticator app, or
+ * one recovery code, posted with the pending request's id and the password step's `mfa_token`.
+ * `message` is the last attempt's refusal.
+ */
+export function secondFactorPage (input: { requestId: string, clientId: string, mfaToken: string, message?: string }): string {
+  return page('Enter your authentication code', `${input.message === undefined ? '' : `<p role="alert"><strong>${escapeHtml(input.message)}</strong></p>\n`}<p>Your account has two-factor authentication. Enter the 6-digit code of your authenticator app to continue to <strong>${escapeHtml(input.clientId)}</strong>, or one of your recovery codes.</p>
+<form method="post" action="authorize/mfa">
+<input type="hidden" name="request" value="${escapeHtml(input.requestId)}">
+<input type="hidden" name="mfa_token" value="${escapeHtml(input.mfaToken)}">
+<p><label for="code">Code</label><br>
+<input id="code" name="code" autocomplete="one-time-code" required maxlength="64" autofocus></p>
+<p><button type="submit">Continue</button></p>
+</form>`)
+}
+
 /** The consent page: the client and the scopes it asks for, allow or deny. */
 export function consentPage (input: { requestId: string, clientId: string, scopes: ScopeLine[] }): string {
   return page(`Allow ${input.clientId} to use your account?`, `<p>The application <strong>${escapeHtml(input.clientId)}</strong> asks for:</p>

@@ -3,10 +3,10 @@ import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { InvalidGrantError, LoginLockedError, OverloadedError } from '../../src/errors.js'
+import { InvalidGrantError, LoginLockedError, MfaRequiredError, OverloadedError } from '../../src/errors.js'
 import { HtmlPage } from '../../src/schemas/recovery.js'
 import { AuthorizationPageError, REQUEST_TTL_MS, type AuthorizationStep } from '../../src/services/authorization.js'
-import { authorizationErrorPage, consentPage, loginPage, pageHeaders, type ScopeLine } from './authorize-pages.js'
+import { authorizationErrorPage, consentPage, loginPage, pageHeaders, secondFactorPage, type ScopeLine } from './authorize-pages.js'
 import { perAddressLimit } from './token.js'
 
 const Text = (maxLength: number, description: string) => Type.Optional(Type.String({ maxLength, description }))
@@ -28,6 +28,13 @@ const LoginForm = Type.Object({
   username: Type.String({ maxLength: 254 }),
   password: Type.String({ maxLength: 1024 })
 }, { additionalProperties: true })
+
+/** The second step's form: the password step's mfa_token and a TOTP or recovery code. */
+const SecondFactorForm = Type.Object({
+  request: Type.String({ maxLength: 100 }),
+  mfa_token: Type.String({ maxLength: 256 }),
+  code: Type.String({ maxLength: 64 })
+}, { additionalProperties: false })
 
 const ConsentForm = Type.Object({
   request: Type.String({ maxLength: 100 }),
@@ -53,7 +60,9 @@ export interface AuthorizeRoutesOptions {
  *   redirect to the client with `error`, `state` and `iss`;
  * - POST /authorize (the login form) verifies the password through the login pipeline, then
  *   redirects (303) with `code`, `state` and `iss`, or shows the consent page (clients that are not
- *   first-party);
+ *   first-party), or for a user with TOTP the second-factor page;
+ * - POST /authorize/mfa (that page's form) proves the password step's `mfa_token` with a TOTP or
+ *   recovery code (src/services/mfa.ts), then goes on as after the password;
  * - POST /authorize/consent allows (a code) or denies (`access_denied`).
  * The POSTs are refused (403 page) without the browser's cookie, from another site (`Origin`,
  * `Sec-Fetch-Site`): login CSRF. Pages: no script, `frame-ancestors 'none'`, no-store.
@@ -96,6 +105,24 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
       ? site === 'same-origin'
       : origin === undefined || origin === `${request.protocol}://${request.host}` || origin === ownOrigin
     if (!own) throw new AuthorizationPageError('This form was sent from another site. Go back to the application and start again.', 403)
+  }
+
+  /**
+   * A refusal of a login step the user can act on: its status, message and headers (a lock's
+   * Retry-After) for the page shown again. `wrong` is the one message for a wrong credential.
+   * @throws the error itself when it is not such a refusal (a page error, a fault)
+   */
+  function refusalOf (request: FastifyRequest, error: unknown, wrong: string): { status: number, message: string, headers: Record<string, string> } {
+    if (error instanceof AuthorizationPageError) throw error
+    const status = (error as { statusCode?: number }).statusCode ?? 500
+    if (status >= 500 && !(error instanceof OverloadedError)) throw error
+    request.log.info({ event: 'authorize', outcome: 'refused', reason: (error as Error).name }, 'authorization login refused')
+    const throttled = error instanceof LoginLockedError || error instanceof OverloadedError
+    return {
+      status: status >= 400 && status < 600 && status !== 401 ? status : 400,
+      message: error instanceof InvalidGrantError ? wrong : throttled ? error.message : (error as Error).message,
+      headers: throttled ? error.headers : {}
+    }
   }
 
   /** Where a step leads: a 303 to the client, or a page. */
@@ -160,21 +187,43 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
       request.log.info({ event: 'authorize', outcome: step.kind }, 'authorization login')
       return answer(reply, step)
     } catch (error) {
-      if (error instanceof AuthorizationPageError) throw error
-      // Refusals the user can act on: the login page again, with why (one message for a wrong user or password).
-      const status = (error as { statusCode?: number }).statusCode ?? 500
-      if (status >= 500 && !(error instanceof OverloadedError)) throw error
-      request.log.info({ event: 'authorize', outcome: 'refused', reason: (error as Error).name }, 'authorization login refused')
-      const message = error instanceof InvalidGrantError
-        ? 'Incorrect username or password.'
-        : error instanceof LoginLockedError || error instanceof OverloadedError
-          ? error.message
-          // A login check that needs more than a password (a second factor, issue 21) refuses here until this page offers that step.
-          : 'This account needs a login step that this page does not offer yet. Use another way to log in.'
+      if (error instanceof MfaRequiredError) {
+        // The password was right and the account has TOTP: the second step, with its mfa_token.
+        request.log.info({ event: 'authorize', outcome: 'mfa_required' }, 'authorization login: second factor')
+        const { client } = await authorization.describe(body.request, browser)
+        return page(reply, 200, secondFactorPage({ requestId: body.request, clientId: client.client_id, mfaToken: error.mfaToken }), client.redirect_uris)
+      }
+      const refusal = refusalOf(request, error, 'Incorrect username or password.')
       const { client, scopes } = await authorization.describe(body.request, browser)
-      if (error instanceof LoginLockedError || error instanceof OverloadedError) reply.headers(error.headers)
-      return page(reply, status >= 400 && status < 600 && status !== 401 ? status : 400,
-        loginPage({ requestId: body.request, clientId: client.client_id, scopes: lines(scopes), message, username: body.username, providers: fastify.authCore.social.providers() }), client.redirect_uris)
+      return page(reply.headers(refusal.headers), refusal.status,
+        loginPage({ requestId: body.request, clientId: client.client_id, scopes: lines(scopes), message: refusal.message, username: body.username, providers: fastify.authCore.social.providers() }), client.redirect_uris)
+    }
+  })
+
+  fastify.post('/authorize/mfa', {
+    config: { rateLimit },
+    schema: {
+      tags: ['auth'],
+      operationId: 'authorizeSecondFactor',
+      summary: 'The login page\'s second step (TOTP or a recovery code)',
+      description: 'Posted by the second-factor page that `POST /authorize` shows to a user with TOTP: the code of the authenticator app (or a recovery code) with the password step\'s `mfa_token`, then a redirect to the client (303) or the consent page. Five wrong codes spend the `mfa_token`; each counts toward the account\'s lock.',
+      consumes: ['application/x-www-form-urlencoded'],
+      produces: ['text/html'],
+      body: SecondFactorForm,
+      response: { 200: HtmlPage('The consent page'), 303: HtmlPage('Back to the client with `code`, `state`, `iss`'), 400: HtmlPage('Refused: the code page again, with why'), 403: HtmlPage('Sent from another site or another browser') }
+    }
+  }, async (request, reply) => {
+    assertSameOrigin(request)
+    const { request: requestId, mfa_token: mfaToken, code } = request.body
+    const browser = request.cookies[cookieName]
+    try {
+      const step = await authorization.secondFactor(requestId, browser, { mfaToken, code, userAgent: request.headers['user-agent'], ip: request.ip })
+      request.log.info({ event: 'authorize', outcome: step.kind }, 'authorization second factor')
+      return answer(reply, step)
+    } catch (error) {
+      const refusal = refusalOf(request, error, 'That code is not right, or this page has been used too often: try again, or go back to the application and start again.')
+      const { client } = await authorization.describe(requestId, browser)
+      return page(reply.headers(refusal.headers), refusal.status, secondFactorPage({ requestId, clientId: client.client_id, mfaToken, message: refusal.message }), client.redirect_uris)
     }
   })
 

@@ -7,7 +7,6 @@ import type { UserPublic } from '../schemas/user.js'
  *
  *   declare module 'fastify-oauth2-jwt' { interface AuthTokenClaims { tenant: string } }
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the merge point
 export interface AuthTokenClaims {}
 
 /**
@@ -15,7 +14,6 @@ export interface AuthTokenClaims {}
  *
  *   declare module 'fastify-oauth2-jwt' { interface AuthUserMetadata { tenant: string } }
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the merge point
 export interface AuthUserMetadata {}
 
 /** The public user as hooks see it: `metadata` typed by the app's AuthUserMetadata. */

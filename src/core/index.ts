@@ -117,7 +117,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   // The authorization-code flow (issue 23): a store without its part keeps requests and codes in memory.
   const authorizationStore = store.authorization ?? createMemoryAuthorizationStore()
   const clients = createClientRegistry(settings.oauthClients, authorizationStore)
-  const authorization = createAuthorizationService({ store: authorizationStore, users: store.users, clients, login, sessions, scopes, issuer })
+  const authorization = createAuthorizationService({ store: authorizationStore, users: store.users, clients, login, mfa, sessions, scopes, issuer })
   // Social login (issue 23): upstream providers (OIDC_PROVIDERS_FILE), discovered at first use.
   if (settings.oidcProviders.length > 0 && store.identities === undefined) throw new Error('social login (oidcProviders) needs a store with `identities`')
   const redirectBase = settings.cookies.publicUrl ?? (/^https?:\/\//.test(issuer) ? issuer : undefined)

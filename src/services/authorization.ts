@@ -4,6 +4,7 @@ import { hashToken } from '../identifiers.js'
 import type { AuthorizationRequestRecord, AuthorizationStore, UserStore } from '../stores/auth-store.js'
 import type { UserRecord } from '../schemas/user.js'
 import { parseAmr, type LoginPipeline, type LoginResult } from './login.js'
+import type { MfaService } from './mfa.js'
 import type { ClientRegistry, RegisteredClient } from './oauth-clients.js'
 import { grantScopes, parseScope, type ScopeRegistry } from './scopes.js'
 import type { SessionService } from './sessions.js'
@@ -77,12 +78,13 @@ export function createAuthorizationService (deps: {
   users: UserStore
   clients: ClientRegistry
   login: LoginPipeline
+  mfa: MfaService
   sessions: SessionService
   scopes: ScopeRegistry
   /** `iss` of every answer (RFC 9207): the tokens' issuer */
   issuer: string
 }) {
-  const { store, users, clients, login, sessions, scopes, issuer } = deps
+  const { store, users, clients, login, mfa, sessions, scopes, issuer } = deps
 
   /** An error answer to the client (RFC 6749 §4.1.2.1), with `state` and `iss`. */
   const errorRedirect = (redirectUri: string, state: string | null | undefined, error: string, description: string): AuthorizationStep =>
@@ -136,8 +138,12 @@ export function createAuthorizationService (deps: {
     return { kind: 'redirect', location: withParams(record.redirect_uri, { code, state: record.state, iss: issuer }) }
   }
 
-  /** After the user was authenticated (password, or a provider): a code for a first-party client, else the consent page. */
-  async function authenticated (requestId: string, record: AuthorizationRequestRecord, client: RegisteredClient, user: UserRecord, amr: string[]): Promise<AuthorizationStep> {
+  /**
+   * After the user proved who they are (password, second factor): the scopes this user may grant,
+   * then a code for a first-party client, or the consent page for another (the user kept on the
+   * pending request until consent).
+   */
+  async function continueAs (record: AuthorizationRequestRecord, client: RegisteredClient, requestId: string, user: UserRecord, amr: string[]): Promise<AuthorizationStep> {
     const granted = scopesFor(client, record.scope, user)
     if (granted === undefined) {
       await store.takeRequest(record.id_hash)
@@ -201,19 +207,36 @@ export function createAuthorizationService (deps: {
     async login (requestId: string | undefined, browser: string | undefined, credentials: { username: string, password: string, form: Record<string, string | undefined>, userAgent?: string, ip?: string }): Promise<AuthorizationStep> {
       const { record, client } = await pending(requestId, browser)
       const { user, amr } = await login.authenticate({ ...credentials, scope: record.scope ?? undefined, clientId: client.client_id })
-      return await authenticated(requestId!, record, client, user, amr)
+      return await continueAs(record, client, requestId!, user, amr)
     },
 
     /**
      * The pending request completed for a user authenticated elsewhere (social login): the login
      * checks that do not need the password (a disabled user refused; REQUIRE_VERIFIED_EMAIL), then
-     * the same path as `login` after the password: a code for a first-party client, else consent.
+     * the same path as `login` after the password (continueAs): a code for a first-party client,
+     * else consent. The caller refuses users with a second factor.
      * @throws AuthorizationPageError, InvalidGrantError (disabled), a check's error
      */
     async completeExternal (requestId: string, browser: string | undefined, user: UserRecord, amr: string[], context: { userAgent?: string, ip?: string } = {}): Promise<AuthorizationStep> {
       const { record, client } = await pending(requestId, browser)
       await login.admitExternal({ user, amr, scope: record.scope ?? undefined, clientId: client.client_id, ...context })
-      return await authenticated(requestId, record, client, user, amr)
+      return await continueAs(record, client, requestId, user, amr)
+    },
+
+    /**
+     * POST /authorize/mfa: the second step for a user with TOTP, after the password's MfaRequiredError
+     * (its `mfa_token`, bound to this client and scope): a 6-digit code or a recovery code proves
+     * the challenge (5 wrong codes spend it; each counts toward the account's lock), the login's
+     * checks run again, then as after the password: a code or the consent page.
+     * @throws AuthorizationPageError, InvalidGrantError ('mfa': a wrong code, a spent or foreign mfa_token), LoginLockedError, OverloadedError
+     */
+    async secondFactor (requestId: string | undefined, browser: string | undefined, input: { mfaToken: string, code: string, userAgent?: string, ip?: string }): Promise<AuthorizationStep> {
+      const { record, client } = await pending(requestId, browser)
+      const context = { client_id: client.client_id, user_agent: input.userAgent ?? null, ip: input.ip ?? null }
+      const kind = /^[0-9]{6}$/.test(input.code) ? 'otp' : 'recovery_code'
+      const proven = await mfa.proveChallenge({ mfaToken: input.mfaToken, code: input.code, kind, clientId: client.client_id, scope: record.scope ?? '', context })
+      const { user, amr } = await login.authenticateSecondFactor({ ...proven, userAgent: input.userAgent, ip: input.ip })
+      return await continueAs(record, client, requestId!, user, amr)
     },
 
     /** POST /authorize/consent: the user allows (a code) or denies (`access_denied`). @throws AuthorizationPageError */

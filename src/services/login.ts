@@ -257,11 +257,12 @@ export function createLoginPipeline (deps: {
     },
 
     /**
-     * Finishes a login whose second factor was just proven (the two-factor grants): the user as
-     * stored now (disabled meanwhile: refused), the other checks again, then the session with `amr`.
-     * @throws InvalidGrantError ('mfa'), InvalidScopeError, a check's error
+     * A login whose second factor was just proven, without starting a session (the authorization
+     * endpoint's code step): the user as stored now (disabled meanwhile: refused), the other checks
+     * again with `amr`.
+     * @throws InvalidGrantError ('mfa'), a check's error
      */
-    async finishSecondFactor (input: { userId: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, amr: string[], method: string }): Promise<LoginResult> {
+    async authenticateSecondFactor (input: { userId: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, amr: string[] }): Promise<Authenticated> {
       const context = contextOf(input)
       const user = await store.users.findById(input.userId)
       if (user === undefined || user.disabled) {
@@ -274,7 +275,17 @@ export function createLoginPipeline (deps: {
         // One message per grant: a check's refusal reads as the two-factor grants' invalid_grant.
         throw error instanceof InvalidGrantError ? new InvalidGrantError('mfa') : error
       }
-      return await pipeline.startSession(user, { ...input, amr: input.amr }, input.method)
+      return { user, amr: input.amr }
+    },
+
+    /**
+     * Finishes a login whose second factor was just proven (the two-factor grants):
+     * authenticateSecondFactor, then the session with `amr`.
+     * @throws InvalidGrantError ('mfa'), InvalidScopeError, a check's error
+     */
+    async finishSecondFactor (input: { userId: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, amr: string[], method: string }): Promise<LoginResult> {
+      const { user, amr } = await pipeline.authenticateSecondFactor(input)
+      return await pipeline.startSession(user, { ...input, amr }, input.method)
     },
 
     /**

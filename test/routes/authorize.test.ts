@@ -9,7 +9,7 @@ import {
 } from '../authorization-helpers.js'
 import { redirectUriProblem } from '../../src/services/oauth-clients.js'
 import { amrOf, codeAt, mfaUser } from './mfa-helpers.js'
-import { adminLogin, assertConfigRefused, assertNoStore, assertSessionEnded, eventually, FORM, form, getMe, PASSWORD, registerUser } from '../helper.js'
+import { adminLogin, assertConfigRefused, assertNoStore, assertSessionEnded, eventually, FORM, form, getMe, PASSWORD, passwordGrant, registerUser, storeOf } from '../helper.js'
 
 const ISSUER = 'http://127.0.0.1:3000' // the test config's default issuer
 
@@ -131,38 +131,135 @@ describe('GET /authorize and the code flow', () => {
     const page = await authorizeRequest(app, validParams(APP, pkce().challenge))
     const res = await postLogin(app, { request: requestIdOf(page.body), username: user.username, password: PASSWORD }, { cookie: cookieOf(page) })
     assertPage(res, 403)
-    assert.match(res.body, /needs a login step that this page does not offer yet/)
+    assert.match(res.body, /mfa required/)
   })
 
-  it('an account with TOTP (issue 21): refused on the page without a code; with a valid otp in the form, the code\'s session carries amr pwd and otp, after consent too', async (t) => {
+  it('an account with TOTP (issue 21): the password leads to the code page; the code (or an otp sent with the password) gives a code whose session carries amr pwd and otp, after consent too', async (t) => {
     const app = await buildWithClients(t)
-    const { user, totp } = await mfaUser(app)
-    const page = await authorizeRequest(app, validParams(APP, pkce().challenge))
-    const refused = await postLogin(app, { request: requestIdOf(page.body), username: user.username, password: PASSWORD }, { cookie: cookieOf(page) })
-    assertPage(refused, 403)
-    assert.match(refused.body, /needs a login step that this page does not offer yet/)
+    const { user, totp, recoveryCodes } = await mfaUser(app)
 
-    // First-party: the code at once.
+    // First-party: password, then the code page, then the code at once.
     const { verifier, challenge } = pkce()
     const first = await authorizeRequest(app, validParams(APP, challenge))
-    const res = await postLogin(app, { request: requestIdOf(first.body), username: user.username, password: PASSWORD, otp: codeAt(totp, 0) }, { cookie: cookieOf(first) })
+    const cookie = cookieOf(first)
+    const codePage = await postLogin(app, { request: requestIdOf(first.body), username: user.username, password: PASSWORD }, { cookie })
+    assertPage(codePage, 200)
+    assert.match(codePage.body, /<form method="post" action="authorize\/mfa">/)
+    assert.match(codePage.body, /autocomplete="one-time-code"/)
+    assert.doesNotMatch(codePage.body, /<script/i)
+    const step = secondStepOf(codePage.body)
+    const wrong = await postSecondFactor(app, { ...step, code: codeAt(totp, 0) === '000000' ? '111111' : '000000' }, cookie)
+    assertPage(wrong, 400)
+    assert.match(wrong.body, /That code is not right/)
+    assert.equal(secondStepOf(wrong.body).mfa_token, step.mfa_token, 'the same step, to try again')
+    const res = await postSecondFactor(app, { ...step, code: codeAt(totp, 0) }, cookie)
     const code = locationOf(res).searchParams.get('code')!
     const tokens = await exchange(app, { code, redirect_uri: APP.redirect, client_id: APP.client_id, code_verifier: verifier })
     assert.equal(tokens.statusCode, 200, tokens.body)
     assert.deepEqual(amrOf(tokens.json().access_token), ['pwd', 'otp'])
 
-    // Not first-party: the methods are kept with the pending request until consent.
+    // Not first-party, with a recovery code: the consent page follows, the methods kept until consent.
     const third = pkce()
     const consentPage = await authorizeRequest(app, validParams(THIRD, third.challenge, { scope: 'me' }))
-    const cookie = cookieOf(consentPage)
+    const thirdCookie = cookieOf(consentPage)
     const request = requestIdOf(consentPage.body)
-    const login = await postLogin(app, { request, username: user.username, password: PASSWORD, otp: codeAt(totp, 1) }, { cookie })
-    assertPage(login, 200)
-    const allow = await app.inject({ method: 'POST', url: '/authorize/consent', headers: { ...FORM, cookie }, payload: form({ request, decision: 'allow' }) })
-    const thirdCode = locationOf(allow).searchParams.get('code')!
-    const thirdTokens = await exchange(app, { code: thirdCode, redirect_uri: THIRD.redirect, client_id: THIRD.client_id, code_verifier: third.verifier })
+    const thirdStep = secondStepOf((await postLogin(app, { request, username: user.username, password: PASSWORD }, { cookie: thirdCookie })).body)
+    const consent = await postSecondFactor(app, { ...thirdStep, code: recoveryCodes[0]! }, thirdCookie)
+    assertPage(consent, 200)
+    assert.match(consent.body, /Allow third-party to use your account\?/)
+    const allow = await app.inject({ method: 'POST', url: '/authorize/consent', headers: { ...FORM, cookie: thirdCookie }, payload: form({ request, decision: 'allow' }) })
+    const thirdTokens = await exchange(app, { code: locationOf(allow).searchParams.get('code')!, redirect_uri: THIRD.redirect, client_id: THIRD.client_id, code_verifier: third.verifier })
     assert.equal(thirdTokens.statusCode, 200, thirdTokens.body)
     assert.deepEqual(amrOf(thirdTokens.json().access_token), ['pwd', 'otp'])
+
+    // An otp sent with the password (a form of the app's own) skips the code page.
+    const direct = pkce()
+    const page = await authorizeRequest(app, validParams(APP, direct.challenge))
+    const at = await postLogin(app, { request: requestIdOf(page.body), username: user.username, password: PASSWORD, otp: codeAt(totp, 1) }, { cookie: cookieOf(page) })
+    assert.equal(locationOf(at).searchParams.get('iss'), ISSUER)
+  })
+})
+
+/** The hidden fields of the second-factor page. */
+function secondStepOf (html: string) {
+  const mfaToken = /name="mfa_token" value="([^"]+)"/.exec(html)?.[1]
+  assert.ok(mfaToken !== undefined, 'the page carries its mfa_token')
+  return { request: requestIdOf(html), mfa_token: mfaToken }
+}
+
+const postSecondFactor = (app: Parameters<typeof postLogin>[0], fields: Record<string, string>, cookie: string, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url: '/authorize/mfa', headers: { ...FORM, cookie, ...headers }, payload: form(fields) })
+
+describe('the login page\'s second step (TOTP): its abuse cases', () => {
+  /** A user with TOTP at the code page of a pending request of `client`. */
+  async function atCodePage (t: import('node:test').TestContext, client: { client_id: string, redirect: string } = APP, env: Record<string, string> = {}) {
+    const app = await buildWithClients(t, env)
+    const mfa = await mfaUser(app)
+    const { verifier, challenge } = pkce()
+    const page = await authorizeRequest(app, validParams(client, challenge))
+    const cookie = cookieOf(page)
+    const codePage = await postLogin(app, { request: requestIdOf(page.body), username: mfa.user.username, password: PASSWORD }, { cookie })
+    assertPage(codePage, 200)
+    return { app, ...mfa, cookie, verifier, step: secondStepOf(codePage.body) }
+  }
+
+  it('the password alone gives nothing: no code, no consent, no session', async (t) => {
+    const { app, step, cookie, user } = await atCodePage(t, THIRD)
+    // Consent before the second step: the pending request has no user yet.
+    const consent = await app.inject({ method: 'POST', url: '/authorize/consent', headers: { ...FORM, cookie }, payload: form({ request: step.request, decision: 'allow' }) })
+    assertPage(consent, 400)
+    assert.match(consent.body, /Log in first/)
+    assert.equal((await storeOf(app).sessions.listForUser(user.id)).length, 1, 'only the enrolling session')
+  })
+
+  it('refuses the step without the browser\'s cookie, or posted from another site', async (t) => {
+    const { app, step, cookie, totp } = await atCodePage(t)
+    assertPage(await postSecondFactor(app, { ...step, code: codeAt(totp, 0) }, 'authorize=' + 'x'.repeat(43)), 403)
+    assertPage(await postSecondFactor(app, { ...step, code: codeAt(totp, 0) }, cookie, { 'sec-fetch-site': 'cross-site' }), 403)
+    assertPage(await postSecondFactor(app, { ...step, code: codeAt(totp, 0) }, cookie, { origin: 'https://evil.example' }), 403)
+    // Still usable by its own browser afterwards: nothing above spent it.
+    assert.equal((await postSecondFactor(app, { ...step, code: codeAt(totp, 0) }, cookie)).statusCode, 303)
+  })
+
+  it('an mfa_token of another client\'s request does not complete this one', async (t) => {
+    const { app, step, totp, user } = await atCodePage(t)
+    const other = await authorizeRequest(app, validParams(OTHER, pkce().challenge))
+    const otherCookie = cookieOf(other)
+    const otherStep = secondStepOf((await postLogin(app, { request: requestIdOf(other.body), username: user.username, password: PASSWORD }, { cookie: otherCookie })).body)
+    // OTHER's pending request with APP's mfa_token: refused, and the code is not spent.
+    const crossed = await postSecondFactor(app, { request: otherStep.request, mfa_token: step.mfa_token, code: codeAt(totp, 0) }, otherCookie)
+    assertPage(crossed, 400)
+    assert.equal((await postSecondFactor(app, { ...otherStep, code: codeAt(totp, 0) }, otherCookie)).statusCode, 303)
+  })
+
+  it('five wrong codes spend the step: the right code then fails too', async (t) => {
+    const { app, step, cookie, totp } = await atCodePage(t)
+    for (let i = 0; i < 5; i++) assertPage(await postSecondFactor(app, { ...step, code: 'ABCD-EFGH' }, cookie), 400)
+    const spent = await postSecondFactor(app, { ...step, code: codeAt(totp, 0) }, cookie)
+    assertPage(spent, 400)
+    assert.match(spent.body, /start again/)
+  })
+
+  it('wrong codes count toward the account\'s lock: a 429 page with Retry-After', async (t) => {
+    const { app, step, cookie, totp } = await atCodePage(t, APP, { LOGIN_USERNAME_RATE_LIMIT: '3' })
+    for (let i = 0; i < 3; i++) assertPage(await postSecondFactor(app, { ...step, code: '12345a' }, cookie), 400)
+    const locked = await postSecondFactor(app, { ...step, code: codeAt(totp, 0) }, cookie)
+    assertPage(locked, 429)
+    assert.match(String(locked.headers['retry-after']), /^\d+$/)
+  })
+
+  it('a code already used (by the token endpoint or an earlier step) is refused', async (t) => {
+    const { app, step, cookie, totp, user } = await atCodePage(t)
+    const code = codeAt(totp, 0)
+    assert.equal((await passwordGrant(app, user.username, PASSWORD, { otp: code })).statusCode, 200)
+    assertPage(await postSecondFactor(app, { ...step, code }, cookie), 400)
+  })
+
+  it('a user disabled between the two steps is refused', async (t) => {
+    const { app, step, cookie, totp, user } = await atCodePage(t)
+    await storeOf(app).users.update(user.id, { disabled: true })
+    const res = await postSecondFactor(app, { ...step, code: codeAt(totp, 0) }, cookie)
+    assertPage(res, 400)
   })
 })
 
