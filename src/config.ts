@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { AuthSettings, defaultHashConcurrency } from './schemas/auth-options.js'
 import { clientConfigProblems } from './services/oauth-clients.js'
+import { providerConfigProblems } from './social/provider-config.js'
 import { parseOrThrow } from './schemas/parse.js'
 import { defaultMailFrom, defaultPublicUrl, type MailOptions } from './schemas/mail-options.js'
 import { WEBHOOK_SECRET_PATTERN, webhookEventsProblem, webhookSecretProblem, webhookUrlProblem, type WebhookOptions } from './schemas/webhook-options.js'
@@ -57,6 +58,7 @@ export const EnvSchema = Type.Object({
   WEBHOOK_EVENTS: Type.Optional(Type.String({ pattern: '^[a-z_.]+(,\\s*[a-z_.]+)*$', description: 'comma-separated event types, e.g. user.created,password.changed (default: every type)' })),
   DATA_ENCRYPTION_KEY: Type.Optional(Type.String({ description: '32 random bytes in base64 (openssl rand -base64 32): encrypts TOTP secrets at rest' })),
   OAUTH_CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'a JSON file: an array of {client_id, client_secret_hash? | public: true, redirect_uris, scopes?, first_party?}' })),
+  OIDC_PROVIDERS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'a JSON file: an array of {id, name, issuer, client_id, client_secret} (OpenID Connect) or {id: "github", client_id, client_secret}' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 })
 type Env = Static<typeof EnvSchema>
@@ -79,7 +81,8 @@ const AUTH_VARIABLES: Record<string, [keyof Env, number]> = {
   passwordHashMaxWaitSeconds: ['PASSWORD_HASH_MAX_WAIT_SECONDS', 1],
   loginFailureLimit: ['LOGIN_USERNAME_RATE_LIMIT', 1],
   auditRetentionDays: ['AUDIT_RETENTION_DAYS', 1],
-  oauthClients: ['OAUTH_CLIENTS_FILE', 1]
+  oauthClients: ['OAUTH_CLIENTS_FILE', 1],
+  oidcProviders: ['OIDC_PROVIDERS_FILE', 1]
 }
 
 export class ConfigError extends Error {
@@ -102,25 +105,27 @@ function publicUrlOf (env: Env, issuer: string): string {
 }
 
 /**
- * OAUTH_CLIENTS_FILE's clients, as read (checked with the other auth settings, then for what the
- * schema cannot say). @throws ConfigError naming the variable: unreadable file, not JSON
+ * The JSON array of the file a variable names (OAUTH_CLIENTS_FILE's clients, OIDC_PROVIDERS_FILE's
+ * providers), as read: checked with the other auth settings, then for what the schema cannot say.
+ * Errors never quote the file's content (it holds secrets).
+ * @throws ConfigError naming the variable: unreadable file, not JSON, not an array
  */
-function oauthClientsOf (env: Env): unknown {
-  if (env.OAUTH_CLIENTS_FILE === undefined) return undefined
+function jsonArrayFile (variable: 'OAUTH_CLIENTS_FILE' | 'OIDC_PROVIDERS_FILE', path: string | undefined, what: string): unknown {
+  if (path === undefined) return undefined
   let text: string
   try {
-    text = readFileSync(env.OAUTH_CLIENTS_FILE, 'utf8')
+    text = readFileSync(path, 'utf8')
   } catch (error) {
-    throw new ConfigError(`OAUTH_CLIENTS_FILE: cannot read ${env.OAUTH_CLIENTS_FILE} (${(error as { code?: string }).code ?? 'error'})`)
+    throw new ConfigError(`${variable}: cannot read ${path} (${(error as { code?: string }).code ?? 'error'})`)
   }
-  let clients: unknown
+  let entries: unknown
   try {
-    clients = JSON.parse(text)
+    entries = JSON.parse(text)
   } catch {
-    throw new ConfigError(`OAUTH_CLIENTS_FILE: ${env.OAUTH_CLIENTS_FILE} is not JSON`)
+    throw new ConfigError(`${variable}: ${path} is not JSON`)
   }
-  if (!Array.isArray(clients)) throw new ConfigError(`OAUTH_CLIENTS_FILE: ${env.OAUTH_CLIENTS_FILE} must hold a JSON array of clients`)
-  return clients
+  if (!Array.isArray(entries)) throw new ConfigError(`${variable}: ${path} must hold a JSON array of ${what}`)
+  return entries
 }
 
 /** The auth plugin's options from the environment, checked against the plugin's own schema. */
@@ -144,17 +149,23 @@ function authSettings (env: Env): AuthSettings & { passwordHashConcurrency: numb
     refreshReuseIntervalSeconds: env.REFRESH_REUSE_INTERVAL_SECONDS,
     cookies: { publicUrl: env.PUBLIC_URL, trustedOrigins: corsOrigins(env), accessToken: env.ACCESS_TOKEN_COOKIE },
     auditRetentionDays: env.AUDIT_RETENTION_DAYS,
-    oauthClients: oauthClientsOf(env)
+    oauthClients: jsonArrayFile('OAUTH_CLIENTS_FILE', env.OAUTH_CLIENTS_FILE, 'clients'),
+    oidcProviders: jsonArrayFile('OIDC_PROVIDERS_FILE', env.OIDC_PROVIDERS_FILE, 'providers')
   }
   // Omitted settings take the schema's defaults; JSON drops the undefined ones.
   const settings = parseOrThrow(AuthSettings, JSON.parse(JSON.stringify(options)), problems => invalid(problems.map(problem => {
     const [path = '', message = ''] = problem.split(': ')
-    // A client of the file by its index: `OAUTH_CLIENTS_FILE[0].redirect_uris.1`.
-    const [variable, unit] = AUTH_VARIABLES[path] ?? (path.startsWith('oauthClients.') ? [`OAUTH_CLIENTS_FILE[${path.slice(13).replace('.', '].')}`, 1] : [path, 1])
+    // An entry of a file by its index: `OAUTH_CLIENTS_FILE[0].redirect_uris.1`, `OIDC_PROVIDERS_FILE[1].issuer`.
+    const [variable, unit] = AUTH_VARIABLES[path] ??
+      (path.startsWith('oauthClients.')
+        ? [`OAUTH_CLIENTS_FILE[${path.slice(13).replace('.', '].')}`, 1]
+        : path.startsWith('oidcProviders.') ? [`OIDC_PROVIDERS_FILE[${path.slice(14).replace('.', '].')}`, 1] : [path, 1])
     return `${variable}: ${message}${unit === 1 ? '' : ` (in seconds: ${variable} × ${unit})`}`
   })))
   const clientProblems = clientConfigProblems(settings.oauthClients)
   if (clientProblems.length > 0) throw invalid(clientProblems.map(problem => `OAUTH_CLIENTS_FILE: ${problem}`))
+  const providerProblems = providerConfigProblems(settings.oidcProviders)
+  if (providerProblems.length > 0) throw invalid(providerProblems.map(problem => `OIDC_PROVIDERS_FILE: ${problem}`))
   return { ...settings, passwordHashConcurrency: options.passwordHashConcurrency }
 }
 

@@ -36,6 +36,39 @@ export class DuplicateUserError extends DomainError {
 }
 
 /** A client id is registered already (`clients add`). */
+/** Thrown by the identity store when (provider, subject) is linked already (two first sign-ins racing). */
+export class DuplicateIdentityError extends DomainError {
+  override name = 'DuplicateIdentityError'
+  override readonly code = 'AUTH_DUPLICATE_IDENTITY'
+  override readonly statusCode = 409
+  constructor () {
+    super('this identity is linked already')
+  }
+}
+
+/**
+ * A refusal of social login (issue 23), shown on a page, never redirected: an unknown provider, a
+ * state that is unknown, used, expired or of another browser, a provider that failed or answered
+ * something that does not validate, an account that may not be linked. `message` is for the user.
+ */
+export class SocialLoginError extends DomainError {
+  override name = 'SocialLoginError'
+  override readonly code = 'AUTH_SOCIAL_LOGIN_REFUSED'
+  constructor (message: string, override readonly statusCode: 400 | 403 | 404 | 409 | 502 = 400) {
+    super(message)
+  }
+}
+
+/** Removing this identity would leave the user no way to log in (no password, no other identity). */
+export class LastSignInMethodError extends DomainError {
+  override name = 'LastSignInMethodError'
+  override readonly code = 'AUTH_LAST_SIGN_IN_METHOD'
+  override readonly statusCode = 409
+  constructor () {
+    super('This is your last way to log in: set a password (POST /forgot-password) or link another provider first')
+  }
+}
+
 export class DuplicateClientError extends DomainError {
   override name = 'DuplicateClientError'
   override readonly code = 'AUTH_DUPLICATE_CLIENT'

@@ -16,7 +16,8 @@ const PUBLIC = new Set([
   // account recovery and e-mail verification (issue 13): the token of the e-mail is the credential
   'post /forgot-password', 'post /reset-password', 'get /reset-password', 'post /request-verify-token', 'post /verify', 'get /verify',
   // the authorization endpoint (issue 23): the login page itself
-  'get /authorize', 'post /authorize', 'post /authorize/mfa', 'post /authorize/consent'
+  'get /authorize', 'post /authorize', 'post /authorize/mfa', 'post /authorize/consent',
+  'get /login/{provider}', 'get /login/{provider}/callback'
 ])
 
 async function openapi (t: TestContext) {

@@ -32,7 +32,7 @@ const scopeList = (scopes: ScopeLine[]) => scopes.length === 0
  * request's id. `message` is the last attempt's refusal. `extra` is a seam for later steps (the
  * second factor's field, social buttons): trusted HTML.
  */
-export function loginPage (input: { requestId: string, clientId: string, scopes: ScopeLine[], message?: string, username?: string, extra?: string }): string {
+export function loginPage (input: { requestId: string, clientId: string, scopes: ScopeLine[], message?: string, username?: string, extra?: string, providers?: ReadonlyArray<{ id: string, name: string }> }): string {
   return page(`Log in to continue to ${input.clientId}`, `${input.message === undefined ? '' : `<p role="alert"><strong>${escapeHtml(input.message)}</strong></p>\n`}<p>The application <strong>${escapeHtml(input.clientId)}</strong> asks to use your account.</p>
 ${scopeList(input.scopes)}
 <form method="post" action="authorize">
@@ -42,8 +42,13 @@ ${scopeList(input.scopes)}
 <p><label for="password">Password</label><br>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"></p>
 ${input.extra ?? ''}<p><button type="submit">Log in</button></p>
-</form>`)
+</form>${socialButtons(input.requestId, input.providers ?? [])}`)
 }
+
+/** One plain link per social provider (no script): GET login/{id}?request=…, relative so it works under a prefix. */
+const socialButtons = (requestId: string, providers: ReadonlyArray<{ id: string, name: string }>) => providers.length === 0
+  ? ''
+  : `\n<p>Or:</p>\n<ul>\n${providers.map(p => `<li><a href="login/${encodeURIComponent(p.id)}?request=${encodeURIComponent(requestId)}">Log in with ${escapeHtml(p.name)}</a></li>`).join('\n')}\n</ul>`
 
 /**
  * The second step of the login page for a user with TOTP: the code of the authenticator app, or

@@ -41,6 +41,9 @@ const ConsentForm = Type.Object({
   decision: Type.Union([Type.Literal('allow'), Type.Literal('deny')])
 }, { additionalProperties: false })
 
+/** The browser-binding cookie's name (RFC 6265bis §4.1.3: __Host- where the server is on https); social login reads it too. */
+export const browserCookieName = (secure: boolean) => secure ? '__Host-authorize' : 'authorize'
+
 /** The browser-binding cookie's value: 256 random bits, base64url. */
 const BROWSER_VALUE = /^[A-Za-z0-9_-]{43}$/
 
@@ -71,7 +74,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
   const cookies = fastify.authCookies
   const { secure, ownOrigin } = cookies.settings
   // RFC 6265bis §4.1.3: __Host- (Secure, Path=/, no Domain) where the server is on https.
-  const cookieName = secure ? '__Host-authorize' : 'authorize'
+  const cookieName = browserCookieName(secure)
   const rateLimit = perAddressLimit(options.rateLimit)
   const lines = (scopes: string[]): ScopeLine[] => scopes.map(name => ({ name, description: definitions[name]?.description ?? '' }))
   const page = (reply: FastifyReply, status: number, html: string, redirectUris?: readonly string[]) => reply.code(status).headers(pageHeaders(redirectUris)).send(html)
@@ -127,7 +130,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
     if (step.kind === 'redirect') return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(step.location, 303)
     const scopes = lines(step.scopes)
     const html = step.kind === 'login'
-      ? loginPage({ requestId: step.requestId, clientId: step.client.client_id, scopes })
+      ? loginPage({ requestId: step.requestId, clientId: step.client.client_id, scopes, providers: fastify.authCore.social.providers() })
       : consentPage({ requestId: step.requestId, clientId: step.client.client_id, scopes })
     return page(reply, 200, html, step.client.redirect_uris)
   }
@@ -193,7 +196,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
       const refusal = refusalOf(request, error, 'Incorrect username or password.')
       const { client, scopes } = await authorization.describe(body.request, browser)
       return page(reply.headers(refusal.headers), refusal.status,
-        loginPage({ requestId: body.request, clientId: client.client_id, scopes: lines(scopes), message: refusal.message, username: body.username }), client.redirect_uris)
+        loginPage({ requestId: body.request, clientId: client.client_id, scopes: lines(scopes), message: refusal.message, username: body.username, providers: fastify.authCore.social.providers() }), client.redirect_uris)
     }
   })
 

@@ -3,6 +3,8 @@ import { errorHandler } from '../../src/http/error-handler.js'
 import textSafety from '../../plugins/text-safety.js'
 import validation from '../../plugins/validation.js'
 import authorize from './authorize.js'
+import social from './social.js'
+import identities from '../users/identities.js'
 import oauth from './oauth.js'
 import register from './register.js'
 import logout from './logout.js'
@@ -36,10 +38,13 @@ const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify, option
   await fastify.register(oauth, { rateLimit })
   // The authorization endpoint of the authorization-code flow (issue 23): pages, not JSON.
   await fastify.register(authorize, { rateLimit })
+  // Social login (issue 23): the login page's provider links and their callbacks.
+  await fastify.register(social, { rateLimit })
   await fastify.register(register, { rateLimit })
   await fastify.register(logout)
   await fastify.register(me)
   await fastify.register(mfa) // /users/me/mfa and below (issue 21)
+  await fastify.register(identities) // /users/me/identities (issue 23)
   if (fastify.hasDecorator('authRecovery')) await fastify.register(recovery, { rateLimit })
 }
 

@@ -6,7 +6,9 @@ export const AUTH_EVENT_TYPES = [
   'user.created', 'user.updated', 'user.deleted', 'user.disabled', 'user.enabled',
   'login.succeeded', 'login.failed', 'mfa.challenged', 'mfa.failed', 'mfa.enabled', 'mfa.disabled', 'token.refreshed', 'refresh.reused', 'session.ended',
   'password.changed', 'password.reset', 'email.verification_sent', 'email.verified',
-  'account.locked', 'account.unlocked', 'key.rotated'
+  'account.locked', 'account.unlocked', 'key.rotated',
+  // Social login (issue 23): an identity at a provider linked to, or removed from, a user.
+  'identity.linked', 'identity.unlinked'
 ] as const
 export type AuthEventType = typeof AUTH_EVENT_TYPES[number]
 

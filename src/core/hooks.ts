@@ -23,7 +23,7 @@ export type HookUser = Omit<UserPublic, 'metadata'> & { metadata: AuthUserMetada
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'scope', 'sid', 'client_id', 'amr', 'typ', 'cnf', 'auth_time', 'acr'])
 
 /** Where a user is being created from. */
-export type UserOrigin = 'register' | 'cli' | 'import' | 'first-superuser'
+export type UserOrigin = 'register' | 'cli' | 'import' | 'first-superuser' | 'social'
 
 /**
  * What an app plugs into the core (the plugin's `hooks` option). The names follow better-auth's
@@ -32,7 +32,7 @@ export type UserOrigin = 'register' | 'cli' | 'import' | 'first-superuser'
 export interface AuthHooks {
   /**
    * Before a user is stored, on every path that creates one (`/register`, the CLI, each imported
-   * row, FIRST_SUPERUSER). Throw to refuse: the error's message becomes the 400 (the import's
+   * row, FIRST_SUPERUSER, social login). Throw to refuse: the error's message becomes the 400 (the import's
    * row error), and nothing is stored.
    */
   beforeUserCreated?: (user: { username: string, email: string | null, full_name: string | null, metadata: AuthUserMetadata | undefined, origin: UserOrigin }) => unknown

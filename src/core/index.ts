@@ -10,6 +10,8 @@ import { createMfaService } from '../services/mfa.js'
 import { createPasswordHasher } from '../services/passwords.js'
 import { createScopeRegistry, type ScopeDefinition } from '../services/scopes.js'
 import { createSessionService } from '../services/sessions.js'
+import { createSocialLoginService } from '../services/social-login.js'
+import { createProviderRegistry } from '../social/providers.js'
 import { createUserView } from '../services/user-view.js'
 import type { AuthStore } from '../stores/auth-store.js'
 import { createAccessTokens } from '../tokens/access-tokens.js'
@@ -121,6 +123,18 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   // The authorization-code flow (issue 23): a store without its part keeps requests and codes in memory.
   const clients = createClientRegistry(settings.oauthClients, authorizationStore)
   const authorization = createAuthorizationService({ store: authorizationStore, users: store.users, clients, login, mfa, sessions, scopes, issuer })
+  // Social login (issue 23): upstream providers (OIDC_PROVIDERS_FILE), discovered at first use.
+  if (settings.oidcProviders.length > 0 && store.identities === undefined) throw new Error('social login (oidcProviders) needs a store with `identities`')
+  const redirectBase = settings.cookies.publicUrl ?? (/^https?:\/\//.test(issuer) ? issuer : undefined)
+  const social = createSocialLoginService({
+    providers: createProviderRegistry(settings.oidcProviders),
+    store: store.identities,
+    users: store.users,
+    accounts,
+    authorization,
+    events,
+    redirectBase: redirectBase?.replace(/\/+$/, '')
+  })
   const grants = createGrantRegistry()
   grants.register(passwordGrant(login))
   grants.register(refreshTokenGrant(login))
@@ -159,6 +173,8 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
     /** registered clients of the authorization-code flow */
     clients,
     authorization,
+    /** social login: providers, the callback's rules, a user's identities */
+    social,
 
     /** Rotates the signing key (the CLI's `keys rotate`): `key.rotated`, stored before this resolves. */
     async rotateKey () {
@@ -175,6 +191,7 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
       every(PURGE_INTERVAL_MS, 'audit purge', () => audit.purge())
       every(PURGE_INTERVAL_MS, 'mfa_token purge', mfa.purge)
       every(PURGE_INTERVAL_MS, 'authorization purge', authorization.purge)
+      every(PURGE_INTERVAL_MS, 'social login purge', social.purge)
       sessions.purge().catch((err: unknown) => log.warn({ err }, 'session purge failed'))
       audit.purge().catch((err: unknown) => log.warn({ err }, 'audit purge failed'))
     },

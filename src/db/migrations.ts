@@ -267,6 +267,36 @@ const migrations: Record<string, Migration> = {
         .execute()
       await db.schema.createIndex('authorization_codes_expires_at_idx').on('authorization_codes').column('expires_at').execute()
     }
+  },
+  '0010_social_login': {
+    async up (db: Kysely<any>) {
+      // Social login (issue 23): identities at upstream providers, keyed by (provider, subject)
+      // (OIDC Core §5.7: `sub` is the stable key, never the e-mail), and the logins under way.
+      // Users without a password keep users.password_hash NOT NULL: the store writes a marker
+      // that is never a hash (src/stores/sql-store.ts NO_PASSWORD), so no table is rebuilt on SQLite.
+      await db.schema.createTable('user_identities')
+        .addColumn('id', 'text', c => c.primaryKey())
+        .addColumn('user_id', 'text', c => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('provider', 'text', c => c.notNull())
+        .addColumn('subject', 'text', c => c.notNull())
+        .addColumn('email', 'text')
+        .addColumn('email_verified', 'integer', c => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addUniqueConstraint('user_identities_provider_subject_key', ['provider', 'subject'])
+        .execute()
+      await db.schema.createIndex('user_identities_user_id_idx').on('user_identities').column('user_id').execute()
+      // By the hash of the state sent to the provider; nonce, PKCE verifier and the pending
+      // authorization request's id sealed with a key derived from the state itself.
+      await db.schema.createTable('social_login_states')
+        .addColumn('state_hash', 'text', c => c.primaryKey())
+        .addColumn('provider', 'text', c => c.notNull())
+        .addColumn('browser_hash', 'text', c => c.notNull())
+        .addColumn('sealed', 'text', c => c.notNull())
+        .addColumn('created_at', 'bigint', c => c.notNull())
+        .addColumn('expires_at', 'bigint', c => c.notNull())
+        .execute()
+      await db.schema.createIndex('social_login_states_expires_at_idx').on('social_login_states').column('expires_at').execute()
+    }
   }
 }
 

@@ -245,6 +245,32 @@ export interface AuthorizationCodesTable {
   amr: string | null
 }
 
+/** A user's identity at an upstream provider (social login, issue 23): one per (provider, subject). */
+export interface UserIdentitiesTable {
+  id: string
+  user_id: string
+  /** the provider's id in OIDC_PROVIDERS_FILE */
+  provider: string
+  /** the provider's stable id of the user (OIDC `sub`; GitHub's numeric user id) */
+  subject: string
+  /** the address the provider gave at the last sign-in (informational: never a key) */
+  email: string | null
+  email_verified: Flag
+  created_at: number
+}
+
+/** A social login under way, by the hash of its `state`; single use (deleted when taken), 10 minutes. */
+export interface SocialLoginStatesTable {
+  state_hash: string
+  provider: string
+  /** hash of the browser-binding cookie of /authorize */
+  browser_hash: string
+  /** nonce, PKCE verifier and the pending authorization request's id, sealed (AES-256-GCM) with a key derived from the state */
+  sealed: string
+  created_at: number
+  expires_at: number
+}
+
 export interface Database {
   users: UsersTable
   sessions: SessionsTable
@@ -263,4 +289,6 @@ export interface Database {
   oauth_clients: OAuthClientsTable
   authorization_requests: AuthorizationRequestsTable
   authorization_codes: AuthorizationCodesTable
+  user_identities: UserIdentitiesTable
+  social_login_states: SocialLoginStatesTable
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { Type, type Static } from '@sinclair/typebox'
 import { OAuthClientConfig } from './oauth-client.js'
+import { OidcProviderConfig } from './oidc-provider.js'
 
 /**
  * The auth plugin's settings, declared once: their bounds and defaults. The environment
@@ -42,7 +43,8 @@ export const AuthSettings = Type.Object({
     issuerName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'the issuer shown by authenticator apps (otpauth URI); default: the hostname of jwt.issuer' })),
     requireEncryption: Type.Boolean({ default: false, description: 'refuse TOTP enrolment without encryptionKey (production)' })
   }, { default: {}, description: 'two-factor authentication (TOTP and recovery codes)' }),
-  oauthClients: Type.Array(OAuthClientConfig, { default: [], maxItems: 1000, description: 'registered clients of the authorization-code flow (OAUTH_CLIENTS_FILE), beside those the store holds (`clients add`)' })
+  oauthClients: Type.Array(OAuthClientConfig, { default: [], maxItems: 1000, description: 'registered clients of the authorization-code flow (OAUTH_CLIENTS_FILE), beside those the store holds (`clients add`)' }),
+  oidcProviders: Type.Array(OidcProviderConfig, { default: [], maxItems: 50, description: 'upstream providers of social login (OIDC_PROVIDERS_FILE): OpenID Connect by discovery, and the GitHub preset; each a button on the login page of /authorize' })
 })
 export type AuthSettings = Static<typeof AuthSettings>
 

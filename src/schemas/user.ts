@@ -67,7 +67,7 @@ export const UserList = Type.Object({
 export const UserRecord = Type.Composite([
   Type.Omit(UserPublic, ['scopes', 'metadata', 'mfa_enabled']),
   // mfa_enabled optional: stores written before issue 21 do not return it (read as false).
-  Type.Object({ password_hash: Type.String(), metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])), mfa_enabled: Type.Optional(Type.Boolean()) })
+  Type.Object({ password_hash: Type.Union([Type.String(), Type.Null()], { description: 'null: no password (a user created by social login)' }), metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])), mfa_enabled: Type.Optional(Type.Boolean()) })
 ])
 export type UserRecord = Static<typeof UserRecord>
 

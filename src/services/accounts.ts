@@ -1,4 +1,4 @@
-import type { AuthEvents, EventContext } from '../core/events.js'
+import type { AuthEvents, EventContext, EventInput } from '../core/events.js'
 import { runBeforeUserCreated, type AuthHooks, type AuthUserMetadata, type UserOrigin } from '../core/hooks.js'
 import { NotFoundError, PolicyError } from '../errors.js'
 import type { UserCreate, UserPublic, UserRecord } from '../schemas/user.js'
@@ -115,14 +115,17 @@ export function createAccountService (deps: {
 
   /**
    * The one door that creates a user: the app's `beforeUserCreated` hook (a refusal is a
-   * PolicyError, nothing stored), the store, the verification e-mail, `user.created`.
-   * @throws PolicyError, DuplicateUserError
+   * PolicyError, nothing stored), the store, the verification e-mail, `user.created`. `also` runs
+   * in the same transaction after the user is stored (social login links its identity there) and
+   * returns its own event. @throws PolicyError, DuplicateUserError, what `also` throws
    */
-  async function createUser (user: NewUser, origin: UserOrigin, context: EventContext = {}): Promise<UserPublic> {
+  async function createUser (user: NewUser, origin: UserOrigin, context: EventContext = {}, also?: (tx: AuthStore, created: UserRecord) => Promise<EventInput>): Promise<UserPublic> {
     checkMetadataSize(user.metadata)
     await runBeforeUserCreated(hooks, { username: user.username, email: user.email ?? null, full_name: user.full_name ?? null, metadata: (user.metadata ?? undefined) as AuthUserMetadata | undefined, origin })
-    const created = await events.within(tx => tx.users.create(user),
-      created => ({ ...context, type: 'user.created', user_id: created.id, data: { origin, username: created.username } }))
+    const { created } = await events.within(async tx => {
+      const stored = await tx.users.create(user)
+      return { created: stored, extra: also === undefined ? undefined : await also(tx, stored) }
+    }, ({ created, extra }) => [{ ...context, type: 'user.created', user_id: created.id, data: { origin, username: created.username } }, extra])
     await verifyAddress(created)
     return toPublic(created)
   }
@@ -170,6 +173,9 @@ export function createAccountService (deps: {
     const slot = await throttle.attempt(key)
     try {
       const stored = await found(id)
+      // A user created by social login has no password to confirm: the way to one is the reset
+      // link sent to the account's address, never the access token alone (a thief would set one).
+      if (stored.password_hash === null) throw new PolicyError('This account has no password: set one with POST /forgot-password (a link to its e-mail address), then use it here', 'current_password')
       if (!(await passwords.verify(stored.password_hash, password)).ok) {
         await slot.failed()
         throw new PolicyError('Current password is incorrect', 'current_password')
@@ -376,9 +382,11 @@ export function createAccountService (deps: {
      * only if the stored hash is still the one that verified (a password changed meanwhile stays).
      */
     upgradePasswordHash (user: UserRecord, password: string): void {
+      const current = user.password_hash
+      if (current === null) return
       passwords.hash(password)
-        .then(next => store.users.replacePasswordHash(user.id, user.password_hash, next))
-        .then(replaced => log.info({ event: 'password-rehash', userId: user.id, replaced, from: user.password_hash.split('$')[1] }, 'password hash upgraded'),
+        .then(next => store.users.replacePasswordHash(user.id, current, next))
+        .then(replaced => log.info({ event: 'password-rehash', userId: user.id, replaced, from: current.split('$')[1] }, 'password hash upgraded'),
           err => log.warn({ event: 'password-rehash', userId: user.id, err }, 'password hash upgrade failed; kept the old hash'))
     }
   }

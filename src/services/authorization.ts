@@ -217,6 +217,19 @@ export function createAuthorizationService (deps: {
     },
 
     /**
+     * The pending request completed for a user authenticated elsewhere (social login): the login
+     * checks that do not need the password (a disabled user refused; REQUIRE_VERIFIED_EMAIL), then
+     * the same path as `login` after the password (continueAs): a code for a first-party client,
+     * else consent. The caller refuses users with a second factor.
+     * @throws AuthorizationPageError, InvalidGrantError (disabled), a check's error
+     */
+    async completeExternal (requestId: string, browser: string | undefined, user: UserRecord, amr: string[], context: { userAgent?: string, ip?: string } = {}): Promise<AuthorizationStep> {
+      const { record, client } = await pending(requestId, browser)
+      await login.admitExternal({ user, amr, scope: record.scope ?? undefined, clientId: client.client_id, ...context })
+      return await continueAs(record, client, requestId, user, amr)
+    },
+
+    /**
      * POST /authorize/mfa: the second step for a user with TOTP, after the password's MfaRequiredError
      * (its `mfa_token`, bound to this client and scope): a 6-digit code or a recovery code proves
      * the challenge (5 wrong codes spend it; each counts toward the account's lock), the login's

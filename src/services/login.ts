@@ -126,7 +126,9 @@ export function createLoginPipeline (deps: {
       throw error
     }
     try {
-      const { ok, rehash } = await passwords.verify(user?.password_hash, password)
+      // A user without a password (social login: null) is verified against the dummy hash, as an
+      // unknown user is: the same answer in the same time as a wrong password.
+      const { ok, rehash } = await passwords.verify(user?.password_hash ?? undefined, password)
       if (user === undefined || !ok) {
         await slot.failed()
         throw await failed('invalid_credentials', user?.id ?? null, context)
@@ -225,6 +227,18 @@ export function createLoginPipeline (deps: {
         await release()
       }
       return { user, amr: attempt.amr }
+    },
+
+    /**
+     * Step 2 for a user authenticated elsewhere (social login, issue 23), without a password: a
+     * disabled user refused as the password step refuses one, then every login check but second
+     * factors (the caller refuses users with one: the social path offers no second step).
+     * @throws InvalidGrantError, a check's error
+     */
+    async admitExternal (input: { user: UserRecord, amr: string[], scope?: string, clientId?: string, userAgent?: string, ip?: string }): Promise<void> {
+      const context = contextOf(input)
+      if (input.user.disabled) throw await failed('disabled', input.user.id, context)
+      await runChecks({ user: input.user, form: {}, clientId: input.clientId, scope: input.scope, amr: input.amr, context }, false)
     },
 
     /**

@@ -204,7 +204,7 @@ export function createMfaService (deps: {
       try {
         stored = await store.users.findById(user.id)
         if (stored === undefined) throw new NotFoundError('User')
-        if (!(await passwords.verify(stored.password_hash, password)).ok) {
+        if (!(await passwords.verify(stored.password_hash ?? undefined, password)).ok) {
           await slot.failed()
           throw new PolicyError('Password is incorrect', 'password')
         }

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely'
 import type { AuthEvent } from '../core/events.js'
-import type { AuthorizationCodesTable, SessionsTable, SigningKeysTable, WebhookDeliveriesTable } from '../db/tables.js'
+import type { AuthorizationCodesTable, SessionsTable, SigningKeysTable, SocialLoginStatesTable, WebhookDeliveriesTable } from '../db/tables.js'
 import type { UserRecord } from '../schemas/user.js'
 
 /*
@@ -15,7 +15,8 @@ export interface NewUser {
   username: string
   email?: string | null
   full_name?: string | null
-  password_hash: string
+  /** null: a user without a password (social login); the password grant refuses them as a wrong password */
+  password_hash: string | null
   is_admin?: boolean
   disabled?: boolean
   email_verified?: boolean
@@ -315,6 +316,42 @@ export interface AuthorizationStore {
   purge (before: number): Promise<number>
 }
 
+/** A user's identity at an upstream provider (social login); times in epoch ms. */
+export interface IdentityRecord {
+  id: string
+  user_id: string
+  provider: string
+  /** the provider's stable id of the user (OIDC `sub`): with `provider`, the key */
+  subject: string
+  email: string | null
+  email_verified: boolean
+  created_at: number
+}
+
+/** A social login under way (GET /login/{id} to its callback), by the hash of its state: a row of its table. */
+export type SocialLoginStateRecord = Selectable<SocialLoginStatesTable>
+
+/**
+ * Storage of social login (issue 23): identities at providers and the logins under way. Optional
+ * in an AuthStore: without it no provider can be configured.
+ */
+export interface IdentityStore {
+  find (provider: string, subject: string): Promise<IdentityRecord | undefined>
+  /** The user's identities, oldest first. */
+  listForUser (userId: string): Promise<IdentityRecord[]>
+  /** @throws DuplicateIdentityError when (provider, subject) is linked already */
+  insert (identity: IdentityRecord): Promise<void>
+  /** Records the address the provider gave at the last sign-in (informational). */
+  updateEmail (id: string, email: string | null, emailVerified: boolean): Promise<void>
+  /** Deletes the user's identity of this id; false when the user has none by that id. */
+  delete (userId: string, id: string): Promise<boolean>
+  createState (state: SocialLoginStateRecord): Promise<void>
+  /** Deletes the state and resolves it, atomically: of two racing takes, one gets it (single use). */
+  takeState (stateHash: string): Promise<SocialLoginStateRecord | undefined>
+  /** Deletes states that expired before `before`. */
+  purgeStates (before: number): Promise<number>
+}
+
 export interface AuthStore {
   users: UserStore
   sessions: SessionStore
@@ -335,6 +372,8 @@ export interface AuthStore {
   mfa?: MfaStore
   /** the authorization-code flow's storage (issue 23); optional (see AuthorizationStore) */
   authorization?: AuthorizationStore
+  /** social login's storage (issue 23); optional (see IdentityStore) */
+  identities?: IdentityStore
 }
 
 /** The methods an AuthStore must have: the auth plugin checks a given store against them at register. */

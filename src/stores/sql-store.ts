@@ -9,6 +9,7 @@ import { DuplicateUserError } from '../errors.js'
 import type { UserRecord } from '../schemas/user.js'
 import { identityKey, newId } from '../identifiers.js'
 import { createSqlAuthorizationStore } from './sql-authorization-store.js'
+import { createSqlIdentityStore } from './sql-identity-store.js'
 import type { AuthStore, KeyStore, LoginFailureStore, MfaStore, NewUser, SessionStore, UserStore } from './auth-store.js'
 import { createSqlAuditStore, createSqlWebhookStore } from './sql-audit-store.js'
 
@@ -37,6 +38,17 @@ function parseMetadata (text: string | null): Record<string, unknown> | null {
   }
 }
 
+/**
+ * What users.password_hash holds for a user without a password (social login, issue 23): the
+ * column stays NOT NULL (making it nullable would rebuild the users table on SQLite, with every
+ * foreign key pointing at it), and this marker is mapped to `null` here, at the store boundary, so
+ * the rest of the code sees "no password". It is never a hash (PHC strings start with `$`), so
+ * were it ever read past this mapping it would verify nothing: hash-formats.ts calls it unknown
+ * and the dummy hash is verified instead.
+ */
+export const NO_PASSWORD = '!'
+const storedHash = (hash: string | null): string => hash ?? NO_PASSWORD
+
 const toUser = (row: UserRow): UserRecord => ({
   id: row.id,
   username: row.username,
@@ -46,7 +58,7 @@ const toUser = (row: UserRow): UserRecord => ({
   disabled: row.disabled === 1,
   is_admin: row.is_admin === 1,
   created_at: new Date(row.created_at).toISOString(),
-  password_hash: row.password_hash,
+  password_hash: row.password_hash === NO_PASSWORD ? null : row.password_hash,
   metadata: parseMetadata(row.metadata),
   mfa_enabled: row.mfa_enabled === 1
 })
@@ -65,7 +77,7 @@ function newUserRow (user: NewUser, now: number) {
     email: user.email ?? null,
     email_key: user.email == null ? null : identityKey(user.email),
     full_name: user.full_name ?? null,
-    password_hash: user.password_hash,
+    password_hash: storedHash(user.password_hash),
     disabled: user.disabled === true ? 1 : 0,
     is_admin: user.is_admin === true ? 1 : 0,
     email_verified: user.email_verified === true ? 1 : 0,
@@ -146,7 +158,7 @@ function userStore (db: Kysely<Database>): UserStore {
     },
     async foreignHashSamples (nativePrefix) {
       const rows = await db.selectFrom('users').select('password_hash')
-        .where(sql`substr(password_hash, 1, ${nativePrefix.length})`, '<>', nativePrefix).limit(10_000).execute()
+        .where(sql`substr(password_hash, 1, ${nativePrefix.length})`, '<>', nativePrefix).where('password_hash', '<>', NO_PASSWORD).limit(10_000).execute()
       // One per kind: the hash up to its salt ($2b$12$, $pbkdf2-sha256$29000$, $argon2id$v=19$m=…,t=…,p=…$).
       const kinds = new Map<string, string>()
       for (const { password_hash: hash } of rows) {
@@ -175,7 +187,7 @@ function userStore (db: Kysely<Database>): UserStore {
       if (patch.full_name !== undefined) values.full_name = patch.full_name
       if (patch.disabled !== undefined) values.disabled = patch.disabled ? 1 : 0
       if (patch.is_admin !== undefined) values.is_admin = patch.is_admin ? 1 : 0
-      if (patch.password_hash !== undefined) values.password_hash = patch.password_hash
+      if (patch.password_hash !== undefined) values.password_hash = storedHash(patch.password_hash)
       if (patch.email_verified !== undefined) values.email_verified = patch.email_verified ? 1 : 0
       if (patch.metadata !== undefined) values.metadata = patch.metadata === null ? null : JSON.stringify(patch.metadata)
       let query = db.updateTable('users').set(values).where('id', '=', id)
@@ -532,6 +544,7 @@ export function createSqlStore (db: Kysely<Database>, options: { sessionCache?: 
     webhooks: createSqlWebhookStore(db),
     mfa: mfaStore(db),
     authorization: createSqlAuthorizationStore(db),
+    identities: createSqlIdentityStore(db),
     // Every part on the transaction: an event commits with its change (issue 22). No session
     // cache inside: its change counter sees the transaction's writes all the same.
     transaction: work => atomically(db, trx => work(createSqlStore(trx)))

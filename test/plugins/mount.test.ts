@@ -210,7 +210,7 @@ describe('invalid plugin options', () => {
           sessions: { create: noop, findWithUser: noop, purge: async () => 0 },
           keys: { list: async () => [] },
           loginFailures: { get: noop }
-        } satisfies Record<Exclude<keyof AuthStore, 'audit' | 'webhooks' | 'transaction' | 'mfa' | 'authorization'>, unknown> // the optional parts aside
+        } satisfies Record<Exclude<keyof AuthStore, 'audit' | 'webhooks' | 'transaction' | 'mfa' | 'authorization' | 'identities'>, unknown> // the optional parts aside
       },
       message: /store/
     }

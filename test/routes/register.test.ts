@@ -214,7 +214,7 @@ describe('POST /register', () => {
       const username = uniqueName('hash')
       assert.equal((await register(app, { username, password: PASSWORD })).statusCode, 201)
       const stored = await storeOf(app).users.findByLogin(username)
-      assert.ok(stored !== undefined)
+      assert.ok(stored !== undefined && stored.password_hash !== null)
       assert.ok(stored.password_hash.startsWith('$argon2id$v=19$m=19456,t=2,p=1$'), stored.password_hash)
       assert.equal(stored.password_hash.includes(PASSWORD), false)
       // salt and hash follow the parameters

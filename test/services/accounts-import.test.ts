@@ -20,7 +20,7 @@ const stored = async (app: FastifyInstance, login: string) => (await storeOf(app
 const logIn = (app: FastifyInstance, username: string, password: string) => postToken(app, { username, password })
 /** The hash upgrade runs after the answer: wait for it to land. */
 const upgraded = (app: FastifyInstance, login: string) =>
-  eventually(() => stored(app, login), hash => hash !== undefined && NATIVE.test(hash))
+  eventually(() => stored(app, login), hash => hash != null && NATIVE.test(hash))
 
 describe('users import (FastAPI hashes) and upgrade at login', () => {
   it('imports the tutorial\'s fake_users_db, logs johndoe in with "secret", and replaces his bcrypt hash with argon2id', async (t) => {
