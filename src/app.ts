@@ -21,6 +21,7 @@ import audit from '../routes/audit.js'
 import items from '../routes/items.js'
 import wellKnown from '../routes/well-known.js'
 import health from '../routes/health.js'
+import { requestForLog } from './http/request-log.js'
 import { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
 import { createSqlMailStore } from './stores/sql-mail-store.js'
 import { createSqlStore } from './stores/sql-store.js'
@@ -35,7 +36,9 @@ export function fastifyOptions (config: Config): FastifyServerOptions {
     logger: {
       level: config.logLevel,
       // Credentials never reach the logs (ASVS 16.2.5).
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' }
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+      // …nor do the credentials some URLs carry (an e-mail link's token, a provider's code and state).
+      serializers: { req: requestForLog }
     },
     // Client addresses (rate limiting, logs, the audit log) come from X-Forwarded-For only behind a
     // trusted proxy, and then from its last hop, the one that proxy appended: with `true` Fastify

@@ -98,3 +98,17 @@ export async function obtainCode (app: FastifyInstance, username: string, client
 /** POST /token grant_type=authorization_code with these fields. */
 export const exchange = (app: FastifyInstance, fields: Record<string, string>, headers: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url: '/token', headers: { ...FORM, ...headers }, payload: form({ grant_type: 'authorization_code', ...fields }) })
+
+/**
+ * Posts the page's one form as a browser would: its `action` resolved against the URL that
+ * answered the page (relative actions must land on the routes under any prefix), its hidden
+ * fields, plus `fields`. Resolves the answer and the URL it came from.
+ */
+export async function submitForm (app: FastifyInstance, pageUrl: string, html: string, fields: Record<string, string>, cookie: string) {
+  const action = /<form method="post" action="([^"]*)">/.exec(html)?.[1]
+  assert.ok(action !== undefined, 'a form on the page')
+  const target = new URL(action, new URL(pageUrl, 'http://browser.test')).pathname
+  const hidden = Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map(m => [m[1]!, m[2]!]))
+  const res = await app.inject({ method: 'POST', url: target, headers: { ...FORM, cookie }, payload: form({ ...hidden, ...fields }) })
+  return { res, url: target }
+}

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { InvalidGrantError, LoginLockedError, MfaRequiredError, OverloadedError } from '../../src/errors.js'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { InvalidGrantError, LoginLockedError, OverloadedError } from '../../src/errors.js'
 import { HtmlPage } from '../../src/schemas/recovery.js'
 import { AuthorizationPageError, REQUEST_TTL_MS, type AuthorizationStep } from '../../src/services/authorization.js'
-import { authorizationErrorPage, consentPage, loginPage, pageHeaders, secondFactorPage, type ScopeLine } from './authorize-pages.js'
+import { authorizationErrorPage, loginPage, pageHeaders, secondFactorPage, stepPage, type PagePlace, type ScopeLine } from './authorize-pages.js'
 import { perAddressLimit } from './token.js'
 
 const Text = (maxLength: number, description: string) => Type.Optional(Type.String({ maxLength, description }))
@@ -43,6 +43,21 @@ const ConsentForm = Type.Object({
 
 /** The browser-binding cookie's name (RFC 6265bis §4.1.3: __Host- where the server is on https); social login reads it too. */
 export const browserCookieName = (secure: boolean) => secure ? '__Host-authorize' : 'authorize'
+
+/**
+ * Where a step of the authorization endpoint leads, for the routes of `fastify`: a 303 to the
+ * client, or the step's page (login, code, consent) with the pages' headers, its forms relative
+ * to `root` (PagePlace: the routes' root as seen from the URL that answers).
+ */
+export function stepAnswer (fastify: FastifyInstance) {
+  const definitions = fastify.authScopes.definitions
+  const providers = fastify.authCore.social.providers()
+  return (reply: FastifyReply, step: AuthorizationStep, root: PagePlace['root']) => {
+    if (step.kind === 'redirect') return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(step.location, 303)
+    const html = stepPage(step, { root, providers, describe: name => definitions[name]?.description ?? '' })
+    return reply.code(200).headers(pageHeaders(step.client.redirect_uris)).send(html)
+  }
+}
 
 /** The browser-binding cookie's value: 256 random bits, base64url. */
 const BROWSER_VALUE = /^[A-Za-z0-9_-]{43}$/
@@ -125,15 +140,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
     }
   }
 
-  /** Where a step leads: a 303 to the client, or a page. */
-  function answer (reply: FastifyReply, step: AuthorizationStep) {
-    if (step.kind === 'redirect') return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(step.location, 303)
-    const scopes = lines(step.scopes)
-    const html = step.kind === 'login'
-      ? loginPage({ requestId: step.requestId, clientId: step.client.client_id, scopes, providers: fastify.authCore.social.providers() })
-      : consentPage({ requestId: step.requestId, clientId: step.client.client_id, scopes })
-    return page(reply, 200, html, step.client.redirect_uris)
-  }
+  const answer = stepAnswer(fastify)
 
   // Errors of these routes are pages: refusals that must not go back to the client, invalid input.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
@@ -157,7 +164,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
       response: { 200: HtmlPage('The login page'), 303: HtmlPage('An error sent back to the client (`error`, `state`, `iss`)'), 400: HtmlPage('An error that cannot go back to the client') }
     }
   }, async (request, reply) => {
-    return answer(reply, await authorization.begin(request.query, browserOf(request, reply)))
+    return answer(reply, await authorization.begin(request.query, browserOf(request, reply)), '')
   })
 
   fastify.post('/authorize', {
@@ -185,18 +192,12 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
         ip: request.ip
       })
       request.log.info({ event: 'authorize', outcome: step.kind }, 'authorization login')
-      return answer(reply, step)
+      return answer(reply, step, '')
     } catch (error) {
-      if (error instanceof MfaRequiredError) {
-        // The password was right and the account has TOTP: the second step, with its mfa_token.
-        request.log.info({ event: 'authorize', outcome: 'mfa_required' }, 'authorization login: second factor')
-        const { client } = await authorization.describe(body.request, browser)
-        return page(reply, 200, secondFactorPage({ requestId: body.request, clientId: client.client_id, mfaToken: error.mfaToken }), client.redirect_uris)
-      }
       const refusal = refusalOf(request, error, 'Incorrect username or password.')
       const { client, scopes } = await authorization.describe(body.request, browser)
       return page(reply.headers(refusal.headers), refusal.status,
-        loginPage({ requestId: body.request, clientId: client.client_id, scopes: lines(scopes), message: refusal.message, username: body.username, providers: fastify.authCore.social.providers() }), client.redirect_uris)
+        loginPage({ root: '', requestId: body.request, clientId: client.client_id, scopes: lines(scopes), message: refusal.message, username: body.username, providers: fastify.authCore.social.providers() }), client.redirect_uris)
     }
   })
 
@@ -219,11 +220,11 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
     try {
       const step = await authorization.secondFactor(requestId, browser, { mfaToken, code, userAgent: request.headers['user-agent'], ip: request.ip })
       request.log.info({ event: 'authorize', outcome: step.kind }, 'authorization second factor')
-      return answer(reply, step)
+      return answer(reply, step, '../')
     } catch (error) {
       const refusal = refusalOf(request, error, 'That code is not right, or this page has been used too often: try again, or go back to the application and start again.')
       const { client } = await authorization.describe(requestId, browser)
-      return page(reply.headers(refusal.headers), refusal.status, secondFactorPage({ requestId, clientId: client.client_id, mfaToken, message: refusal.message }), client.redirect_uris)
+      return page(reply.headers(refusal.headers), refusal.status, secondFactorPage({ root: '../', requestId, clientId: client.client_id, mfaToken, message: refusal.message }), client.redirect_uris)
     }
   })
 
@@ -243,7 +244,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
     assertSameOrigin(request)
     const step = await authorization.consent(request.body.request, request.cookies[cookieName], request.body.decision === 'allow')
     request.log.info({ event: 'authorize', outcome: request.body.decision }, 'authorization consent')
-    return answer(reply, step)
+    return answer(reply, step, '../')
   })
 }
 

@@ -3,9 +3,9 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyReply } from 'fastify'
 import { DomainError, SocialLoginError } from '../../src/errors.js'
 import { HtmlPage } from '../../src/schemas/recovery.js'
-import { AuthorizationPageError, type AuthorizationStep } from '../../src/services/authorization.js'
-import { authorizationErrorPage, consentPage, pageHeaders } from './authorize-pages.js'
-import { browserCookieName } from './authorize.js'
+import { AuthorizationPageError } from '../../src/services/authorization.js'
+import { authorizationErrorPage, pageHeaders } from './authorize-pages.js'
+import { browserCookieName, stepAnswer } from './authorize.js'
 import { perAddressLimit } from './token.js'
 
 const ProviderParams = Type.Object({ provider: Type.String({ maxLength: 40, description: 'the provider\'s id in OIDC_PROVIDERS_FILE' }) })
@@ -36,18 +36,12 @@ export interface SocialRoutesOptions {
  */
 const social: FastifyPluginAsyncTypebox<SocialRoutesOptions> = async (fastify, options) => {
   const social = fastify.authCore.social
-  const definitions = fastify.authScopes.definitions
   const cookieName = browserCookieName(fastify.authCookies.settings.secure)
   const rateLimit = perAddressLimit(options.rateLimit)
   const page = (reply: FastifyReply, status: number, html: string, redirectUris?: readonly string[]) => reply.code(status).headers(pageHeaders(redirectUris)).send(html)
 
-  /** Where a completed login leads: a 303 to the client, or its consent page. */
-  function answer (reply: FastifyReply, step: AuthorizationStep) {
-    if (step.kind === 'redirect') return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(step.location, 303)
-    const scopes = step.scopes.map(name => ({ name, description: definitions[name]?.description ?? '' }))
-    // The consent form posts to ../../authorize/consent from /login/{id}/callback.
-    return page(reply, 200, consentPage({ requestId: step.requestId, clientId: step.client.client_id, scopes }).replace('action="authorize/consent"', 'action="../../authorize/consent"'), step.client.redirect_uris)
-  }
+  // Pages answered at /login/{id}/callback: the routes' root is two levels up.
+  const answer = stepAnswer(fastify)
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AuthorizationPageError || error instanceof SocialLoginError) {
@@ -100,7 +94,7 @@ const social: FastifyPluginAsyncTypebox<SocialRoutesOptions> = async (fastify, o
     const parameters = new URLSearchParams(raw.includes('?') ? raw.slice(raw.indexOf('?') + 1) : '')
     const step = await social.callback(request.params.provider, parameters, request.cookies[cookieName], { userAgent: request.headers['user-agent'], ip: request.ip })
     request.log.info({ event: 'social-login', provider: request.params.provider, outcome: step.kind }, 'social login')
-    return answer(reply, step)
+    return answer(reply, step, '../../')
   })
 }
 

@@ -296,6 +296,9 @@ const migrations: Record<string, Migration> = {
         .addColumn('expires_at', 'bigint', c => c.notNull())
         .execute()
       await db.schema.createIndex('social_login_states_expires_at_idx').on('social_login_states').column('expires_at').execute()
+      // A second factor's challenge remembers what the first factor was (JSON array; null: ["pwd"],
+      // as before): a social login's TOTP step ends with amr ["ext","otp"], not ["pwd","otp"].
+      await db.schema.alterTable('mfa_challenges').addColumn('amr', 'text').execute()
     }
   }
 }

@@ -193,6 +193,8 @@ export interface MfaChallengesTable {
   client_id: string
   /** the scope asked for at the password step (null: the user's default) */
   scope: string | null
+  /** the first factor's methods, JSON array text (migration 0010; null: ["pwd"]) */
+  amr: string | null
   failures: Generated<number>
   created_at: number
   expires_at: number

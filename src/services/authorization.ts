@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { DomainError, InvalidGrantError, InvalidRequestError } from '../errors.js'
+import { DomainError, InvalidGrantError, InvalidRequestError, MfaRequiredError } from '../errors.js'
 import { hashToken } from '../identifiers.js'
 import type { AuthorizationRequestRecord, AuthorizationStore, UserStore } from '../stores/auth-store.js'
 import type { UserRecord } from '../schemas/user.js'
@@ -47,6 +47,8 @@ export type AuthorizationStep =
   | { kind: 'redirect', location: string }
   | { kind: 'login', requestId: string, client: RegisteredClient, scopes: string[] }
   | { kind: 'consent', requestId: string, client: RegisteredClient, scopes: string[] }
+  /** the user has TOTP: the code page, whose form proves `mfaToken` (POST /authorize/mfa) */
+  | { kind: 'second_factor', requestId: string, client: RegisteredClient, mfaToken: string }
 
 /** base64url(SHA-256(verifier)) = challenge (RFC 7636 §4.6), compared in constant time. */
 export function pkceMatches (verifier: string, challenge: string): boolean {
@@ -212,20 +214,32 @@ export function createAuthorizationService (deps: {
      */
     async login (requestId: string | undefined, browser: string | undefined, credentials: { username: string, password: string, form: Record<string, string | undefined>, userAgent?: string, ip?: string }): Promise<AuthorizationStep> {
       const { record, client } = await pending(requestId, browser)
-      const { user, amr } = await login.authenticate({ ...credentials, scope: record.scope ?? undefined, clientId: client.client_id })
-      return await continueAs(record, client, requestId!, user, amr)
+      try {
+        const { user, amr } = await login.authenticate({ ...credentials, scope: record.scope ?? undefined, clientId: client.client_id })
+        return await continueAs(record, client, requestId!, user, amr)
+      } catch (error) {
+        // The password was right and the account has TOTP: the code page, with its mfa_token.
+        if (error instanceof MfaRequiredError) return { kind: 'second_factor', requestId: requestId!, client, mfaToken: error.mfaToken }
+        throw error
+      }
     },
 
     /**
      * The pending request completed for a user authenticated elsewhere (social login): the login
-     * checks that do not need the password (a disabled user refused; REQUIRE_VERIFIED_EMAIL), then
-     * the same path as `login` after the password (continueAs): a code for a first-party client,
-     * else consent. The caller refuses users with a second factor.
+     * checks that do not need the password (a disabled user refused; REQUIRE_VERIFIED_EMAIL; a
+     * second factor, whose code page then follows with the challenge remembering `amr`), then the
+     * same path as `login` after the password (continueAs): a code for a first-party client, else
+     * consent.
      * @throws AuthorizationPageError, InvalidGrantError (disabled), a check's error
      */
     async completeExternal (requestId: string, browser: string | undefined, user: UserRecord, amr: string[], context: { userAgent?: string, ip?: string } = {}): Promise<AuthorizationStep> {
       const { record, client } = await pending(requestId, browser)
-      await login.admitExternal({ user, amr, scope: record.scope ?? undefined, clientId: client.client_id, ...context })
+      try {
+        await login.admitExternal({ user, amr, scope: record.scope ?? undefined, clientId: client.client_id, ...context })
+      } catch (error) {
+        if (error instanceof MfaRequiredError) return { kind: 'second_factor', requestId, client, mfaToken: error.mfaToken }
+        throw error
+      }
       return await continueAs(record, client, requestId, user, amr)
     },
 

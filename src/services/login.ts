@@ -231,14 +231,14 @@ export function createLoginPipeline (deps: {
 
     /**
      * Step 2 for a user authenticated elsewhere (social login, issue 23), without a password: a
-     * disabled user refused as the password step refuses one, then every login check but second
-     * factors (the caller refuses users with one: the social path offers no second step).
-     * @throws InvalidGrantError, a check's error
+     * disabled user refused as the password step refuses one, then every login check, second
+     * factors included: a user with TOTP gets MfaRequiredError, whose challenge keeps `amr`.
+     * @throws InvalidGrantError, MfaRequiredError, a check's error
      */
     async admitExternal (input: { user: UserRecord, amr: string[], scope?: string, clientId?: string, userAgent?: string, ip?: string }): Promise<void> {
       const context = contextOf(input)
       if (input.user.disabled) throw await failed('disabled', input.user.id, context)
-      await runChecks({ user: input.user, form: {}, clientId: input.clientId, scope: input.scope, amr: input.amr, context }, false)
+      await runChecks({ user: input.user, form: {}, clientId: input.clientId, scope: input.scope, amr: [...input.amr], context }, true)
     },
 
     /**

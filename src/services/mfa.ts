@@ -4,7 +4,7 @@ import { InvalidGrantError, MfaRequiredError, MfaStateError, MfaUnavailableError
 import { hashToken, newRefreshToken } from '../identifiers.js'
 import type { AuthStore, MfaStore } from '../stores/auth-store.js'
 import type { UserRecord } from '../schemas/user.js'
-import type { LoginCheck } from './login.js'
+import { parseAmr, type LoginCheck } from './login.js'
 import { throttleKey, type LoginThrottle } from './login-throttle.js'
 import { createSecretBox, hashRecoveryCode, newRecoveryCode, SecretUnreadableError } from './mfa-crypto.js'
 import type { PasswordHasher } from './passwords.js'
@@ -174,6 +174,7 @@ export function createMfaService (deps: {
         user_id: attempt.user.id,
         client_id: attempt.clientId ?? settings.defaultClientId,
         scope: attempt.scope ?? null,
+        amr: JSON.stringify(attempt.amr),
         created_at: now,
         expires_at: now + MFA_TOKEN_TTL_SECONDS * 1000
       })
@@ -328,7 +329,7 @@ export function createMfaService (deps: {
         await slot.release()
       }
       await throttle.succeeded(key)
-      return { userId: challenge.user_id, clientId: challenge.client_id, scope: challenge.scope ?? undefined, amr: ['pwd', 'otp'] }
+      return { userId: challenge.user_id, clientId: challenge.client_id, scope: challenge.scope ?? undefined, amr: [...parseAmr(challenge.amr), 'otp'] }
     },
 
     /** Whether any user has TOTP (on or pending). */

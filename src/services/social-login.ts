@@ -2,12 +2,13 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import * as oauth from 'oauth4webapi'
 import type { AuthEvents, EventContext } from '../core/events.js'
 import { DuplicateIdentityError, DuplicateUserError, LastSignInMethodError, NotFoundError, SocialLoginError } from '../errors.js'
-import { hashToken, identityKey, newId } from '../identifiers.js'
+import { hashToken, identityKey, isEmailAddress, newId } from '../identifiers.js'
 import type { UserRecord } from '../schemas/user.js'
 import type { IdentityRecord, IdentityStore, UserStore } from '../stores/auth-store.js'
 import type { ProviderRegistry, UpstreamIdentity, UpstreamProvider } from '../social/providers.js'
 import type { AccountService } from './accounts.js'
 import type { AuthorizationService, AuthorizationStep } from './authorization.js'
+import { stringProblem } from '../text.js'
 import { loginNameProblem } from './login-names.js'
 
 /** A social login under way (the state at the provider) lives this long, as a pending authorization request does. */
@@ -63,6 +64,18 @@ function unseal (state: string, sealed: string): Sealed | undefined {
   }
 }
 
+/**
+ * The provider's identity with its e-mail only when it is an address as /register takes it
+ * (the `email` format, at most 254 characters, no control characters): a provider's look-alike
+ * (a Kelvin sign, a full-width @), a CRLF or a trailing dot is no address, so it is neither
+ * stored nor used to link (it would match an account by its normalised key, or inject mail headers).
+ */
+export function withUsableEmail (upstream: UpstreamIdentity): UpstreamIdentity {
+  const email = upstream.email
+  if (email !== null && email.length <= 254 && stringProblem(email) === undefined && isEmailAddress(email)) return upstream
+  return { ...upstream, email: null, email_verified: false }
+}
+
 /** A username from what the provider says: its login name, else the e-mail's local part, reduced to the allowed characters. */
 export function usernameBase (upstream: Pick<UpstreamIdentity, 'login' | 'email'>): string {
   const source = upstream.login ?? upstream.email?.split('@')[0] ?? ''
@@ -82,8 +95,9 @@ export function usernameBase (upstream: Pick<UpstreamIdentity, 'login' | 'email'
  *   e-mail only when the provider and the account have both verified it; (c) an account with that
  *   e-mail but either side unverified is refused (a page: log in with the password, then link);
  *   (d) no such account: a user without a password is created (`user.created`, origin `social`,
- *   the app's hook, the identity in the same transaction). Disabled users and users with TOTP
- *   are refused; then the pending request is completed (AuthorizationService.completeExternal).
+ *   the app's hook, the identity in the same transaction). Disabled users are refused; then the
+ *   pending request is completed (AuthorizationService.completeExternal): for a user with TOTP,
+ *   the code page first.
  * - `list` / `unlink`: a user's identities, never removing the last way to log in.
  * Refusals are SocialLoginError (pages), the authorization service's AuthorizationPageError.
  */
@@ -124,10 +138,13 @@ export function createSocialLoginService (deps: {
       try {
         const created = await accounts.createUser({
           username,
-          email: upstream.email,
+          // Only an address the provider verified becomes the account's (its recovery address):
+          // an unverified one would let whoever typed it at the provider pre-hijack the account
+          // its owner later registers or resets. The identity keeps what the provider said.
+          email: upstream.email_verified ? upstream.email : null,
           full_name: upstream.full_name,
           password_hash: null,
-          email_verified: upstream.email !== null && upstream.email_verified
+          email_verified: upstream.email_verified
         }, 'social', context, async (tx, user) => {
           await tx.identities!.insert({ id: newId(), user_id: user.id, provider: provider.id, subject: upstream.subject, email: upstream.email, email_verified: upstream.email_verified, created_at: Date.now() })
           return { ...context, type: 'identity.linked', user_id: user.id, data: { provider: provider.id, created_user: true } }
@@ -160,8 +177,12 @@ export function createSocialLoginService (deps: {
     if (local !== undefined) {
       // (b) Both sides verified the same address: link. (c) Anything else: refuse, never a second account with it.
       if (!(sameAddress && local.email_verified && upstream.email_verified)) {
-        throw new SocialLoginError(`An account with the e-mail address that ${provider.name} gave already exists, and the address is not verified on both sides. Log in with that account's password, then link ${provider.name} from your account.`, 409)
+        throw new SocialLoginError(`An account with the e-mail address that ${provider.name} gave already exists, and the address is not verified on both sides. Log in with that account's password instead.`, 409)
       }
+      // Never linked by a login that cannot finish here: a disabled account, or one whose second
+      // factor this provider would then stand in front of (link it while logged in, before TOTP).
+      if (local.disabled) throw new SocialLoginError('This account is disabled.', 403)
+      if (local.mfa_enabled === true) throw new SocialLoginError(`An account with the e-mail address that ${provider.name} gave already exists and has two-factor authentication on. Log in with its password and code instead.`, 409)
       try {
         await events.within(tx => tx.identities!.insert({ id: newId(), user_id: local.id, provider: provider.id, subject: upstream.subject, email: upstream.email, email_verified: upstream.email_verified, created_at: Date.now() }),
           () => ({ ...context, type: 'identity.linked', user_id: local.id, data: { provider: provider.id, created_user: false } }))
@@ -215,12 +236,13 @@ export function createSocialLoginService (deps: {
       }
       const sealed = unseal(state, taken.sealed)
       if (sealed === undefined) throw new SocialLoginError('This sign-in has expired or was used already. Go back to the application and start again.')
-      const upstream = await provider.identify({ parameters, state, nonce: sealed.nonce, verifier: sealed.verifier, redirectUri: redirectUri(provider.id) })
+      const upstream = withUsableEmail(await provider.identify({ parameters, state, nonce: sealed.nonce, verifier: sealed.verifier, redirectUri: redirectUri(provider.id) }))
+      // The pending request must still be there before anything is created or linked.
+      await authorization.describe(sealed.request, browser)
       const eventContext: EventContext = { ip: context.ip ?? null, user_agent: context.userAgent ?? null }
       const user = await resolve(provider, upstream, eventContext)
       if (user.disabled) throw new SocialLoginError('This account is disabled.', 403)
-      // The second factor is not skipped: this path offers no code step, so such users log in with password and code.
-      if (user.mfa_enabled === true) throw new SocialLoginError(`This account has two-factor authentication on: log in with your password and code instead of ${provider.name}.`, 403)
+      // A user with TOTP gets the code page next (a `second_factor` step): the provider is the first factor only.
       return await authorization.completeExternal(sealed.request, browser, user, [EXTERNAL_AMR], context)
     },
 

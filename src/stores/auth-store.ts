@@ -198,6 +198,8 @@ export interface MfaChallengeRecord {
   user_id: string
   client_id: string
   scope: string | null
+  /** the first factor's methods, JSON array text (null: ["pwd"]) */
+  amr: string | null
   failures: number
   created_at: number
   expires_at: number

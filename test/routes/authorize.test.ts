@@ -1,11 +1,13 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { LightMyRequestResponse } from 'fastify'
+import Fastify, { type LightMyRequestResponse } from 'fastify'
+import * as OTPAuth from 'otpauth'
+import auth, { authRoutes } from '../../src/index.js'
 import { decodeJwt } from 'jose'
 import type { AuthEvent } from '../../src/core/events.js'
 import {
   APP, authorizeRequest, buildWithClients, CLIENTS, clientsFile, CONFIDENTIAL, cookieOf, exchange, locationOf,
-  obtainCode, OTHER, pkce, postLogin, requestIdOf, THIRD, validParams
+  obtainCode, OTHER, pkce, postLogin, requestIdOf, submitForm, THIRD, validParams
 } from '../authorization-helpers.js'
 import { redirectUriProblem } from '../../src/services/oauth-clients.js'
 import { amrOf, codeAt, mfaUser } from './mfa-helpers.js'
@@ -189,6 +191,53 @@ function secondStepOf (html: string) {
 
 const postSecondFactor = (app: Parameters<typeof postLogin>[0], fields: Record<string, string>, cookie: string, headers: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url: '/authorize/mfa', headers: { ...FORM, cookie, ...headers }, payload: form(fields) })
+
+/** The service on its own, with a TOTP user. */
+async function atRoot (t: import('node:test').TestContext) {
+  const app = await buildWithClients(t)
+  return { app, ...await mfaUser(app) }
+}
+
+/** The plugin and authRoutes under /auth in another app, with a TOTP user (enrolled through the services). */
+async function underAuth (t: import('node:test').TestContext) {
+  const app = Fastify()
+  t.after(() => app.close())
+  await app.register(auth, { jwt: { secret: 'a-test-secret-of-at-least-32-characters!' }, oauthClients: CLIENTS })
+  await app.register(authRoutes, { prefix: '/auth' })
+  const registered = await app.inject({ method: 'POST', url: '/auth/register', payload: { username: 'prefixed_user', password: PASSWORD } })
+  assert.equal(registered.statusCode, 201, registered.body)
+  const user = registered.json<{ id: string, username: string }>()
+  const { otpauth_uri: uri } = await app.authCore.mfa.startTotp(user, PASSWORD)
+  const totp = OTPAuth.URI.parse(uri) as OTPAuth.TOTP
+  await app.authCore.mfa.confirmTotp(user.id, codeAt(totp, -1), {})
+  return { app, user, totp }
+}
+
+describe('the pages\' forms, followed as a browser follows them', () => {
+  it('password, a wrong code, the code, consent: each form\'s relative action lands on its route, at the root and under a prefix', async (t) => {
+    for (const prefix of ['', '/auth']) {
+      const { app, user, totp } = prefix === '' ? await atRoot(t) : await underAuth(t)
+      const { challenge } = pkce()
+      const query = new URLSearchParams(validParams(THIRD, challenge, { scope: 'me' })).toString()
+      const first = await app.inject({ url: `${prefix}/authorize?${query}` })
+      assertPage(first, 200)
+      const cookie = cookieOf(first)
+      const password = await submitForm(app, `${prefix}/authorize?${query}`, first.body, { username: user.username, password: PASSWORD }, cookie)
+      assert.equal(password.url, `${prefix}/authorize`)
+      assertPage(password.res, 200)
+      const wrong = await submitForm(app, password.url, password.res.body, { code: 'ABCD-EFGH' }, cookie)
+      assert.equal(wrong.url, `${prefix}/authorize/mfa`)
+      assertPage(wrong.res, 400)
+      const right = await submitForm(app, wrong.url, wrong.res.body, { code: codeAt(totp, 0) }, cookie)
+      assert.equal(right.url, `${prefix}/authorize/mfa`, 'the code page served by /authorize/mfa posts to itself')
+      assertPage(right.res, 200)
+      assert.match(right.res.body, /Allow third-party/)
+      const allow = await submitForm(app, right.url, right.res.body, { decision: 'allow' }, cookie)
+      assert.equal(allow.url, `${prefix}/authorize/consent`)
+      assert.ok(locationOf(allow.res).searchParams.get('code'), prefix)
+    }
+  })
+})
 
 describe('the login page\'s second step (TOTP): its abuse cases', () => {
   /** A user with TOTP at the code page of a pending request of `client`. */

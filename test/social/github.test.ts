@@ -25,7 +25,7 @@ describe('social login: the GitHub preset', { concurrency: 3 }, () => {
     assert.equal(me.full_name, 'Octo Cat')
   })
 
-  it('S1: an address GitHub has not verified never links to a local account', async (t) => {
+  it('X1: an address GitHub has not verified never links to a local account', async (t) => {
     const { github, app } = await setup(t)
     const { user } = await registerUser(app, { email: `${uniqueName('victim')}@example.org` })
     await app.authAccounts.markEmailVerified(user.id)
@@ -36,13 +36,15 @@ describe('social login: the GitHub preset', { concurrency: 3 }, () => {
     assert.equal(res.headers.location, undefined)
   })
 
-  it('a user without a verified address gets an unverified one', async (t) => {
+  it('a user whose only address is unverified gets an account without one (X18); the identity records it', async (t) => {
     const { github, app } = await setup(t)
     const login = uniqueName('octo')
     github.login({ id: 3_000_000 + Math.floor(Math.random() * 1e6), login, emails: [{ email: `${login}@example.org`, primary: true, verified: false }] })
     const { tokens } = await socialLogin(app, 'github')
     const me = (await getMe(app, tokens.access_token)).json()
-    assert.equal(me.email, `${login}@example.org`)
+    assert.equal(me.email, null)
     assert.equal(me.email_verified, false)
+    const [identity] = (await app.inject({ url: '/users/me/identities', headers: { authorization: `Bearer ${tokens.access_token}` } })).json()
+    assert.deepEqual([identity.email, identity.email_verified], [`${login}@example.org`, false])
   })
 })

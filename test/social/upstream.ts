@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
+import { createHash, generateKeyPairSync } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,6 +19,8 @@ import { build } from '../helper.js'
 
 /** Where the app says it lives: the redirect URIs registered upstream are under it (nothing listens there: the test injects). */
 export const PUBLIC_URL = 'http://127.0.0.1:3999'
+/** The upstream provider's ID token key, made once for this test file. */
+const SIGNING_KEY = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'upstream-test', alg: 'RS256', use: 'sig' }
 export const OIDC = { id: 'oidc', name: 'Test OIDC', client_id: 'fastify-auth', client_secret: 'upstream-secret-0123456789abcdefghij' }
 export const GH = { id: 'github', client_id: 'gh-client', client_secret: 'gh-secret-0123456789' }
 
@@ -77,7 +79,9 @@ export async function startOidcProvider (t: TestContext) {
     pkce: { required: () => true },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
-    cookies: { keys: ['test-cookie-key-0123456789'] }
+    cookies: { keys: ['test-cookie-key-0123456789'] },
+    // Its own signing key (RS256, the ID token's default), not the development keys it warns about.
+    jwks: { keys: [SIGNING_KEY] }
   })
   holder.provider = provider
   const callback = provider.callback()
