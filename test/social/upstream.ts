@@ -37,10 +37,11 @@ async function listen (t: TestContext, handler: (req: IncomingMessage, res: Serv
 }
 
 /**
- * oidc-provider on 127.0.0.1 with one client (ours). `login(account)` chooses who signs in next;
- * the interaction (login, then consent) is finished by the test's handler, not a page.
+ * oidc-provider on 127.0.0.1 with one client (ours, whose callback is under `publicUrl`).
+ * `login(account)` chooses who signs in next; the interaction (login, then consent) is finished
+ * by the test's handler, not a page.
  */
-export async function startOidcProvider (t: TestContext) {
+export async function startOidcProvider (t: TestContext, publicUrl = PUBLIC_URL) {
   const accounts = new Map<string, UpstreamAccount>()
   let next: UpstreamAccount | undefined
   const holder: { provider?: Provider } = {}
@@ -66,7 +67,7 @@ export async function startOidcProvider (t: TestContext) {
     clients: [{
       client_id: OIDC.client_id,
       client_secret: OIDC.client_secret,
-      redirect_uris: [`${PUBLIC_URL}/login/${OIDC.id}/callback`],
+      redirect_uris: [`${publicUrl}/login/${OIDC.id}/callback`],
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic'
