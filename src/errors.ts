@@ -92,6 +92,19 @@ export class InvalidClientError extends DomainError {
 }
 
 /**
+ * The client may not use this grant (RFC 6749 §5.2 unauthorized_client): a registered client that
+ * is not first-party asking for the password grant (RFC 9700 §2.4, OAuth 2.1). The token endpoint
+ * answers 400.
+ */
+export class UnauthorizedClientError extends DomainError {
+  override name = 'UnauthorizedClientError'
+  override readonly code = 'AUTH_UNAUTHORIZED_CLIENT'
+  constructor (message = 'This client may not use this grant: it must send the user through /authorize') {
+    super(message)
+  }
+}
+
+/**
  * A rule refused the input: the password policy, a wrong current password, an admin demoting
  * themself, an app's `beforeUserCreated` hook.
  */

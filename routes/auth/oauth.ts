@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
-import { InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError, MfaRequiredError } from '../../src/errors.js'
+import { InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError, MfaRequiredError, UnauthorizedClientError } from '../../src/errors.js'
 import { OAuthError } from '../../src/http/errors.js'
 import revocation from './revocation.js'
 import token, { type TokenEndpointOptions } from './token.js'
@@ -16,6 +16,7 @@ function asOAuthError (error: unknown): OAuthError | undefined {
   if (error instanceof InvalidClientError) return new OAuthError('invalid_client', error.message)
   if (error instanceof InvalidRequestError) return new OAuthError('invalid_request', error.message)
   if (error instanceof InvalidScopeError) return new OAuthError('invalid_scope', error.message)
+  if (error instanceof UnauthorizedClientError) return new OAuthError('unauthorized_client', error.message)
   return undefined
 }
 

@@ -11,7 +11,7 @@ import {
 } from '../authorization-helpers.js'
 import { redirectUriProblem } from '../../src/services/oauth-clients.js'
 import { amrOf, codeAt, mfaUser } from './mfa-helpers.js'
-import { adminLogin, assertConfigRefused, assertNoStore, assertSessionEnded, bearer, eventually, FORM, form, getMe, login, PASSWORD, passwordGrant, registerUser, storeOf } from '../helper.js'
+import { adminLogin, assertConfigRefused, assertNoStore, assertSessionEnded, bearer, eventually, FORM, form, getMe, login, PASSWORD, passwordGrant, postToken, refresh, registerUser, storeOf } from '../helper.js'
 
 const ISSUER = 'http://127.0.0.1:3000' // the test config's default issuer
 
@@ -567,6 +567,35 @@ describe('POST /token grant_type=authorization_code: attacks', () => {
     // A public client's id with a secret is no authentication either.
     const publicWithSecret = await exchange(app, { code: 'x', redirect_uri: APP.redirect, client_id: APP.client_id, code_verifier: pkce().verifier, client_secret: 'anything' })
     assert.equal(publicWithSecret.statusCode, 401)
+  })
+})
+
+describe('registered clients at the password and refresh grants', () => {
+  it('a third-party client is refused the password grant (unauthorized_client); a confidential one must authenticate there and at refresh; an unregistered client_id is a label', async (t) => {
+    const app = await buildWithClients(t)
+    const { user } = await registerUser(app)
+    const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` })
+
+    const third = await passwordGrant(app, user.username, PASSWORD, { client_id: THIRD.client_id })
+    assert.equal(third.statusCode, 400, third.body)
+    assert.equal(third.json().error, 'unauthorized_client')
+    const unauthenticated = await passwordGrant(app, user.username, PASSWORD, { client_id: CONFIDENTIAL.client_id })
+    assert.equal(unauthenticated.statusCode, 401, unauthenticated.body)
+    assert.equal(unauthenticated.json().error, 'invalid_client')
+
+    const backend = await postToken(app, { grant_type: 'password', username: user.username, password: PASSWORD }, basic(CONFIDENTIAL.client_id, CONFIDENTIAL.secret))
+    assert.equal(backend.statusCode, 200, backend.body)
+    assert.equal(decodeJwt(backend.json().access_token).client_id, CONFIDENTIAL.client_id)
+    const refreshedWithout = await refresh(app, backend.json().refresh_token, { client_id: CONFIDENTIAL.client_id })
+    assert.equal(refreshedWithout.statusCode, 401, refreshedWithout.body)
+    const refreshed = await postToken(app, { grant_type: 'refresh_token', refresh_token: backend.json().refresh_token }, basic(CONFIDENTIAL.client_id, CONFIDENTIAL.secret))
+    assert.equal(refreshed.statusCode, 200, refreshed.body)
+
+    for (const clientId of [APP.client_id, 'swagger-ui', 'my-own-label']) {
+      const ok = await passwordGrant(app, user.username, PASSWORD, { client_id: clientId })
+      assert.equal(ok.statusCode, 200, `${clientId}: ${ok.body}`)
+      assert.equal(decodeJwt(ok.json().access_token).client_id, clientId)
+    }
   })
 })
 
