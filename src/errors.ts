@@ -35,7 +35,6 @@ export class DuplicateUserError extends DomainError {
   }
 }
 
-/** A client id is registered already (`clients add`). */
 /** Thrown by the identity store when (provider, subject) is linked already (two first sign-ins racing). */
 export class DuplicateIdentityError extends DomainError {
   override name = 'DuplicateIdentityError'
@@ -69,6 +68,7 @@ export class LastSignInMethodError extends DomainError {
   }
 }
 
+/** A client id is registered already (`clients add`). */
 export class DuplicateClientError extends DomainError {
   override name = 'DuplicateClientError'
   override readonly code = 'AUTH_DUPLICATE_CLIENT'

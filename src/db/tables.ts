@@ -219,11 +219,13 @@ export interface AuthorizationRequestsTable {
   browser_hash: string
   client_id: string
   redirect_uri: string
+  /** the requested scope (space-separated), null when none was asked for */
   scope: string | null
   state: string | null
   code_challenge: string
+  /** set once the user logged in and the request waits for consent */
   user_id: string | null
-  /** the authentication methods of that login (JSON array text), with user_id */
+  /** the authentication methods of that login (RFC 8176, JSON array text), set with `user_id` */
   amr: string | null
   created_at: number
   expires_at: number

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely'
 import type { AuthEvent } from '../core/events.js'
-import type { AuthorizationCodesTable, SessionsTable, SigningKeysTable, SocialLoginStatesTable, WebhookDeliveriesTable } from '../db/tables.js'
+import type { AuthorizationCodesTable, AuthorizationRequestsTable, SessionsTable, SigningKeysTable, SocialLoginStatesTable, WebhookDeliveriesTable } from '../db/tables.js'
 import type { UserRecord } from '../schemas/user.js'
 
 /*
@@ -265,21 +265,7 @@ export interface OAuthClientRecord {
  * id that the login form carries, bound to the browser by the hash of a cookie's value.
  * `user_id` is set once the user logged in and the request waits for consent.
  */
-export interface AuthorizationRequestRecord {
-  id_hash: string
-  browser_hash: string
-  client_id: string
-  redirect_uri: string
-  /** the requested scope (space-separated), null when none was asked for */
-  scope: string | null
-  state: string | null
-  code_challenge: string
-  user_id: string | null
-  /** the authentication methods of that login (RFC 8176, JSON array text), set with `user_id` */
-  amr: string | null
-  created_at: number
-  expires_at: number
-}
+export type AuthorizationRequestRecord = Selectable<AuthorizationRequestsTable>
 
 /** An authorization code, stored only as its hash, bound to all it was issued for (RFC 6749 §4.1.2): a row of its table. */
 export type AuthorizationCodeRecord = Selectable<AuthorizationCodesTable>
