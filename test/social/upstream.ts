@@ -27,7 +27,7 @@ export const GH = { id: 'github', client_id: 'gh-client', client_secret: 'gh-sec
 /** An account at the upstream provider: what its claims say. */
 export interface UpstreamAccount { sub: string, email?: string, email_verified?: boolean, name?: string, preferred_username?: string }
 
-async function listen (t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server, base: string }> {
+export async function listen (t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server, base: string }> {
   const server = createServer(handler)
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   t.after(() => new Promise<void>(resolve => { server.closeAllConnections(); server.close(() => resolve()) }))
