@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { assertHttpError, bearer, getMe, login, registerUser, uniqueName } from '../helper.js'
+import { startSmtp } from '../mail/smtp.js'
 import { buildWithProviders, GH, OIDC, socialLogin, startGithubMock, startOidcProvider } from './upstream.js'
 
 /* GET/DELETE /users/me/identities, passwordless users' passwords, and OIDC_PROVIDERS_FILE at start. */
 
-async function setup (t: import('node:test').TestContext) {
+async function setup (t: import('node:test').TestContext, env: Record<string, string> = {}) {
   const upstream = await startOidcProvider(t)
   const github = await startGithubMock(t)
   const app = await buildWithProviders(t, [
     { ...OIDC, issuer: upstream.issuer },
     { ...GH, authorization_endpoint: `${github.base}/login/oauth/authorize`, token_endpoint: `${github.base}/login/oauth/access_token`, api_base: github.base }
-  ])
+  ], env)
   return { upstream, github, app }
 }
 
@@ -46,8 +47,10 @@ describe('/users/me/identities', { concurrency: 3 }, () => {
     assertHttpError(await app.inject({ method: 'DELETE', url: `/users/me/identities/${last[0].id}`, headers: auth }), 409, 'Conflict')
   })
 
-  it('a passwordless user: PUT /users/me/password refuses clearly (400); a reset gives a password, and then the last identity can go', async (t) => {
-    const { upstream, app } = await setup(t)
+  it('a passwordless user: PUT /users/me/password refuses clearly (400); a reset by e-mail (a real SMTP server, the link\'s token posted to /reset-password) gives a password, and then the last identity can go', async (t) => {
+    const smtp = await startSmtp(t)
+    const { upstream, app } = await setup(t, { SMTP_URL: smtp.url })
+    app.mailOutbox.start()
     const name = uniqueName('nopw')
     upstream.login({ sub: name, email: `${name}@example.org`, email_verified: true })
     const { tokens } = await socialLogin(app, OIDC.id)
@@ -55,9 +58,13 @@ describe('/users/me/identities', { concurrency: 3 }, () => {
     const change = await app.inject({ method: 'PUT', url: '/users/me/password', headers: auth, payload: { current_password: 'x', new_password: 'a brand new passphrase' } })
     assertHttpError(change, 400, 'Bad Request')
     assert.match(change.json().message, /no password.*forgot-password/)
-    // The reset path (what /reset-password runs once its token checked out): the user now has a password.
+    // The reset by e-mail: the provider verified the address, so it is the account's and reachable.
     const me = (await getMe(app, tokens.access_token)).json()
-    await app.authAccounts.setPassword(me.id, await app.authAccounts.hashNewPassword('a brand new passphrase', me.username), { reason: 'reset' })
+    assert.equal((await app.inject({ method: 'POST', url: '/forgot-password', payload: { email: me.email } })).statusCode, 202)
+    const reset = (await smtp.waitFor(me.email)).find(m => m.link?.includes('/reset-password') === true)
+    assert.ok(reset?.token !== undefined, 'a reset e-mail with its link')
+    const done = await app.inject({ method: 'POST', url: '/reset-password', payload: { token: reset.token, password: 'a brand new passphrase' } })
+    assert.equal(done.statusCode, 204, done.body)
     // The reset ended every session: log in with the new password, then the identity is no longer the last way in.
     const fresh = bearer((await login(app, me.username, 'a brand new passphrase')).access_token)
     const [identity] = (await app.inject({ url: '/users/me/identities', headers: fresh })).json()
