@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
-import { domainToASCII } from 'node:url'
+import { domainToASCII, domainToUnicode } from 'node:url'
 import addFormats from 'ajv-formats'
 
 /** Entity ids (users, sessions, items): random UUIDs; they identify, they do not authenticate. */
@@ -40,6 +40,10 @@ function asciiDomain (domain: string): string | undefined {
   if (!IDN_ASCII_PART.test(domain.replace(/\P{ASCII}/gu, ''))) return undefined
   const ascii = domainToASCII(domain) // '' when invalid
   if (ascii === '' || ascii.length > 253 || ascii.split('.').some(label => label.length > 63)) return undefined
+  // Only a domain already in its own form, as it reads back from IDNA (case aside): UTS #46 would
+  // also map look-alikes (a Kelvin sign, full-width letters, `。`, a soft hyphen) to another
+  // domain's name, and an address that reads as one domain must never be stored as, or match, another.
+  if (domain.normalize('NFKC') !== domain || domainToUnicode(ascii) !== domain.toLowerCase()) return undefined
   return ascii
 }
 

@@ -139,8 +139,8 @@ export async function createAuthCore (settings: AuthSettings, store: AuthStore, 
   grants.register(passwordGrant(login, clients))
   grants.register(refreshTokenGrant(login, clients))
   grants.register(authorizationCodeGrant(authorization, clients))
-  grants.register(mfaOtpGrant(login, mfa))
-  grants.register(mfaRecoveryCodeGrant(login, mfa))
+  grants.register(mfaOtpGrant({ login, mfa, clients }))
+  grants.register(mfaRecoveryCodeGrant({ login, mfa, clients }))
 
   const timers: NodeJS.Timeout[] = []
   let stopped = false

@@ -15,9 +15,10 @@ export function refreshTokenGrant (login: LoginPipeline, clients: ClientRegistry
     },
     async handle ({ form, clientId, clientAuthenticated, userAgent, ip }) {
       if (!form.refresh_token) throw new InvalidRequestError('refresh_token is required')
-      // RFC 6749 §6: a confidential client authenticates to refresh too.
-      await admitClient(clients, clientId, clientAuthenticated, { passwords: false })
-      const { tokens, user, session } = await login.refresh({ refreshToken: form.refresh_token, scope: form.scope, clientId, userAgent, ip })
+      // RFC 6749 §6: a confidential client authenticates to refresh too. The client held to that is
+      // the session's (the token's own), so leaving client_id out does not skip it.
+      const admit = (sessionClientId: string) => admitClient(clients, sessionClientId, clientAuthenticated === true && clientId === sessionClientId, { passwords: false })
+      const { tokens, user, session } = await login.refresh({ refreshToken: form.refresh_token, scope: form.scope, clientId, userAgent, ip, admitClient: admit })
       return { tokens, userId: user.id, sessionExpiresAt: session.expires_at }
     }
   }

@@ -301,7 +301,7 @@ export function createLoginPipeline (deps: {
      * grant_type=refresh_token: the rotation (or a replay within the reuse interval), then the
      * last step. `token.refreshed` is stored with the rotation. @throws InvalidGrantError, InvalidScopeError
      */
-    async refresh (input: { refreshToken: string, scope?: string, clientId?: string, userAgent?: string, ip?: string }): Promise<LoginResult> {
+    async refresh (input: { refreshToken: string, scope?: string, clientId?: string, userAgent?: string, ip?: string, admitClient?: (sessionClientId: string) => Promise<void> }): Promise<LoginResult> {
       const rotated = await sessions.rotate(input, contextOf(input))
       const tokens = await issueTokens(rotated)
       return { tokens, user: rotated.user, session: rotated.session }

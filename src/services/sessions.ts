@@ -141,11 +141,13 @@ export function createSessionService (deps: {
      * `context` (the request's address and user agent).
      * @throws InvalidGrantError (`sessionEnded` when the session is over), InvalidScopeError
      */
-    async rotate (input: { refreshToken: string, scope?: string, clientId?: string }, context: EventContext = {}): Promise<IssuedSession & { replayed: boolean }> {
+    async rotate (input: { refreshToken: string, scope?: string, clientId?: string, admitClient?: (sessionClientId: string) => Promise<void> }, context: EventContext = {}): Promise<IssuedSession & { replayed: boolean }> {
       const presented = hashToken(input.refreshToken)
       // The successor is derived from the token with the session's key: one more indexed read.
       const owner = await store.sessions.findByRefreshToken(presented)
       if (owner === undefined) throw new InvalidGrantError('refresh_token', true)
+      // The client the token was issued to, whatever the request names (or omits), before anything changes.
+      await input.admitClient?.(owner.client_id)
       const successor = owner.rotation_key == null ? newRefreshToken() : successorRefreshToken(owner.rotation_key, input.refreshToken, settings.rotationPepper)
       const now = Date.now()
       let granted: string[] = []

@@ -10,7 +10,7 @@ import {
   obtainCode, OTHER, pkce, postLogin, requestIdOf, submitForm, THIRD, validParams
 } from '../authorization-helpers.js'
 import { redirectUriProblem } from '../../src/services/oauth-clients.js'
-import { amrOf, codeAt, mfaUser } from './mfa-helpers.js'
+import { amrOf, codeAt, MFA_OTP, mfaUser } from './mfa-helpers.js'
 import { adminLogin, assertConfigRefused, assertNoStore, assertSessionEnded, bearer, eventually, FORM, form, getMe, login, PASSWORD, passwordGrant, postToken, refresh, registerUser, storeOf } from '../helper.js'
 
 const ISSUER = 'http://127.0.0.1:3000' // the test config's default issuer
@@ -304,6 +304,21 @@ describe('the login page\'s second step (TOTP): its abuse cases', () => {
     assertPage(await postSecondFactor(app, { ...step, code }, cookie), 400)
   })
 
+  it('the code page\'s mfa_token at the token endpoint: a third-party client is refused (unauthorized_client), a confidential one needs its secret: no way around consent or the secret', async (t) => {
+    const app = await buildWithClients(t)
+    const { user, totp } = await mfaUser(app)
+    const pageToken = async (client: { client_id: string, redirect: string }) => {
+      const page = await authorizeRequest(app, validParams(client, pkce().challenge))
+      return secondStepOf((await postLogin(app, { request: requestIdOf(page.body), username: user.username, password: PASSWORD }, { cookie: cookieOf(page) })).body).mfa_token
+    }
+    const third = await postToken(app, { grant_type: MFA_OTP, mfa_token: await pageToken(THIRD), otp: codeAt(totp, 0), client_id: THIRD.client_id })
+    assert.equal(third.statusCode, 400, third.body)
+    assert.equal(third.json().error, 'unauthorized_client')
+    const confidential = await postToken(app, { grant_type: MFA_OTP, mfa_token: await pageToken(CONFIDENTIAL), otp: codeAt(totp, 0), client_id: CONFIDENTIAL.client_id })
+    assert.equal(confidential.statusCode, 401, confidential.body)
+    assert.equal(confidential.json().error, 'invalid_client')
+  })
+
   it('a user disabled between the two steps is refused', async (t) => {
     const { app, step, cookie, totp, user } = await atCodePage(t)
     await storeOf(app).users.update(user.id, { disabled: true })
@@ -590,6 +605,11 @@ describe('registered clients at the password and refresh grants', () => {
     assert.equal(refreshedWithout.statusCode, 401, refreshedWithout.body)
     const refreshed = await postToken(app, { grant_type: 'refresh_token', refresh_token: backend.json().refresh_token }, basic(CONFIDENTIAL.client_id, CONFIDENTIAL.secret))
     assert.equal(refreshed.statusCode, 200, refreshed.body)
+
+    // The token's own client is held, whatever the request names: leaving client_id out skips nothing.
+    const withoutClient = await refresh(app, refreshed.json().refresh_token)
+    assert.equal(withoutClient.statusCode, 401, withoutClient.body)
+    assert.equal(withoutClient.json().error, 'invalid_client')
 
     for (const clientId of [APP.client_id, 'swagger-ui', 'my-own-label']) {
       const ok = await passwordGrant(app, user.username, PASSWORD, { client_id: clientId })

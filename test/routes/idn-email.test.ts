@@ -113,7 +113,14 @@ describe('e-mail addresses with an internationalised domain', () => {
     'jose@b\u00fc\ufffdcher.example', // U+FFFD is no letter of a domain
     `jose@${'\u00fc'.repeat(64)}.example`, // a label over 63 characters once encoded
     `jose@@${UNICODE_DOMAIN}`,
-    `@${UNICODE_DOMAIN}`
+    `@${UNICODE_DOMAIN}`,
+    // Look-alikes IDNA maps onto another domain's name: the address must read as the domain it is (found from outside)
+    'jose@\uFF45xample.org', // full-width e → example.org
+    'jose@\u212Aexample.org', // Kelvin sign → kexample.org
+    'jose@example\u3002org', // ideographic full stop → example.org
+    'jose@exam\u00ADple.org', // a soft hyphen, which IDNA drops
+    'jose@\u24D4xample.org', // circled e
+    'jose@B\u00DCCHER.example\u00AD' // a soft hyphen at the end
   ]) {
     it(`refuses ${JSON.stringify(email)} at /register (400)`, async (t) => {
       const app = await buildApp(t)
