@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyReply } from 'fastify'
-import { DomainError, SocialLoginError } from '../../src/errors.js'
+import { DomainError, InvalidGrantError, SocialLoginError } from '../../src/errors.js'
 import { HtmlPage } from '../../src/schemas/recovery.js'
 import { AuthorizationPageError } from '../../src/services/authorization.js'
 import { authorizationErrorPage, pageHeaders } from './authorize-pages.js'
@@ -50,7 +50,7 @@ const social: FastifyPluginAsyncTypebox<SocialRoutesOptions> = async (fastify, o
     }
     // A login check's refusal (disabled, REQUIRE_VERIFIED_EMAIL, …): a page, in the check's words but for a disabled account.
     if (error instanceof DomainError && error.statusCode < 500) {
-      const message = error.name === 'InvalidGrantError' ? 'This account cannot log in.' : error.message
+      const message = error instanceof InvalidGrantError ? 'This account cannot log in.' : error.message
       return page(reply, error.statusCode === 401 ? 403 : error.statusCode, authorizationErrorPage(message))
     }
     if (error.validation !== undefined || error.statusCode === 400) {

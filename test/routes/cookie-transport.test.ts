@@ -127,6 +127,18 @@ describe('cookie mode at POST /token (X-Token-Transport: cookie)', () => {
     assert.equal(cookieOf(await cookieRefresh(app, second.cookie.value), 'refresh_token').maxAge, 0)
     // An unknown token: nothing to keep.
     assert.equal(cookieOf(await cookieRefresh(app, 'garbage'), 'refresh_token').maxAge, 0)
+    // The session past its absolute lifetime.
+    const expired = await cookieLogin(app, user.username)
+    await app.db.updateTable('sessions').set({ expires_at: Date.now() - 1000 }).where('ended_at', 'is', null).execute()
+    const late = await cookieRefresh(app, expired.cookie.value)
+    assert.equal(late.statusCode, 400)
+    assert.equal(cookieOf(late, 'refresh_token').maxAge, 0)
+    // The user disabled (every session of theirs ends).
+    const disabled = await cookieLogin(app, user.username)
+    await app.authAccounts.setDisabled(user.id, true)
+    const refused = await cookieRefresh(app, disabled.cookie.value)
+    assert.equal(refused.statusCode, 400)
+    assert.equal(cookieOf(refused, 'refresh_token').maxAge, 0)
   })
 
   it('keeps the cookie when the refusal leaves the session alive: a wider scope, another client within the interval, a 429', async (t) => {
