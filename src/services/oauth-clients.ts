@@ -21,7 +21,8 @@ export interface RegisteredClient {
 
 /** Schemes a redirect URI may never have: they run code or read files in the browser. */
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'])
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
+/** Hosts plain http may name (RFC 8252 §7.3): redirect URIs here, a provider's URLs in src/social. */
+export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '[::1]', 'localhost'])
 /** Parameters the authorization response adds (RFC 6749 §4.1.2, §4.1.2.1, RFC 9207): a registered query holding one would shadow the real one. */
 const ANSWER_PARAMETERS = new Set(['code', 'state', 'iss', 'error', 'error_description', 'error_uri'])
 
@@ -46,7 +47,7 @@ export function redirectUriProblem (uri: string): string | undefined {
   if (uri.includes('#')) return 'has a fragment'
   if (FORBIDDEN_SCHEMES.has(url.protocol)) return `scheme ${url.protocol} is not allowed`
   if (url.username !== '' || url.password !== '') return 'has userinfo'
-  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) return 'http is for loopback hosts only (127.0.0.1, [::1], localhost); use https'
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) return 'http is for loopback hosts only (127.0.0.1, [::1], localhost); use https'
   // RFC 8252 §7.1: a native app's scheme is a reversed domain name it controls (com.example.app:);
   // that also keeps out network schemes (ws:, ftp:) and the browser's own (intent:, view-source:).
   if (url.protocol !== 'http:' && url.protocol !== 'https:' && !url.protocol.includes('.')) return `scheme ${url.protocol} is neither https nor a native app's reversed domain name (com.example.app:)`

@@ -1,12 +1,11 @@
 import type { OidcProviderConfig } from '../schemas/oidc-provider.js'
-
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
+import { LOOPBACK_HOSTS } from '../services/oauth-clients.js'
 
 /** Why `value` cannot be a provider's URL: https only (http for loopback hosts: tests), no userinfo, query or fragment. */
 export function providerUrlProblem (value: string): string | undefined {
   if (!URL.canParse(value)) return 'not an absolute URL'
   const url = new URL(value)
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) return 'must be https (http only for 127.0.0.1, [::1], localhost)'
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return 'must be https (http only for 127.0.0.1, [::1], localhost)'
   if (url.username !== '' || url.password !== '') return 'has userinfo'
   if (value.includes('?') || value.includes('#')) return 'has a query or fragment'
   return undefined
