@@ -173,13 +173,13 @@ async function main () {
   }
   const pg = postgresUrl === undefined ? undefined : await startOnPostgres(postgresUrl)
 
-  async function startWithHooks (flags: readonly string[]) {
-    const started = await start('dist/bench/server-with-hooks.js', serverEnv(secret, `sqlite:${join(dir, 'hooks.db')}`), '/health', flags)
-    const name = `benchhooks${Date.now()}`
+  /** Another server process on a database of its own, with a user logged in and the plain server's history. */
+  async function startAnother (script: string, database: string, check?: (claims: Record<string, unknown>) => void) {
+    const started = await start(script, serverEnv(secret, `sqlite:${join(dir, database)}`), '/health', nodeFlags)
+    const name = `bench${database.replace(/\W/g, '')}${Date.now()}`
     await json(`${started.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name, password }) })
     const { access_token: hookedToken } = await json(`${started.url}/token`, { method: 'POST', body: new URLSearchParams({ username: name, password }) })
-    const claims = JSON.parse(Buffer.from(hookedToken!.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>
-    if (typeof claims.tenant !== 'string') throw new Error('server-with-hooks: the claims hook did not run (no tenant claim)')
+    check?.(JSON.parse(Buffer.from(hookedToken!.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>)
     // The plain server's history before the loads (scenario 0: single requests and logins), untimed:
     // a process that has run more kinds of work runs its hot path slower (see BENCHMARKS.md).
     await medianMs(n, () => fetch(`${started.url}/users/me`, { headers: { authorization: `Bearer ${hookedToken}` } }))
@@ -189,7 +189,14 @@ async function main () {
 
   // The server with a claims hook and an event listener (bench/server-with-hooks.ts), on a database
   // of its own; its tokens carry the hook's claim. Not in the smoke run either.
-  const hooked = smoke ? undefined : await startWithHooks(nodeFlags)
+  const hookRan = (claims: Record<string, unknown>) => {
+    if (typeof claims.tenant !== 'string') throw new Error('server-with-hooks: the claims hook did not run (no tenant claim)')
+  }
+  const hooked = smoke ? undefined : await startAnother('dist/bench/server-with-hooks.js', 'hooks.db', hookRan)
+  // BENCH_COMPARE_SERVER=<another build>/dist/src/server.js: that build measured in the same rounds
+  // (before/after a change on the per-request path; its node_modules must resolve from its folder).
+  const compareScript = process.env.BENCH_COMPARE_SERVER
+  const compared = compareScript === undefined ? undefined : await startAnother(compareScript, 'compare.db')
 
   // 1. GET /users/me beside the baseline route (BENCH_ROUNDS interleaved rounds, 50 connections),
   // the floor of one session lookup and the equal-output floors: req/s and CPU per request.
@@ -201,13 +208,15 @@ async function main () {
     { options: get(`${server.url}/users/me`, token!), pid: server.child.pid! },
     ...beside === undefined ? [] : [{ options: get(`${beside.url}/users/me`, token!), pid: beside.child.pid! }],
     ...hooked === undefined ? [] : [{ options: get(`${hooked.url}/users/me`, hooked.token), pid: hooked.pid }],
+    ...compared === undefined ? [] : [{ options: get(`${compared.url}/users/me`, compared.token), pid: compared.pid }],
     ...pg === undefined ? [] : [{ options: get(`${pg.url}/users/me`, pg.token), pid: pg.pid }]
   ])
   const [base1, floor, equalFloor, me] = measured.splice(0, 4) as [Measured, Measured, Measured, Measured]
   const besideFloor = beside === undefined ? undefined : measured.shift()
   const hookedMe = hooked === undefined ? undefined : measured.shift()
+  const comparedMe = compared === undefined ? undefined : measured.shift()
   const pgMe = pg === undefined ? undefined : measured.shift()
-  if ([floor, equalFloor, besideFloor, me, hookedMe, pgMe].some(r => r !== undefined && r.non2xx + r.errors > 0)) throw new Error('GET /users/me or a floor route answered with errors')
+  if ([floor, equalFloor, besideFloor, me, hookedMe, comparedMe, pgMe].some(r => r !== undefined && r.non2xx + r.errors > 0)) throw new Error('GET /users/me or a floor route answered with errors')
   add('GET /users/me', 'req/s', me.rps, base1.rps, '>= 0.65')
   add('GET /users/me', 'server CPU ms per request', me.cpuMsPerRequest, base1.cpuMsPerRequest, '<= 1.5')
   add('GET /users/me', 'p50 ms', me.p50, base1.p50)
@@ -235,6 +244,13 @@ async function main () {
     add(name, 'server CPU ms per request', hookedMe.cpuMsPerRequest, equalFloor.cpuMsPerRequest, '<= 1.25')
     rows.push({ scenario: name, figure: 'CPU: median of the per-round ratios', value: median(ratios(hookedMe, equalFloor, r => r.cpuMsPerRequest)), target: '<= 1.25' })
     add('GET /users/me, claims hook + event listener, against GET /users/me', 'server CPU ms per request', hookedMe.cpuMsPerRequest, me.cpuMsPerRequest)
+  }
+  if (comparedMe !== undefined) {
+    const name = `GET /users/me of ${compareScript!} against the equal-output floor`
+    add(name, 'server CPU ms per request', comparedMe.cpuMsPerRequest, equalFloor.cpuMsPerRequest)
+    rows.push({ scenario: name, figure: 'CPU: median of the per-round ratios', value: median(ratios(comparedMe, equalFloor, r => r.cpuMsPerRequest)) })
+    add('GET /users/me of this build against that one', 'server CPU ms per request', me.cpuMsPerRequest, comparedMe.cpuMsPerRequest)
+    console.error(`GET /users/me of this build per round, against ${compareScript!}: CPU ratios ${perRound(me, comparedMe, r => r.cpuMsPerRequest)}`)
   }
   console.error(`GET /users/me per round, against the JWT-only route: req/s ratios ${perRound(me, base1, r => r.rps)}; CPU ratios ${perRound(me, base1, r => r.cpuMsPerRequest)}`)
   console.error(`GET /users/me per round, against the equal-output floor: req/s ratios ${perRound(me, equalFloor, r => r.rps)}; CPU ratios ${perRound(me, equalFloor, r => r.cpuMsPerRequest)}`)

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import fp from 'fastify-plugin'
 import createError from '@fastify/error'
 import type { FastifyPluginAsync } from 'fastify'
@@ -21,13 +22,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  *   secure-json-parse with `__proto__` and `constructor` keys refused (ASVS 15.3.6).
  */
 const requestBody: FastifyPluginAsync = async (fastify) => {
-  fastify.addHook('preParsing', async (request, _reply, payload) => {
-    const limit = request.routeOptions.bodyLimit ?? fastify.initialConfig.bodyLimit ?? 1024 * 1024
+  fastify.addHook('preParsing', (request, _reply, payload, done) => {
+    // Most requests (every GET) have no body: out before routeOptions, a getter that builds an object.
     const length = Number(request.headers['content-length'])
-    if (!(length > limit)) return payload
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- reading is the point: the chunks are dropped
-    if (length <= DRAIN_LIMIT_BYTES) for await (const _chunk of payload);
-    throw new BodyTooLargeError()
+    if (!(length > 0)) { done(null, payload); return }
+    const limit = request.routeOptions.bodyLimit ?? fastify.initialConfig.bodyLimit ?? 1024 * 1024
+    if (!(length > limit)) { done(null, payload); return }
+    if (length > DRAIN_LIMIT_BYTES) { done(new BodyTooLargeError()); return }
+    // Drained, then refused on an open connection (above).
+    payload.resume()
+    once(payload, 'end').then(() => { done(new BodyTooLargeError()) }, (error: Error) => { done(error) })
   })
 
   const parse = fastify.getDefaultJsonParser('error', 'error')

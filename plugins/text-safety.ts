@@ -37,15 +37,16 @@ function requestTextProblem (request: FastifyRequest): { context: string, path: 
 const textSafety: FastifyPluginAsync = async (fastify) => {
   if (fastify.hasDecorator(CHECKING)) return
   fastify.decorate(CHECKING, true)
-  fastify.addHook('preValidation', async (request) => {
-    if (request.is404) return // no route: nothing reads the request, and its answer stays 404
-    const found = requestTextProblem(request)
-    if (found === undefined) return
+  // Callback style: an async hook costs a promise and a microtask on every request.
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    // No route: nothing reads the request, and its answer stays 404.
+    const found = request.is404 ? undefined : requestTextProblem(request)
+    if (found === undefined) { done(); return }
     const message = `${found.context}${found.path} ${found.problem}`
-    throw Object.assign(new UnsafeTextError(message), {
+    done(Object.assign(new UnsafeTextError(message), {
       validation: [{ keyword: 'text', instancePath: found.path, schemaPath: '#', params: {}, message: found.problem }],
       validationContext: found.context
-    })
+    }))
   })
 }
 

@@ -7,6 +7,7 @@ import { errorHandler } from '../src/http/error-handler.js'
 import { AuditEventPublic, AuditListQuery, AuditPage, SecurityEventsQuery } from '../src/schemas/audit.js'
 import { HttpError } from '../src/schemas/common.js'
 import type { AuditCursor, StoredEvent } from '../src/stores/auth-store.js'
+import { currentUser } from '../plugins/auth/current-user.js'
 
 /** The opaque cursor of a page: the last event's time and id, base64url. */
 export const encodeCursor = (event: StoredEvent): string => Buffer.from(JSON.stringify([Date.parse(event.at), event.id])).toString('base64url')
@@ -77,7 +78,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       querystring: SecurityEventsQuery,
       response: { 200: Type.Array(Type.Ref(AuditEventPublic), { description: 'Your last events, newest first' }) }
     }
-  }, async (request) => audit.securityEvents(request.user.id, request.query.limit ?? 20))
+  }, async (request) => audit.securityEvents(currentUser(request).id, request.query.limit ?? 20))
 }
 
 export default auditRoutes

@@ -21,7 +21,7 @@ import audit from '../routes/audit.js'
 import items from '../routes/items.js'
 import wellKnown from '../routes/well-known.js'
 import health from '../routes/health.js'
-import { requestForLog } from './http/request-log.js'
+import { deferredChildLogger, requestForLog } from './http/request-log.js'
 import { createRedisLoginFailureStore } from './stores/redis-login-failures.js'
 import { createSqlMailStore } from './stores/sql-mail-store.js'
 import { createSqlStore } from './stores/sql-store.js'
@@ -40,6 +40,8 @@ export function fastifyOptions (config: Config): FastifyServerOptions {
       // …nor do the credentials some URLs carry (an e-mail link's token, a provider's code and state).
       serializers: { req: requestForLog }
     },
+    // A request's pino child is made when it writes a line, not on every request (src/http/request-log.ts).
+    childLoggerFactory: deferredChildLogger,
     // Client addresses (rate limiting, logs, the audit log) come from X-Forwarded-For only behind a
     // trusted proxy, and then from its last hop, the one that proxy appended: with `true` Fastify
     // would take the first, which the client writes (found from outside: one audit row and a fresh

@@ -5,10 +5,12 @@
  *   await app.register(auth, { store, jwt: { secret } })
  *   await app.register(authRoutes, { prefix: '/auth' })
  *
- * Its declarations carry the plugin's type augmentations: `request.user`, `app.authenticate`
- * and `config.scopes` are typed for any app that imports this module.
+ * Its declarations carry the plugin's type augmentations: `request.user` (null where no route
+ * protection ran; `currentUser(request)` reads it checked), `app.authenticate` and
+ * `config.scopes` are typed for any app that imports this module.
  */
 export { default, type AuthPluginOptions, type AuthenticatedUser } from '../plugins/auth/index.js'
+export { currentUser } from '../plugins/auth/current-user.js'
 export { default as authRoutes, type AuthRoutesOptions } from '../routes/auth/index.js'
 export { default as adminRoutes } from '../routes/users/admin.js'
 export { default as auditRoutes } from '../routes/audit.js'

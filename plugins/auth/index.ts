@@ -22,7 +22,11 @@ import type { AccessTokenContent } from '../../src/tokens/access-tokens.js'
 import sharedSchemas from '../shared-schemas.js'
 import { protectRoutes } from './protect.js'
 
-/** `request.user` on an authenticated request: the public user, what the token granted, and the app's metadata type. */
+/**
+ * `request.user` on an authenticated request: the public user, what the token granted (scopes,
+ * session, client), and the app's metadata type. Frozen: one request cannot change what the
+ * next one sees.
+ */
 export type AuthenticatedUser = Omit<AuthUser, 'metadata'> & { metadata: AuthUserMetadata }
 
 /** The plugin's options: every setting of `AuthSettings` may be omitted (its default applies), `jwt`'s and `cookies`' fields too. */
@@ -114,14 +118,20 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   fastify.addHook('onListen', async () => { core.start() })
   fastify.addHook('onClose', core.stop)
 
-  // Browser apps: cookies parsed and written by @fastify/cookie (registered once, app-wide).
-  if (!fastify.hasPlugin('@fastify/cookie')) await fastify.register(fastifyCookie)
+  // Browser apps: cookies parsed and written by @fastify/cookie (registered once, app-wide),
+  // without its parsing hook: cookies are parsed when read (requestCookies), not on every request.
+  // An app that reads request.cookies itself registers @fastify/cookie first, with its hook.
+  if (!fastify.hasPlugin('@fastify/cookie')) await fastify.register(fastifyCookie, { hook: false })
   const cookies = createCookieTransport(cookieSettings(settings), () => fastify.authEndpoints.prefix)
   const sources: TokenSource[] = cookies.accessSource === undefined ? [bearerHeader] : [bearerHeader, cookies.accessSource]
 
   // For app code (request.jwtVerify, fastify.jwt.decode): verification only, with the same pins and
   // keys as tokens.verify, which this plugin uses itself (one verifier per key, no per-request setup).
+  // request.user is this plugin's alone: @fastify/jwt's request.jwtVerify() puts the bare token's
+  // claims on request.jwtPayload instead, never where the session-checked user is read.
+  fastify.decorateRequest('user', null)
   await fastify.register(fastifyJwt, {
+    decoratorName: 'jwtPayload',
     secret: { public: async (_request: FastifyRequest, token: unknown) => tokens.keyFor((token as { header?: { kid?: unknown } }).header?.kid) },
     decode: { complete: true },
     verify: { ...tokens.verifyOptions, extractToken: request => findToken(sources, request)?.token ?? undefined }
@@ -129,26 +139,39 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
 
   /**
    * RFC 6750: 401 without a token or with a bad one, 403 when the token lacks a `required` scope.
-   * Sets `request.user`. @throws the RFC 6750 errors of src/http/errors.ts
+   * Sets `request.user`. Synchronous when the key and the session are in memory (the common
+   * case on SQLite: no promise, no microtask), else a promise.
+   * @throws the RFC 6750 errors of src/http/errors.ts (or rejects with them)
    */
-  async function check (request: FastifyRequest, required: readonly string[] | undefined): Promise<void> {
+  function check (request: FastifyRequest, required: readonly string[] | undefined): void | Promise<void> {
     const found = findToken(sources, request)
     if (found === undefined) throw missingToken()
+    if (found.token === null) throw invalidToken()
     let claims: unknown
     try {
-      if (found.token === null) throw new Error('malformed credentials')
-      claims = await tokens.verify(found.token)
+      claims = tokens.verifyNow(found.token)
     } catch {
       throw invalidToken()
     }
-    const user = await sessions.authenticate(claims)
+    if (claims instanceof Promise) return claims.then(verified => admit(request, verified, required), () => { throw invalidToken() })
+    return admit(request, claims, required)
+  }
+
+  /** The session check of verified claims, then the scopes (see check). */
+  function admit (request: FastifyRequest, claims: unknown, required: readonly string[] | undefined): void | Promise<void> {
+    const user = sessions.authenticateNow(claims)
+    if (user instanceof Promise) return user.then(found => { accept(request, found, required) })
+    accept(request, user, required)
+  }
+
+  function accept (request: FastifyRequest, user: AuthUser | undefined, required: readonly string[] | undefined): void {
     if (user === undefined) throw invalidToken()
-    request.user = user as typeof request.user
+    request.user = user as AuthenticatedUser
     if (required !== undefined && !required.every(s => user.token_scopes.includes(s))) throw insufficientScope(required)
   }
 
   /** The onRequest hook apps list themselves: the scopes come from the route's `config.scopes`. */
-  const authenticate = (request: FastifyRequest) => check(request, request.routeOptions.config.scopes)
+  const authenticate = async (request: FastifyRequest) => { await check(request, request.routeOptions.config.scopes) }
 
   fastify.decorate('authenticate', authenticate)
   fastify.decorate('authCore', core)
@@ -165,7 +188,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
   // Where authRoutes is mounted ('' at the root): authRoutes records it, the metadata names it.
   fastify.decorate('authEndpoints', { prefix: '' })
   // Routes with config.scopes get a hook with their scopes bound (no per-request config lookup).
-  protectRoutes(fastify, authenticate, required => async request => check(request, required), core.scopes)
+  protectRoutes(fastify, authenticate, required => request => check(request, required), core.scopes)
 }
 
 export default fp(authPlugin, { fastify: '5.x', name: 'auth' })
@@ -192,6 +215,10 @@ declare module 'fastify' {
     /** where the token endpoints are served: the prefix authRoutes was registered under */
     authEndpoints: { prefix: string }
   }
+  interface FastifyRequest {
+    /** the verified claims, once app code called @fastify/jwt's `request.jwtVerify()` (no session check); else null */
+    jwtPayload: (AccessTokenContent & AuthTokenClaims) | null
+  }
   interface FastifyContextConfig {
     /** scopes the access token must carry on this route (empty: any valid token); see protect.ts */
     scopes?: string[]
@@ -201,6 +228,7 @@ declare module 'fastify' {
 declare module '@fastify/jwt' {
   interface FastifyJWT {
     payload: AccessTokenContent & AuthTokenClaims
-    user: AuthenticatedUser
+    /** `request.user`: null where no route protection ran; `currentUser(request)` is the checked read */
+    user: AuthenticatedUser | null
   }
 }

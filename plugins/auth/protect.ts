@@ -18,13 +18,23 @@ const forbidden = Type.Ref(HttpError, { description: 'The token lacks a required
  * A callback hook that never calls `done` after replying: the chain stops there, even when the
  * reply's onSend hooks are asynchronous. Other errors go to the error handler as before.
  */
-function answering (check: (request: FastifyRequest) => Promise<void>): onRequestHookHandler {
+function answering (check: (request: FastifyRequest) => void | Promise<void>): onRequestHookHandler {
   return function authenticateRoute (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-    check(request).then(() => { done() }, (error: unknown) => {
+    const refuse = (error: unknown) => {
       if (!(error instanceof BearerChallengeError)) { done(error as Error); return }
       request.log.info({ reason: error.reason }, 'request refused')
       reply.code(error.statusCode).headers(error.headers).send(error.body)
-    })
+    }
+    let pending: void | Promise<void>
+    try {
+      pending = check(request)
+    } catch (error) {
+      refuse(error)
+      return
+    }
+    // Synchronous on a cached session (see plugins/auth check): no promise to wait for.
+    if (pending === undefined) done()
+    else pending.then(() => { done() }, refuse)
   }
 }
 
@@ -44,7 +54,7 @@ function answering (check: (request: FastifyRequest) => Promise<void>): onReques
 export function protectRoutes (
   fastify: FastifyInstance,
   authenticate: (request: FastifyRequest) => Promise<void>,
-  authenticateFor: (required: readonly string[]) => (request: FastifyRequest) => Promise<void>,
+  authenticateFor: (required: readonly string[]) => (request: FastifyRequest) => void | Promise<void>,
   scopes: ScopeRegistry
 ) {
   fastify.addHook('onRoute', (route: RouteOptions) => {

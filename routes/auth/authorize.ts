@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InvalidGrantError, LoginLockedError, OverloadedError } from '../../src/errors.js'
+import { requestCookies } from '../../src/http/cookie-transport.js'
 import { HtmlPage } from '../../src/schemas/recovery.js'
 import { AuthorizationPageError, REQUEST_TTL_MS, type AuthorizationStep } from '../../src/services/authorization.js'
 import { authorizationErrorPage, loginPage, pageHeaders, secondFactorPage, stepPage, type PagePlace, type ScopeLine } from './authorize-pages.js'
@@ -100,7 +101,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
    * an older cookie's life would otherwise fail as "another browser").
    */
   function browserOf (request: FastifyRequest, reply: FastifyReply): string {
-    const existing = request.cookies[cookieName]
+    const existing = requestCookies(request)[cookieName]
     const value = existing !== undefined && BROWSER_VALUE.test(existing) ? existing : randomBytes(32).toString('base64url')
     reply.setCookie(cookieName, value, { httpOnly: true, secure, sameSite: 'lax', path: '/', maxAge: REQUEST_TTL_MS / 1000 })
     return value
@@ -182,7 +183,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
   }, async (request, reply) => {
     assertSameOrigin(request)
     const body = request.body as Record<string, string | undefined> & { request: string, username: string, password: string }
-    const browser = request.cookies[cookieName]
+    const browser = requestCookies(request)[cookieName]
     try {
       const step = await authorization.login(body.request, browser, {
         username: body.username,
@@ -216,7 +217,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
   }, async (request, reply) => {
     assertSameOrigin(request)
     const { request: requestId, mfa_token: mfaToken, code } = request.body
-    const browser = request.cookies[cookieName]
+    const browser = requestCookies(request)[cookieName]
     try {
       const step = await authorization.secondFactor(requestId, browser, { mfaToken, code, userAgent: request.headers['user-agent'], ip: request.ip })
       request.log.info({ event: 'authorize', outcome: step.kind }, 'authorization second factor')
@@ -242,7 +243,7 @@ const authorize: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> = async (fast
     }
   }, async (request, reply) => {
     assertSameOrigin(request)
-    const step = await authorization.consent(request.body.request, request.cookies[cookieName], request.body.decision === 'allow')
+    const step = await authorization.consent(request.body.request, requestCookies(request)[cookieName], request.body.decision === 'allow')
     request.log.info({ event: 'authorize', outcome: request.body.decision }, 'authorization consent')
     return answer(reply, step, '../')
   })

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { requestContext } from '../../src/http/event-context.js'
+import { currentUser } from '../../plugins/auth/current-user.js'
 
 /** POST /logout: ends the session of the presented token (its access and refresh tokens). */
 const logout: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -17,9 +18,10 @@ const logout: FastifyPluginAsyncTypebox = async (fastify) => {
     // Browser apps (X-Token-Transport: cookie): the cookies are cleared with the session.
     const cookieMode = fastify.authCookies.requested(request)
     if (cookieMode) fastify.authCookies.assertOrigin(request)
-    await fastify.authSessions.endOwn(request.user.id, request.user.session_id, 'logout', requestContext(request))
+    const user = currentUser(request)
+    await fastify.authSessions.endOwn(user.id, user.session_id, 'logout', requestContext(request))
     if (cookieMode) fastify.authCookies.clear(reply)
-    request.log.info({ event: 'logout', userId: request.user.id }, 'session ended')
+    request.log.info({ event: 'logout', userId: user.id }, 'session ended')
     return reply.code(204).send(null)
   })
 }

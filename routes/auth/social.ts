@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyReply } from 'fastify'
 import { DomainError, InvalidGrantError, SocialLoginError } from '../../src/errors.js'
+import { requestCookies } from '../../src/http/cookie-transport.js'
 import { HtmlPage } from '../../src/schemas/recovery.js'
 import { AuthorizationPageError } from '../../src/services/authorization.js'
 import { authorizationErrorPage, pageHeaders } from './authorize-pages.js'
@@ -72,7 +73,7 @@ const social: FastifyPluginAsyncTypebox<SocialRoutesOptions> = async (fastify, o
       response: { 303: HtmlPage('To the provider'), 400: HtmlPage('The pending request is gone or malformed'), 403: HtmlPage('Another browser'), 404: HtmlPage('Unknown provider'), 502: HtmlPage('The provider cannot be reached') }
     }
   }, async (request, reply) => {
-    const location = await social.begin(request.params.provider, request.query.request, request.cookies[cookieName])
+    const location = await social.begin(request.params.provider, request.query.request, requestCookies(request)[cookieName])
     return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(location.href, 303)
   })
 
@@ -92,7 +93,7 @@ const social: FastifyPluginAsyncTypebox<SocialRoutesOptions> = async (fastify, o
     // The query exactly as sent (oauth4webapi reads every parameter, RFC 9207's `iss` included).
     const raw = request.raw.url ?? ''
     const parameters = new URLSearchParams(raw.includes('?') ? raw.slice(raw.indexOf('?') + 1) : '')
-    const step = await social.callback(request.params.provider, parameters, request.cookies[cookieName], { userAgent: request.headers['user-agent'], ip: request.ip })
+    const step = await social.callback(request.params.provider, parameters, requestCookies(request)[cookieName], { userAgent: request.headers['user-agent'], ip: request.ip })
     request.log.info({ event: 'social-login', provider: request.params.provider, outcome: step.kind }, 'social login')
     return answer(reply, step, '../../')
   })

@@ -6,6 +6,7 @@ import textSafety from '../../plugins/text-safety.js'
 import validation from '../../plugins/validation.js'
 import { HttpError, IdParams, Pagination } from '../../src/schemas/common.js'
 import { UserList, UserPublic, UserUpdateAdmin } from '../../src/schemas/user.js'
+import { currentUser } from '../../plugins/auth/current-user.js'
 
 /** /users and /users/{id}: user administration (scope `admin`); a user may read their own record. */
 const admin: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -34,7 +35,10 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
       params: IdParams,
       response: { 200: Type.Ref(UserPublic), ...notFound }
     }
-  }, async (request) => request.params.id === request.user.id ? request.user : accounts.getVisibleTo(request.user, request.params.id))
+  }, async (request) => {
+    const user = currentUser(request)
+    return request.params.id === user.id ? user : await accounts.getVisibleTo(user, request.params.id)
+  })
 
   fastify.patch('/users/:id', {
     config,
@@ -48,8 +52,8 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Type.Ref(UserPublic), 400: Type.Ref(HttpError), 409: Type.Ref(HttpError), ...notFound }
     }
   }, async (request) => {
-    const user = await accounts.updateByAdmin(request.user, request.params.id, request.body, requestContext(request))
-    request.log.info({ event: 'admin-update', userId: user.id, by: request.user.id, fields: Object.keys(request.body) }, 'user updated')
+    const user = await accounts.updateByAdmin(currentUser(request), request.params.id, request.body, requestContext(request))
+    request.log.info({ event: 'admin-update', userId: user.id, by: currentUser(request).id, fields: Object.keys(request.body) }, 'user updated')
     return user
   })
 
@@ -57,8 +61,8 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     config,
     schema: { tags: ['users'], operationId: 'deleteUser', summary: 'Delete a user (and their sessions and items)', params: IdParams, response: { 204: Type.Null(), 400: Type.Ref(HttpError), ...notFound } }
   }, async (request, reply) => {
-    await accounts.delete(request.user, request.params.id, requestContext(request))
-    request.log.info({ event: 'admin-delete', userId: request.params.id, by: request.user.id }, 'user deleted')
+    await accounts.delete(currentUser(request), request.params.id, requestContext(request))
+    request.log.info({ event: 'admin-delete', userId: request.params.id, by: currentUser(request).id }, 'user deleted')
     return reply.code(204).send(null)
   })
 
@@ -74,7 +78,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const cleared = await accounts.unlock(request.params.id)
-    request.log.info({ event: 'admin-unlock', userId: request.params.id, by: request.user.id, cleared }, 'login lock ended')
+    request.log.info({ event: 'admin-unlock', userId: request.params.id, by: currentUser(request).id, cleared }, 'login lock ended')
     return reply.code(204).send(null)
   })
 
@@ -89,7 +93,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null(), ...notFound }
     }
   }, async (request, reply) => {
-    const user = request.user
+    const user = currentUser(request)
     const was = await fastify.authCore.mfa.reset(request.params.id, { id: user.id, via: 'admin' }, { ip: request.ip, session_id: user.session_id, client_id: user.client_id })
     request.log.info({ event: 'admin-mfa-reset', userId: request.params.id, by: user.id, was }, 'two-factor authentication reset')
     return reply.code(204).send(null)

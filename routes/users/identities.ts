@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { requestContext } from '../../src/http/event-context.js'
 import { HttpError } from '../../src/schemas/common.js'
 import { IdentityPublic } from '../../src/schemas/identity.js'
+import { currentUser } from '../../plugins/auth/current-user.js'
 
 /** /users/me/identities: your identities at social login providers (scope `me`). */
 const identities: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -17,7 +18,7 @@ const identities: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Your linked social login identities',
       response: { 200: Type.Array(IdentityPublic, { description: 'Oldest first' }) }
     }
-  }, async (request) => social.list(request.user.id))
+  }, async (request) => social.list(currentUser(request).id))
 
   fastify.delete('/users/me/identities/:id', {
     config,
@@ -34,7 +35,7 @@ const identities: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    await social.unlink(request.user.id, request.params.id, requestContext(request))
+    await social.unlink(currentUser(request).id, request.params.id, requestContext(request))
     return reply.code(204).send(null)
   })
 }

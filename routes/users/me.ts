@@ -5,6 +5,7 @@ import { requestContext } from '../../src/http/event-context.js'
 import { HttpError } from '../../src/schemas/common.js'
 import { SessionPage, SessionPublic } from '../../src/schemas/session.js'
 import { PasswordChange, UserPublic, UserUpdateMe } from '../../src/schemas/user.js'
+import { currentUser } from '../../plugins/auth/current-user.js'
 
 /** /users/me: your own account, password and sessions (scope `me`). */
 const me: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -14,7 +15,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/users/me', {
     config,
     schema: { tags: ['users'], operationId: 'readUserMe', summary: 'Your account', response: { 200: Type.Ref(UserPublic) } }
-  }, async (request) => request.user)
+  }, async (request) => currentUser(request))
 
   // With the auth plugin's `userMetadata`: `metadata` replaces the stored one, validated by the app's schema.
   const metadata = fastify.authCore.userMetadata
@@ -35,7 +36,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
         429: Type.Ref(HttpError, { description: 'Too many wrong passwords for this account (see Retry-After)' })
       }
     }
-  }, async (request) => accounts.updateProfile(request.user.id, request.body as UserUpdateMe & { metadata?: Record<string, unknown> }, requestContext(request)))
+  }, async (request) => accounts.updateProfile(currentUser(request).id, request.body as UserUpdateMe & { metadata?: Record<string, unknown> }, requestContext(request)))
 
   fastify.put('/users/me/password', {
     config,
@@ -53,13 +54,14 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { current_password: current, new_password: next } = request.body
+    const user = currentUser(request)
     try {
-      await accounts.changePassword(request.user, current, next, request.user.session_id, requestContext(request))
+      await accounts.changePassword(user, current, next, user.session_id, requestContext(request))
     } catch (error) {
-      if (error instanceof PolicyError) request.log.info({ event: 'password-change', outcome: 'failure', userId: request.user.id, reason: error.message }, 'password change refused')
+      if (error instanceof PolicyError) request.log.info({ event: 'password-change', outcome: 'failure', userId: user.id, reason: error.message }, 'password change refused')
       throw error
     }
-    request.log.info({ event: 'password-change', outcome: 'success', userId: request.user.id }, 'password changed')
+    request.log.info({ event: 'password-change', outcome: 'success', userId: user.id }, 'password changed')
     return reply.code(204).send(null)
   })
 
@@ -73,13 +75,16 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       querystring: SessionPage,
       response: { 200: Type.Array(Type.Ref(SessionPublic), { description: 'A page of your sessions' }) }
     }
-  }, async (request) => sessions.list(request.user.id, request.user.session_id, request.query))
+  }, async (request) => {
+    const { id, session_id: current } = currentUser(request)
+    return await sessions.list(id, current, request.query)
+  })
 
   fastify.delete('/users/me/sessions', {
     config,
     schema: { tags: ['users'], operationId: 'endAllMySessions', summary: 'Log out everywhere: end all your sessions', response: { 204: Type.Null() } }
   }, async (request, reply) => {
-    await sessions.endAll(request.user.id, undefined, 'user', requestContext(request))
+    await sessions.endAll(currentUser(request).id, undefined, 'user', requestContext(request))
     return reply.code(204).send(null)
   })
 
@@ -93,7 +98,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null(), 404: Type.Ref(HttpError) }
     }
   }, async (request, reply) => {
-    await sessions.endOwn(request.user.id, request.params.id, 'user', requestContext(request))
+    await sessions.endOwn(currentUser(request).id, request.params.id, 'user', requestContext(request))
     return reply.code(204).send(null)
   })
 }

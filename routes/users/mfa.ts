@@ -1,7 +1,9 @@
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { HttpError } from '../../src/schemas/common.js'
 import { MfaCode, MfaStatus, RecoveryCodes, TotpEnrolment, TotpEnrolmentRequest } from '../../src/schemas/mfa.js'
+import { currentUser } from '../../plugins/auth/current-user.js'
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
 
@@ -21,17 +23,17 @@ const mfaRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     429: Type.Ref(HttpError, { description: 'Too many wrong codes or passwords for this account (see Retry-After)' }),
     503: Type.Ref(HttpError, { description: 'TOTP unavailable: the server has no DATA_ENCRYPTION_KEY (production), or cannot read the secret' })
   }
-  const context = (request: { ip: string, headers: Record<string, unknown>, user: { session_id: string, client_id: string } }) => ({
+  const context = (request: FastifyRequest) => ({
     ip: request.ip,
-    user_agent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null,
-    session_id: request.user.session_id,
-    client_id: request.user.client_id
+    user_agent: request.headers['user-agent'] ?? null,
+    session_id: currentUser(request).session_id,
+    client_id: currentUser(request).client_id
   })
 
   fastify.get('/users/me/mfa', {
     config,
     schema: { tags: ['mfa'], operationId: 'readMyMfa', summary: 'Your two-factor authentication: TOTP state and recovery codes left', response: { 200: MfaStatus, 404: errors[404] } }
-  }, async (request) => mfa.status(request.user.id))
+  }, async (request) => mfa.status(currentUser(request).id))
 
   fastify.post('/users/me/mfa/totp', {
     config,
@@ -44,8 +46,8 @@ const mfaRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: TotpEnrolment, ...errors }
     }
   }, async (request, reply) => {
-    const enrolment = await mfa.startTotp(request.user, request.body.password)
-    request.log.info({ event: 'mfa-enrol', userId: request.user.id }, 'TOTP enrolment started')
+    const enrolment = await mfa.startTotp(currentUser(request), request.body.password)
+    request.log.info({ event: 'mfa-enrol', userId: currentUser(request).id }, 'TOTP enrolment started')
     return reply.headers(NO_STORE).send(enrolment)
   })
 
@@ -60,7 +62,7 @@ const mfaRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: RecoveryCodes, ...errors }
     }
   }, async (request, reply) => {
-    const codes = await mfa.confirmTotp(request.user.id, request.body.code, context(request))
+    const codes = await mfa.confirmTotp(currentUser(request).id, request.body.code, context(request))
     return reply.headers(NO_STORE).send(codes)
   })
 
@@ -75,7 +77,7 @@ const mfaRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'TOTP is off' }), ...errors }
     }
   }, async (request, reply) => {
-    await mfa.disableTotp(request.user.id, request.body.code, context(request))
+    await mfa.disableTotp(currentUser(request).id, request.body.code, context(request))
     return reply.code(204).send(null)
   })
 
@@ -90,7 +92,7 @@ const mfaRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: RecoveryCodes, ...errors }
     }
   }, async (request, reply) => {
-    const codes = await mfa.regenerateRecoveryCodes(request.user.id, request.body.code, context(request))
+    const codes = await mfa.regenerateRecoveryCodes(currentUser(request).id, request.body.code, context(request))
     return reply.headers(NO_STORE).send(codes)
   })
 }

@@ -65,9 +65,20 @@ export interface CookieTransportSettings {
 }
 
 /**
+ * The request's cookies, parsed by @fastify/cookie: `request.cookies` when its parsing hook ran
+ * (an app that registered the plugin itself), else parsed now and kept. The auth plugin registers
+ * @fastify/cookie without that hook, so a request that reads no cookie (a bearer API call)
+ * parses none.
+ */
+export function requestCookies (request: FastifyRequest): Record<string, string | undefined> {
+  const parsed = request.cookies as Record<string, string | undefined> | null
+  return parsed ?? (request.cookies = request.server.parseCookie(request.headers.cookie ?? ''))
+}
+
+/**
  * The cookie transport of one auth plugin. `prefixOf` gives the path the token routes are served
  * under ('' at the root), known once authRoutes is registered: the refresh cookie is scoped to it.
- * Needs @fastify/cookie registered (request.cookies, reply.setCookie).
+ * Needs @fastify/cookie registered (its parser and reply.setCookie).
  */
 export function createCookieTransport (settings: CookieTransportSettings, prefixOf: () => string) {
   const trusted = new Set([...settings.trustedOrigins, ...(settings.ownOrigin === undefined ? [] : [settings.ownOrigin])])
@@ -116,7 +127,7 @@ export function createCookieTransport (settings: CookieTransportSettings, prefix
     readRefresh (request: FastifyRequest): string | undefined {
       const { name } = refreshCookie()
       refuseTossed(request, name)
-      const value = request.cookies[name]
+      const value = requestCookies(request)[name]
       return value === undefined || value === '' ? undefined : value
     },
 
@@ -150,7 +161,7 @@ export function createCookieTransport (settings: CookieTransportSettings, prefix
       ? {
         name: 'access-cookie',
         read (request: FastifyRequest): string | null | undefined {
-          const token = request.cookies[accessName]
+          const token = requestCookies(request)[accessName]
           if (token === undefined || token === '') return undefined
           // Tossed from a sibling subdomain: malformed credentials (401), never the first one's user.
           if (occurrences(request, accessName) > 1) return null

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest, FastifyServerOptions } from 'fastify'
 
 /**
  * Query parameters that carry a credential in some URL this server answers: the e-mail links'
@@ -38,4 +38,60 @@ export function requestForLog (request: FastifyRequest) {
     remoteAddress: request.ip,
     remotePort: request.socket?.remotePort
   }
+}
+
+type Bindings = Parameters<FastifyBaseLogger['child']>[0]
+type ChildLoggerOptions = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>
+/** pino's logger, as Fastify's is: its level check too. */
+type Logger = FastifyBaseLogger & { isLevelEnabled: (level: string) => boolean }
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
+const MADE = Symbol('request logger')
+interface Deferred { [MADE]?: FastifyBaseLogger, bindings: () => Bindings, [key: symbol]: unknown }
+const BINDINGS = Symbol('bindings')
+
+/** Per parent logger, the prototype of its deferred children (made once). */
+const prototypes = new WeakMap<Logger, object>()
+
+function deferredPrototype (parent: Logger): object {
+  const made = (self: Deferred): FastifyBaseLogger => {
+    self[MADE] ??= parent.child(self[BINDINGS] as Bindings)
+    return self[MADE]
+  }
+  // Anything not defined here (levels, version, flush…) is the parent's, as a pino child inherits it.
+  const proto = Object.create(parent) as Record<string, unknown>
+  for (const level of LEVELS) {
+    proto[level] = function (this: Deferred, ...args: unknown[]) {
+      // The parent's level as it is now, as pino's child() would take it.
+      if (this[MADE] === undefined && !parent.isLevelEnabled(level)) return
+      ;(made(this)[level] as (...a: unknown[]) => void)(...args)
+    }
+  }
+  Object.assign(proto, {
+    child (this: Deferred, bindings: Bindings, options?: ChildLoggerOptions) { return made(this).child(bindings, options) },
+    bindings (this: Deferred) { return (made(this) as FastifyBaseLogger & { bindings: () => Bindings }).bindings() },
+    setBindings (this: Deferred, bindings: Bindings) { (made(this) as FastifyBaseLogger & { setBindings: (b: Bindings) => void }).setBindings(bindings) },
+    isLevelEnabled (this: Deferred, level: string) { return ((this[MADE] as Logger | undefined) ?? parent).isLevelEnabled(level) }
+  })
+  Object.defineProperty(proto, 'level', {
+    get (this: Deferred) { return (this[MADE] ?? parent).level },
+    set (this: Deferred, level: string) { made(this).level = level }
+  })
+  return proto
+}
+
+/**
+ * Fastify's `childLoggerFactory` for this server: a request's logger that makes pino's child only
+ * when the request writes a line at an enabled level (or asks for its bindings, a child, or a level
+ * change). pino's child() serialises its bindings at once, about a microsecond a request; at `warn`
+ * most requests write nothing. Lines, bindings (`reqId`) and levels are pino's own. A route with
+ * its own log level or serializers gets pino's child at once.
+ */
+export const deferredChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, options) => {
+  if (options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options)
+  const parent = logger as Logger
+  let proto = prototypes.get(parent)
+  if (proto === undefined) prototypes.set(parent, proto = deferredPrototype(parent))
+  const child = Object.create(proto) as Deferred
+  child[BINDINGS] = bindings
+  return child as unknown as FastifyBaseLogger
 }

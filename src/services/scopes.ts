@@ -37,8 +37,9 @@ export function grantScopes (requested: string[], available: readonly string[]):
  */
 export function createScopeRegistry (declared: Record<string, ScopeDefinition> = {}) {
   const definitions: Record<string, ScopeDefinition> = { ...BUILTIN_SCOPES, ...declared }
-  const names = Object.keys(definitions)
-  const forUsers = names.filter(name => definitions[name]?.adminOnly !== true)
+  // Frozen: shared by every user view and request.user (sessions.ts freezes those).
+  const names = Object.freeze(Object.keys(definitions)) as string[]
+  const forUsers = Object.freeze(names.filter(name => definitions[name]?.adminOnly !== true)) as string[]
   return {
     definitions,
     names,

@@ -13,6 +13,12 @@ import { grantScopes, parseScope, type ScopeRegistry } from './scopes.js'
 import type { UserView } from './user-view.js'
 
 const claimsCheck = TypeCompiler.Compile(AccessTokenClaims)
+
+/** Freezes an object and every object or array within it (request.user and its lists). */
+function deepFreeze<T extends object> (value: T): T {
+  for (const inner of Object.values(value)) if (typeof inner === 'object' && inner !== null && !Object.isFrozen(inner)) deepFreeze(inner as object)
+  return Object.freeze(value)
+}
 /** last_used_at is written at most this often per session, so the per-request check stays a read. */
 const TOUCH_INTERVAL_MS = 60_000
 
@@ -72,6 +78,29 @@ export function createSessionService (deps: {
     session.expires_at > now &&
     session.last_used_at > now - settings.sessionIdleSeconds * 1000
   const isLive = (session: SessionRecord, user: UserRecord, now: number) => isActive(session, now) && !user.disabled
+
+  /** request.user per looked-up session: the lookup's object (kept by the store's cache) to what was made of it. */
+  const madeFrom = new WeakMap<object, AuthUser>()
+  /**
+   * The authenticated user for these claims, or undefined when the session is not theirs or not
+   * live. A scope the user has since lost (an admin demoted) no longer counts.
+   */
+  function checked (found: { session: SessionRecord, user: UserRecord } | undefined, claims: AccessTokenClaims, now: number): AuthUser | undefined {
+    if (found === undefined || found.session.user_id !== claims.sub || !isLive(found.session, found.user, now)) return undefined
+    const made = madeFrom.get(found)
+    if (made !== undefined && made.client_id === claims.client_id && scopeClaim.get(made) === claims.scope) return made
+    const user = view(found.user)
+    const authenticated = deepFreeze(Object.assign(user, {
+      token_scopes: parseScope(claims.scope).filter(s => user.scopes.includes(s)),
+      session_id: claims.sid,
+      client_id: claims.client_id
+    }))
+    madeFrom.set(found, authenticated)
+    scopeClaim.set(authenticated, claims.scope)
+    return authenticated
+  }
+  /** The `scope` claim each made user was made for. */
+  const scopeClaim = new WeakMap<AuthUser, string>()
 
   /**
    * The one door that ends sessions: one (`sessionId`), or every one of a user but `except`.
@@ -192,17 +221,24 @@ export function createSessionService (deps: {
      * the session and its user in one lookup. Undefined for anything that must be refused.
      */
     async authenticate (claims: unknown): Promise<AuthUser | undefined> {
+      return await this.authenticateNow(claims)
+    },
+
+    /**
+     * `authenticate` without a promise when it can: at once when the store has the session in
+     * memory, exact (`cachedWithUser`) and no `last_used_at` write is due; else a promise.
+     * The user is made once per cached lookup and token scope, and frozen: one request cannot
+     * change what the next one sees.
+     */
+    authenticateNow (claims: unknown): AuthUser | undefined | Promise<AuthUser | undefined> {
       if (!claimsCheck.Check(claims)) return undefined
-      const found = await store.sessions.findWithUser(claims.sid)
       const now = Date.now()
-      if (found === undefined || found.session.user_id !== claims.sub || !isLive(found.session, found.user, now)) return undefined
-      if (now - found.session.last_used_at > TOUCH_INTERVAL_MS) await store.sessions.touch(found.session.id, now)
-      const user = view(found.user)
-      // A scope the user has since lost (an admin demoted) no longer counts.
-      const tokenScopes = parseScope(claims.scope).filter(s => user.scopes.includes(s))
-      // Properties added to the object the view made, not `{ ...user, token_scopes, … }`: that
-      // spread made V8 build new hidden classes on every request, old-space garbage (BENCHMARKS.md, memory).
-      return Object.assign(user, { token_scopes: tokenScopes, session_id: claims.sid, client_id: claims.client_id })
+      const cached = store.sessions.cachedWithUser?.(claims.sid)
+      if (cached !== undefined && now - cached.session.last_used_at <= TOUCH_INTERVAL_MS) return checked(cached, claims, now)
+      return store.sessions.findWithUser(claims.sid).then(async found => {
+        if (found !== undefined && now - found.session.last_used_at > TOUCH_INTERVAL_MS && isLive(found.session, found.user, now)) await store.sessions.touch(found.session.id, now)
+        return checked(found, claims, now)
+      })
     },
 
     /**

@@ -77,6 +77,12 @@ export interface SessionStore {
   create (session: SessionRecord, refreshTokenHash: string, keepNewest?: number): Promise<void>
   /** The session and its user in one lookup: the per-request check. */
   findWithUser (sessionId: string): Promise<{ session: SessionRecord, user: UserRecord } | undefined>
+  /**
+   * Optional: `findWithUser`'s answer when the store holds it in memory and knows it is still
+   * exact (nothing written since), without I/O; undefined when it must be asked. The same object
+   * for as long as it stays exact, so a caller may key what it derives from it on its identity.
+   */
+  cachedWithUser? (sessionId: string): { session: SessionRecord, user: UserRecord } | undefined
   findByRefreshToken (tokenHash: string): Promise<SessionRecord | undefined>
   touch (sessionId: string, now: number): Promise<void>
   /**

@@ -501,10 +501,12 @@ function mfaStore (db: Kysely<Database>): MfaStore {
  * instance on the same file, or the CLI — is seen by the very next request, as without a cache.
  * At most `size` sessions are kept (the least recently used go first).
  */
-function cachedLookup (lookup: SessionStore['findWithUser'], changeCounter: () => number, size: number): SessionStore['findWithUser'] {
-  const entries = new Map<string, Awaited<ReturnType<SessionStore['findWithUser']>>>()
+function cachedLookup (lookup: SessionStore['findWithUser'], changeCounter: () => number, size: number): Pick<SessionStore, 'findWithUser'> & Required<Pick<SessionStore, 'cachedWithUser'>> {
+  type Found = Awaited<ReturnType<SessionStore['findWithUser']>>
+  const entries = new Map<string, Found>()
   let seen = changeCounter()
-  return async (sessionId) => {
+  /** The exact cached answer; the counter read first, as before every use. */
+  const cachedWithUser = (sessionId: string): Found => {
     const now = changeCounter()
     if (now !== seen) {
       entries.clear()
@@ -514,15 +516,23 @@ function cachedLookup (lookup: SessionStore['findWithUser'], changeCounter: () =
     if (hit !== undefined) {
       entries.delete(sessionId) // re-inserted below: Map order is the LRU order
       entries.set(sessionId, hit)
-      return hit
     }
-    const found = await lookup(sessionId)
-    // Only if nothing changed while the query ran (it is async): else the answer may be older.
-    if (found !== undefined && changeCounter() === now) {
-      if (entries.size >= size) entries.delete(entries.keys().next().value!)
-      entries.set(sessionId, found)
+    return hit
+  }
+  return {
+    cachedWithUser,
+    async findWithUser (sessionId) {
+      const hit = cachedWithUser(sessionId)
+      if (hit !== undefined) return hit
+      const before = seen
+      const found = await lookup(sessionId)
+      // Only if nothing changed while the query ran (it is async): else the answer may be older.
+      if (found !== undefined && changeCounter() === before) {
+        if (entries.size >= size) entries.delete(entries.keys().next().value!)
+        entries.set(sessionId, found)
+      }
+      return found
     }
-    return found
   }
 }
 
@@ -534,7 +544,7 @@ function cachedLookup (lookup: SessionStore['findWithUser'], changeCounter: () =
 export function createSqlStore (db: Kysely<Database>, options: { sessionCache?: { changeCounter: () => number, size?: number } } = {}): AuthStore {
   const sessions = sessionStore(db)
   const cache = options.sessionCache
-  if (cache !== undefined) sessions.findWithUser = cachedLookup(sessions.findWithUser, cache.changeCounter, cache.size ?? 10_000)
+  if (cache !== undefined) Object.assign(sessions, cachedLookup(sessions.findWithUser, cache.changeCounter, cache.size ?? 10_000))
   return {
     users: userStore(db),
     sessions,

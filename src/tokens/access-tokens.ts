@@ -29,6 +29,14 @@ export function createAccessTokens (keys: KeyRing, settings: { issuer: string, a
   // One verifier per key, made once (a key is a secret or a public PEM; keys are few).
   const verifiers = new Map<string, (token: string) => unknown>()
   const decodeComplete = createDecoder({ complete: true })
+  const verifierFor = (key: string) => {
+    let verify = verifiers.get(key)
+    if (verify === undefined) {
+      verify = createVerifier({ ...verifyOptions, key })
+      verifiers.set(key, verify)
+    }
+    return verify
+  }
 
   return {
     algorithm: keys.algorithm,
@@ -50,15 +58,20 @@ export function createAccessTokens (keys: KeyRing, settings: { issuer: string, a
      * @throws Error (fast-jwt's TokenError or an unknown kid) for any token that must be refused
      */
     async verify (token: string): Promise<unknown> {
+      return await this.verifyNow(token)
+    },
+
+    /**
+     * `verify` without a promise when it can: the claims at once when the key of the token's kid
+     * is in memory (HS256: always), else a promise (a key another instance may just have made is
+     * looked up). The per-request path (plugins/auth) takes the synchronous answer.
+     * @throws Error synchronously, as `verify` rejects, for a token that must be refused
+     */
+    verifyNow (token: string): unknown {
       // HS256 has one key; EdDSA keys are named by the header's kid.
       const kid = keys.algorithm === 'HS256' ? undefined : (decodeComplete(token) as { header: { kid?: unknown } }).header.kid
-      const key = await this.keyFor(kid)
-      let verify = verifiers.get(key)
-      if (verify === undefined) {
-        verify = createVerifier({ ...verifyOptions, key })
-        verifiers.set(key, verify)
-      }
-      return verify(token)
+      const key = keys.loadedKey(kid)
+      return key === undefined ? this.keyFor(kid).then(verifierFor).then(verify => verify(token)) : verifierFor(key)(token)
     },
 
     /** Signs the claims with the current signing key, `expires_in` from now: a compact JWS. */

@@ -19,6 +19,8 @@ export interface KeyRing {
   signingKey (): { key: string, kid?: string }
   /** the PEM or secret that verifies a token with this kid, or undefined */
   verificationKey (kid: unknown): Promise<string | undefined>
+  /** the same from the keys in memory, without I/O: undefined when not loaded (then ask verificationKey) */
+  loadedKey (kid: unknown): string | undefined
   /** the public keys to publish at /.well-known/jwks.json (RFC 7517) */
   jwks (): { keys: PublicJwk[] }
   /** re-reads the keys from the store (a rotation by the CLI or another instance) */
@@ -35,6 +37,7 @@ export function createHmacKeyRing (secret: string): KeyRing {
     algorithm: 'HS256',
     signingKey: () => ({ key: secret }),
     verificationKey: async () => secret,
+    loadedKey: () => secret,
     jwks: () => ({ keys: [] }),
     reload: async () => {},
     rotate: noKeys,
@@ -119,6 +122,7 @@ export async function createStoredKeyRing (store: KeyStore, options: { accessTok
       if (!keys.has(kid) && Date.now() - lastReload > 1000) await load()
       return keys.get(kid)?.publicPem
     },
+    loadedKey: kid => typeof kid === 'string' ? keys.get(kid)?.publicPem : undefined,
     jwks: () => ({ keys: [...keys.values()].map(k => k.jwk) }),
     reload: load,
     async rotate () {

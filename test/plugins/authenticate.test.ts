@@ -6,6 +6,7 @@ import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importPKC
 import app from '../../src/app.js'
 import { bearer, build, registerAndLogin, isolatedTestConfig, registerUser, storeOf } from '../helper.js'
 import type { UserPublic } from '../../src/schemas/user.js'
+import { currentUser } from '../../plugins/auth/current-user.js'
 
 /*
  * The bearer-token checks of protected routes (CONTRACT.md "Errors of protected routes",
@@ -318,5 +319,72 @@ describe('authenticate: scopes and account state', () => {
     assert.equal(seen.session_id, claims.sid)
     assert.equal(seen.client_id, 'public')
     assert.equal(seen.password_hash, undefined)
+  })
+})
+
+describe('request.user: the session-checked user, typed as possibly absent', () => {
+  /** The app with a few routes of a mounting app's own. */
+  async function withRoutes (t: TestContext) {
+    const config = await isolatedTestConfig()
+    const fastify = Fastify({ logger: false })
+    t.after(() => fastify.close())
+    await fastify.register(app, { config })
+    fastify.get('/open', async request => ({ user: request.user }))
+    fastify.get('/open-checked', async request => ({ id: currentUser(request).id }))
+    fastify.get('/verify-again', { config: { scopes: [] } }, async request => {
+      const payload = await request.jwtVerify<{ sub: string }>()
+      return { payload: payload.sub, user: currentUser(request).session_id, kept: request.jwtPayload === payload }
+    })
+    fastify.get('/mutate', { config: { scopes: [] } }, async request => {
+      const user = currentUser(request)
+      const tries = { username: () => { (user as { username: string }).username = 'someone-else' }, scopes: () => { user.token_scopes.push('admin') } }
+      return Object.fromEntries(Object.entries(tries).map(([name, change]) => {
+        try { change(); return [name, 'changed'] } catch (error) { return [name, (error as Error).constructor.name] }
+      }))
+    })
+    fastify.get('/scopes', { config: { scopes: [] } }, async request => currentUser(request).token_scopes)
+    await fastify.ready()
+    return fastify
+  }
+
+  it('is null on a route no protection runs, and currentUser() there fails closed with the bare 401 challenge', async (t) => {
+    const fastify = await withRoutes(t)
+    const { tokens } = await registerAndLogin(fastify)
+    const open = await fastify.inject({ url: '/open', headers: bearer(tokens.access_token) })
+    assert.equal(open.statusCode, 200)
+    assert.deepEqual(open.json(), { user: null }, 'a token on an unprotected route authenticates nobody')
+    const checked = await fastify.inject({ url: '/open-checked', headers: bearer(tokens.access_token) })
+    assertRefused(checked, 401, 'Bearer')
+  })
+
+  it('stays the session-checked user when app code calls request.jwtVerify(), which fills request.jwtPayload instead', async (t) => {
+    const fastify = await withRoutes(t)
+    const { user, tokens } = await registerAndLogin(fastify)
+    const res = await fastify.inject({ url: '/verify-again', headers: bearer(tokens.access_token) })
+    assert.equal(res.statusCode, 200)
+    assert.deepEqual(res.json(), { payload: user.id, user: decodeJwt(tokens.access_token).sid, kept: true })
+  })
+
+  it('is frozen: a handler cannot change what the next request of the session sees', async (t) => {
+    const fastify = await withRoutes(t)
+    const { user, tokens } = await registerAndLogin(fastify, { scope: 'me' })
+    const res = await fastify.inject({ url: '/mutate', headers: bearer(tokens.access_token) })
+    assert.deepEqual(res.json(), { username: 'TypeError', scopes: 'TypeError' })
+    const me = await fastify.inject({ url: '/users/me', headers: bearer(tokens.access_token) })
+    assert.equal(me.json<UserPublic>().username, user.username)
+    assert.deepEqual((await fastify.inject({ url: '/scopes', headers: bearer(tokens.access_token) })).json(), ['me'])
+  })
+
+  it('carries each token\'s own scopes when two tokens of one session differ (a narrower refresh)', async (t) => {
+    const fastify = await withRoutes(t)
+    const { tokens } = await registerAndLogin(fastify, { scope: 'items me' })
+    const narrowed = await fastify.inject({ method: 'POST', url: '/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, scope: 'me' }).toString() })
+    assert.equal(narrowed.statusCode, 200)
+    const narrow = narrowed.json<{ access_token: string }>().access_token
+    assert.equal(decodeJwt(narrow).sid, decodeJwt(tokens.access_token).sid)
+    const scopesOf = async (token: string) => [...(await fastify.inject({ url: '/scopes', headers: bearer(token) })).json<string[]>()].sort()
+    assert.deepEqual(await scopesOf(tokens.access_token), ['items', 'me'])
+    assert.deepEqual(await scopesOf(narrow), ['me'])
+    assert.deepEqual(await scopesOf(tokens.access_token), ['items', 'me'], 'the wider token again, after the narrow one')
   })
 })

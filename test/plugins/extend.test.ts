@@ -13,6 +13,7 @@ import { AuthSettings } from '../../src/schemas/auth-options.js'
 import { parseOrThrow } from '../../src/schemas/parse.js'
 import { createMemoryStore } from '../../src/stores/sql-store.js'
 import { bearer, eventually, form, FORM, PASSWORD, uniqueName } from '../helper.js'
+import { currentUser } from '../../plugins/auth/current-user.js'
 
 /*
  * The open core (issue 19, CONTRACT.md "The plugin"): what an app that mounts the plugin can plug
@@ -98,7 +99,7 @@ describe('userMetadata', () => {
 
   it('is validated at /register and PATCH /users/me, stored, shown on the public user and request.user, and in /openapi.json', async (t) => {
     const app = await mounted(t, { userMetadata }, app => {
-      app.get('/tenant', { config: { scopes: ['me'] } }, async (request) => ({ tenant: (request.user.metadata as { tenant: string }).tenant }))
+      app.get('/tenant', { config: { scopes: ['me'] } }, async (request) => ({ tenant: (currentUser(request).metadata as { tenant: string }).tenant }))
     })
     for (const metadata of [undefined, { tenant: '' }, { tenant: 'acme', extra: 1 }, { tenant: 42 }]) {
       assert.equal((await register(app, metadata === undefined ? {} : { metadata })).statusCode, 400, JSON.stringify(metadata))

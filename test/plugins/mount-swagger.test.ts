@@ -10,6 +10,7 @@ import SwaggerParser from '@apidevtools/swagger-parser'
 import { Type } from '@sinclair/typebox'
 import auth, { authRoutes } from '../../src/index.js'
 import { bearer, FORM, form, PASSWORD, uniqueName } from '../helper.js'
+import { currentUser } from '../../plugins/auth/current-user.js'
 
 /*
  * Issue 19: an app that mounts the plugin documents itself with its own @fastify/swagger and
@@ -50,14 +51,14 @@ async function mountedApp (t: TestContext, { order, components, routePrefix, rou
   await app.register(authRoutes, { prefix: '/auth' })
 
   // The README's example: no schema, only config.scopes.
-  app.get('/reports', { config: { scopes: ['reports'] } }, async (request) => report(request.user.username))
+  app.get('/reports', { config: { scopes: ['reports'] } }, async (request) => report(currentUser(request).username))
   app.get('/reports-public', async () => report('anyone'))
   app.get('/reports/:id', {
     schema: { params: Type.Object({ id: Type.String() }), response: { 200: Type.Object({ id: Type.String() }) } },
     config: { scopes: ['reports'] }
   }, async (request) => ({ id: (request.params as { id: string }).id }))
   // Listing the hook without scopes: any valid token.
-  app.get('/mine', { onRequest: [app.authenticate] }, async (request) => ({ id: request.user.id }))
+  app.get('/mine', { onRequest: [app.authenticate] }, async (request) => ({ id: currentUser(request).id }))
   app.get('/public', async () => ({ ok: true }))
   routes?.(app)
   await app.ready()

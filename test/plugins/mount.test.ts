@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { decodeProtectedHeader } from 'jose'
 import auth, { authRoutes, createDatabase, createSqlStore, migrateToLatest, type AuthPluginOptions, type AuthStore } from '../../src/index.js'
 import { bearer, FORM, form, PASSWORD, postToken, uniqueName } from '../helper.js'
+import { currentUser } from '../../plugins/auth/current-user.js'
 
 /*
  * The auth core as a package (CONTRACT.md "The plugin"): registered on a bare Fastify()
@@ -35,7 +36,7 @@ async function mountedApp (t: TestContext, { store = 'default', jwt = { secret: 
   }
   await app.register(auth, options)
   if (routes) await app.register(authRoutes, { prefix: '/auth' })
-  app.get('/mine', { onRequest: [app.authenticate], config: { scopes: ['items'] } }, async req => ({ id: req.user.id }))
+  app.get('/mine', { onRequest: [app.authenticate], config: { scopes: ['items'] } }, async req => ({ id: currentUser(req).id }))
   await app.ready()
   return app
 }

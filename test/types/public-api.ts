@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyRequest } from 'fastify'
 import auth, {
-  adminRoutes, authRoutes, createSqlStore, wellKnownRoutes,
+  adminRoutes, currentUser, authRoutes, createSqlStore, wellKnownRoutes,
   type AuthPluginOptions, type AuthRoutesOptions, type AuthStore, type AuthUser, type AuthenticatedUser, type ScopeDefinition
 } from 'fastify-oauth2-jwt'
 import { TokenResponse, UserPublic } from 'fastify-oauth2-jwt/schemas'
@@ -56,21 +56,26 @@ assertType<Equal<typeof app.authenticate, (request: FastifyRequest) => Promise<v
 // @ts-expect-error authenticate takes a request
 use(app.authenticate(123))
 
-// --- request.user and config.scopes on routes
+// --- request.user (null where no protection ran), currentUser(request), and config.scopes on routes
 app.get('/reports', { config: { scopes: ['reports'] } }, async (request) => {
-  const username: string = request.user.username
-  const scopes: string[] = request.user.token_scopes
-  assertType<Equal<typeof request.user, AuthenticatedUser>>(true)
-  assertType<Equal<Omit<typeof request.user, 'metadata'>, Omit<AuthUser, 'metadata'>>>(true)
-  assertType<Equal<typeof request.user.token_scopes, string[]>>(true)
-  assertType<Equal<typeof request.user.email, string | null>>(true)
+  assertType<Equal<typeof request.user, AuthenticatedUser | null>>(true)
+  // @ts-expect-error request.user may be null: read it checked (currentUser) or narrow it
+  use(request.user.username)
+  const user = currentUser(request)
+  assertType<Equal<typeof user, AuthenticatedUser>>(true)
+  const username: string = user.username
+  const scopes: string[] = user.token_scopes
+  assertType<Equal<Omit<typeof user, 'metadata'>, Omit<AuthUser, 'metadata'>>>(true)
+  assertType<Equal<typeof user.token_scopes, string[]>>(true)
+  assertType<Equal<typeof user.email, string | null>>(true)
   // @ts-expect-error the public user has no password hash
-  use(request.user.password_hash)
+  use(user.password_hash)
   // @ts-expect-error a username is a string
-  const wrong: number = request.user.username
+  const wrong: number = user.username
+  if (request.user !== null) use(request.user.id)
   return { username, scopes, wrong }
 })
-app.get('/mine', { onRequest: [app.authenticate], config: { scopes: [] } }, async (request) => request.user.id)
+app.get('/mine', { onRequest: [app.authenticate], config: { scopes: [] } }, async (request) => currentUser(request).id)
 // @ts-expect-error config.scopes is a list of scope names
 app.get('/bad', { config: { scopes: 'reports' } }, async () => 'no')
 // @ts-expect-error scope names are strings

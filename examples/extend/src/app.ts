@@ -11,7 +11,7 @@
 import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
 import auth, {
-  authRoutes, createDatabase, createSqlMailStore, createSqlStore, mailPlugin, migrateToLatest, wellKnownRoutes,
+  authRoutes, createDatabase, currentUser, createSqlMailStore, createSqlStore, mailPlugin, migrateToLatest, wellKnownRoutes,
   type AuthTokenClaims, type AuthUserMetadata
 } from 'fastify-oauth2-jwt'
 import { migrateAppTables, type AppTables } from './profiles.js'
@@ -89,9 +89,10 @@ await app.register(wellKnownRoutes)
 
 // The app's own route: any access token with the `me` scope; the tenant is typed by the merge above.
 app.get('/workspace', { config: { scopes: ['me'] } }, async (request) => {
-  const tenant: string = request.user.metadata.tenant
-  const profile = await appDb.selectFrom('profiles').selectAll().where('user_id', '=', request.user.id).executeTakeFirst()
-  return { tenant, plan: request.user.metadata.plan ?? 'free', profile: profile ?? null }
+  const user = currentUser(request)
+  const tenant: string = user.metadata.tenant
+  const profile = await appDb.selectFrom('profiles').selectAll().where('user_id', '=', user.id).executeTakeFirst()
+  return { tenant, plan: user.metadata.plan ?? 'free', profile: profile ?? null }
 })
 
 // Ctrl-C or a process manager's SIGTERM: finish the requests in flight, then close the database.

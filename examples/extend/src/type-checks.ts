@@ -4,14 +4,19 @@
  * the app, never run.
  */
 import type { FastifyInstance } from 'fastify'
-import type { AuthTokenClaims, AuthUserMetadata } from 'fastify-oauth2-jwt'
+import { currentUser, type AuthTokenClaims, type AuthUserMetadata } from 'fastify-oauth2-jwt'
+
+const use = (..._: unknown[]) => {}
 
 export function typeChecks (app: FastifyInstance): void {
   app.get('/never-served', async (request) => {
+    // @ts-expect-error request.user is null where no protection ran: read it with currentUser()
+    use(request.user.id)
+    const user = currentUser(request)
     // @ts-expect-error the tenant is a string (AuthUserMetadata, merged in app.ts)
-    const tenant: number = request.user.metadata.tenant
+    const tenant: number = user.metadata.tenant
     // @ts-expect-error the metadata has no such field
-    const company: unknown = request.user.metadata.company
+    const company: unknown = user.metadata.company
     return { tenant, company }
   })
 
