@@ -84,11 +84,12 @@ function deferredPrototype (parent: Logger): object {
  * when the request writes a line at an enabled level (or asks for its bindings, a child, or a level
  * change). pino's child() serialises its bindings at once, about a microsecond a request; at `warn`
  * most requests write nothing. Lines, bindings (`reqId`) and levels are pino's own. A route with
- * its own log level or serializers gets pino's child at once.
+ * its own log level or serializers, and a logger that is not pino's, get their child at once.
  */
 export const deferredChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, options) => {
-  if (options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options)
   const parent = logger as Logger
+  // Not pino (`logger: false` gives Fastify's null logger), or a route with its own level or serializers.
+  if (typeof parent.isLevelEnabled !== 'function' || options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options)
   let proto = prototypes.get(parent)
   if (proto === undefined) prototypes.set(parent, proto = deferredPrototype(parent))
   const child = Object.create(proto) as Deferred

@@ -81,3 +81,13 @@ describe('request loggers made on first use', () => {
     assert.deepEqual(lines.map(l => l.msg), ['incoming request', 'not written at warn', 'request completed'], 'Fastify\'s own request lines too, at info')
   })
 })
+
+describe('request loggers made on first use, without a logger', () => {
+  it('serves and logs nothing with `logger: false` (the null logger has no levels to check)', async (t) => {
+    const app = Fastify({ logger: false, childLoggerFactory: deferredChildLogger })
+    t.after(() => app.close())
+    app.get('/logs', async request => { request.log.warn('nowhere'); request.log.child({ a: 1 }).error('nowhere either'); return { ok: true } })
+    assert.equal((await app.inject({ url: '/logs' })).statusCode, 200)
+    assert.equal((await app.inject({ url: '/missing' })).statusCode, 404)
+  })
+})
