@@ -81,6 +81,8 @@ export function createSessionService (deps: {
 
   /** request.user per looked-up session: the lookup's object (kept by the store's cache) to what was made of it. */
   const madeFrom = new WeakMap<object, AuthUser>()
+  /** The `scope` claim each made user was made for. */
+  const scopeClaim = new WeakMap<AuthUser, string>()
   /**
    * The authenticated user for these claims, or undefined when the session is not theirs or not
    * live. A scope the user has since lost (an admin demoted) no longer counts.
@@ -90,6 +92,8 @@ export function createSessionService (deps: {
     const made = madeFrom.get(found)
     if (made !== undefined && made.client_id === claims.client_id && scopeClaim.get(made) === claims.scope) return made
     const user = view(found.user)
+    // Properties added to the object the view made, not `{ ...user, token_scopes, … }`: that spread
+    // made V8 build new hidden classes on every request, old-space garbage (BENCHMARKS.md, memory).
     const authenticated = deepFreeze(Object.assign(user, {
       token_scopes: parseScope(claims.scope).filter(s => user.scopes.includes(s)),
       session_id: claims.sid,
@@ -99,8 +103,6 @@ export function createSessionService (deps: {
     scopeClaim.set(authenticated, claims.scope)
     return authenticated
   }
-  /** The `scope` claim each made user was made for. */
-  const scopeClaim = new WeakMap<AuthUser, string>()
 
   /**
    * The one door that ends sessions: one (`sessionId`), or every one of a user but `except`.
@@ -236,8 +238,9 @@ export function createSessionService (deps: {
       const cached = store.sessions.cachedWithUser?.(claims.sid)
       if (cached !== undefined && now - cached.session.last_used_at <= TOUCH_INTERVAL_MS) return checked(cached, claims, now)
       return store.sessions.findWithUser(claims.sid).then(async found => {
-        if (found !== undefined && now - found.session.last_used_at > TOUCH_INTERVAL_MS && isLive(found.session, found.user, now)) await store.sessions.touch(found.session.id, now)
-        return checked(found, claims, now)
+        const user = checked(found, claims, now)
+        if (user !== undefined && found !== undefined && now - found.session.last_used_at > TOUCH_INTERVAL_MS) await store.sessions.touch(found.session.id, now)
+        return user
       })
     },
 
