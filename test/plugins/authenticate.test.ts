@@ -388,3 +388,22 @@ describe('request.user: the session-checked user, typed as possibly absent', () 
     assert.deepEqual(await scopesOf(tokens.access_token), ['items', 'me'], 'the wider token again, after the narrow one')
   })
 })
+
+describe('authenticate: the session\'s last use', () => {
+  it('writes last_used_at once a minute at most, from the cached path as from the database', async (t) => {
+    const app = await build(t)
+    const { tokens } = await registerAndLogin(app)
+    const sid = String(decodeJwt(tokens.access_token).sid)
+    const me = async () => assert.equal((await app.inject({ url: '/users/me', headers: bearer(tokens.access_token) })).statusCode, 200)
+    const lastUsed = async () => (await storeOf(app).sessions.findWithUser(sid))!.session.last_used_at
+    await me()
+    const first = await lastUsed()
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 30_000 })
+    await me()
+    assert.equal(await lastUsed(), first, 'not within the minute: the request stays a read')
+    t.mock.timers.setTime(Date.now() + 31_000)
+    const touchedAt = Date.now()
+    await me()
+    assert.equal(await lastUsed(), touchedAt, 'written past the minute')
+  })
+})
