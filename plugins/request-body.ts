@@ -31,7 +31,9 @@ const requestBody: FastifyPluginAsync = async (fastify) => {
     if (length > DRAIN_LIMIT_BYTES) { done(new BodyTooLargeError()); return }
     // Drained, then refused on an open connection (above).
     payload.resume()
-    once(payload, 'end').then(() => { done(new BodyTooLargeError()) }, (error: Error) => { done(error) })
+    // A client that goes away mid-body is a client error, as Fastify's own body reader answers it
+    // (found from outside: passed on without a status, the reset read as a database outage, 503).
+    once(payload, 'end').then(() => { done(new BodyTooLargeError()) }, (error: Error) => { done(Object.assign(error, { statusCode: 400 })) })
   })
 
   const parse = fastify.getDefaultJsonParser('error', 'error')

@@ -35,7 +35,12 @@ function occurrences (request: FastifyRequest, name: string): number {
   const header = request.headers.cookie
   if (header === undefined) return 0
   let count = 0
-  for (const part of header.split(';')) if (part.trimStart().startsWith(`${name}=`)) count++
+  // Names as the parser reads them: trimmed on both sides (found from outside: `access_token =X`
+  // was read as the cookie but not counted, so a second one went unnoticed).
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq !== -1 && part.slice(0, eq).trim() === name) count++
+  }
   return count
 }
 
@@ -64,15 +69,21 @@ export interface CookieTransportSettings {
   accessTokenTtlSeconds: number
 }
 
+const PARSED = Symbol('auth cookies')
+
 /**
  * The request's cookies, parsed by @fastify/cookie: `request.cookies` when its parsing hook ran
- * (an app that registered the plugin itself), else parsed now and kept. The auth plugin registers
- * @fastify/cookie without that hook, so a request that reads no cookie (a bearer API call)
- * parses none.
+ * (an app that registered the plugin itself), else parsed now and kept on the request under a
+ * symbol of its own. The auth plugin registers @fastify/cookie without that hook, so a request
+ * that reads no cookie (a bearer API call) parses none; `request.cookies` is then never filled
+ * (found from outside: filling it on some routes only made an app's read work or fail by route).
  */
 export function requestCookies (request: FastifyRequest): Record<string, string | undefined> {
   const parsed = request.cookies as Record<string, string | undefined> | null
-  return parsed ?? (request.cookies = request.server.parseCookie(request.headers.cookie ?? ''))
+  if (parsed !== null) return parsed
+  const own = request as FastifyRequest & { [PARSED]?: Record<string, string | undefined> }
+  own[PARSED] ??= request.server.parseCookie(request.headers.cookie ?? '')
+  return own[PARSED]
 }
 
 /**

@@ -49,6 +49,9 @@ const MADE = Symbol('request logger')
 interface Deferred { [MADE]?: FastifyBaseLogger, bindings: () => Bindings, [key: symbol]: unknown }
 const BINDINGS = Symbol('bindings')
 
+/** Whether pino has levels beyond its six (`customLevels`), whose methods the prototype does not cover. */
+const hasCustomLevels = (logger: Logger) => Object.keys((logger as { levels?: { values?: object } }).levels?.values ?? {}).some(level => !(LEVELS as readonly string[]).includes(level))
+
 /** Per parent logger, the prototype of its deferred children (made once). */
 const prototypes = new WeakMap<Logger, object>()
 
@@ -76,6 +79,7 @@ function deferredPrototype (parent: Logger): object {
     get (this: Deferred) { return (this[MADE] ?? parent).level },
     set (this: Deferred, level: string) { made(this).level = level }
   })
+  Object.defineProperty(proto, 'levelVal', { get (this: Deferred) { return ((this[MADE] ?? parent) as Logger & { levelVal: number }).levelVal } })
   return proto
 }
 
@@ -88,8 +92,10 @@ function deferredPrototype (parent: Logger): object {
  */
 export const deferredChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, options) => {
   const parent = logger as Logger
-  // Not pino (`logger: false` gives Fastify's null logger), or a route with its own level or serializers.
-  if (typeof parent.isLevelEnabled !== 'function' || options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options)
+  // Not pino (`logger: false` gives Fastify's null logger), pino with levels of its own (their
+  // methods would write without the bindings: found from outside), or a route with its own level
+  // or serializers: the child at once.
+  if (typeof parent.isLevelEnabled !== 'function' || hasCustomLevels(parent) || options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options)
   let proto = prototypes.get(parent)
   if (proto === undefined) prototypes.set(parent, proto = deferredPrototype(parent))
   const child = Object.create(proto) as Deferred

@@ -91,3 +91,34 @@ describe('request loggers made on first use, without a logger', () => {
     assert.equal((await app.inject({ url: '/missing' })).statusCode, 404)
   })
 })
+
+describe('request loggers made on first use, with levels of pino\'s own', () => {
+  it('writes custom levels with the request id, and levelVal follows a level change (found from outside)', async (t) => {
+    const lines: Array<Record<string, unknown>> = []
+    const stream = new Writable({ write (chunk, _encoding, done) { for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>); done() } })
+    const app = Fastify({ logger: { level: 'info', customLevels: { audit: 35 }, stream }, childLoggerFactory: deferredChildLogger })
+    t.after(() => app.close())
+    app.get('/audit', async request => { (request.log as unknown as { audit: (msg: string) => void }).audit('audited'); return { ok: true } })
+    app.get('/level', async request => {
+      const before = (request.log as unknown as { levelVal: number }).levelVal
+      request.log.level = 'debug'
+      return { before, after: (request.log as unknown as { levelVal: number }).levelVal }
+    })
+    await app.inject({ url: '/audit' })
+    const audited = lines.find(line => line.msg === 'audited')
+    assert.ok(audited !== undefined)
+    assert.match(String(audited.reqId), /^req-/)
+    assert.deepEqual((await app.inject({ url: '/level' })).json(), { before: 30, after: 20 })
+  })
+
+  it('gives levelVal as pino does without custom levels too', async (t) => {
+    const app = Fastify({ logger: { level: 'warn' }, childLoggerFactory: deferredChildLogger })
+    t.after(() => app.close())
+    app.get('/level', async request => {
+      const before = (request.log as unknown as { levelVal: number }).levelVal
+      request.log.level = 'debug'
+      return { before, after: (request.log as unknown as { levelVal: number }).levelVal }
+    })
+    assert.deepEqual((await app.inject({ url: '/level' })).json(), { before: 40, after: 20 })
+  })
+})

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { decodeJwt } from 'jose'
 import auth, { authRoutes } from '../../src/index.js'
-import { assertNoStore, bearer, build, FORM, form, getMe, PASSWORD, registerUser, uniqueName } from '../helper.js'
+import appPlugin from '../../src/app.js'
+import { assertNoStore, bearer, build, FORM, form, getMe, isolatedTestConfig, PASSWORD, registerUser, uniqueName } from '../helper.js'
 
 /*
  * Issue 20, CONTRACT "Browser apps: the refresh token in a cookie": every attribute of the cookies
@@ -245,6 +246,29 @@ describe('cookie tossing (found from outside): a cookie name sent twice', () => 
     const res = await app.inject({ url: '/users/me', headers: { cookie: `access_token=${theirs.value}; access_token=${mine.value}` } })
     assert.equal(res.statusCode, 401)
     assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"')
+    // Names with spaces around them are the same name to the parser, so they count too (found from outside).
+    for (const cookie of [`access_token =${theirs.value}; access_token=${mine.value}`, `access_token=${mine.value}; \taccess_token  =${theirs.value}`]) {
+      const spaced = await app.inject({ url: '/users/me', headers: { cookie } })
+      assert.equal(spaced.statusCode, 401, cookie.slice(0, 20))
+      assert.equal(spaced.headers['www-authenticate'], 'Bearer error="invalid_token"')
+    }
+  })
+
+  it('never fills request.cookies for the app\'s own routes: null whether the request came with a cookie or a bearer token', async (t) => {
+    const config = await isolatedTestConfig({ ACCESS_TOKEN_COOKIE: 'true' })
+    const fastify = Fastify({ logger: false })
+    t.after(() => fastify.close())
+    await fastify.register(appPlugin, { config })
+    fastify.get('/cookies', { config: { scopes: [] } }, async request => ({ cookies: request.cookies ?? null }))
+    await fastify.ready()
+    const { user } = await registerUser(fastify)
+    const { res, body } = await cookieLogin(fastify, user.username)
+    const access = cookieOf(res, 'access_token')
+    const byCookie = await fastify.inject({ url: '/cookies', headers: { cookie: `theme=dark; access_token=${access.value}` } })
+    const byBearer = await fastify.inject({ url: '/cookies', headers: { cookie: 'theme=dark', ...bearer(body.access_token as string) } })
+    assert.equal(byCookie.statusCode, 200)
+    assert.deepEqual(byCookie.json(), { cookies: null })
+    assert.deepEqual(byBearer.json(), { cookies: null })
   })
 })
 
