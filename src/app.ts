@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { ConfigError, type Config } from './config.js'
 import { PolicyError } from './errors.js'
@@ -30,8 +31,11 @@ export interface AppOptions {
   config: Config
 }
 
+/** How long a client has to send a whole request, headers and body; ms. */
+export const REQUEST_TIMEOUT_MS = 30_000
+
 /** Fastify's own options for this app. */
-export function fastifyOptions (config: Config): FastifyServerOptions {
+export function fastifyOptions (config: Config): FastifyHttpOptions<Server> {
   return {
     logger: {
       level: config.logLevel,
@@ -50,7 +54,13 @@ export function fastifyOptions (config: Config): FastifyServerOptions {
     // Defaults restated because security depends on them (see SECURITY.md).
     bodyLimit: 1024 * 1024,
     onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error'
+    onConstructorPoisoning: 'error',
+    // A request (headers and body, ≤ 1 MiB) must arrive within 30 s: Fastify's default, 0, let a
+    // client that stalls mid-body hold its connection forever (slowloris; found from outside).
+    // Node's server gets both timeouts at creation (a headers timeout above the request timeout,
+    // Node's 60 s default, silently disables the latter) and checks every 5 s (not 30).
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 5_000 }
   }
 }
 
