@@ -164,6 +164,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     accept(request, user, required)
   }
 
+  /** Sets `request.user`. @throws invalid_token without a user, insufficient_scope without a `required` scope */
   function accept (request: FastifyRequest, user: AuthUser | undefined, required: readonly string[] | undefined): void {
     if (user === undefined) throw invalidToken()
     request.user = user as AuthenticatedUser
